@@ -36,8 +36,20 @@ CHANNEL_FORMATS: dict[str, tuple[str, ...]] = {
     "social": ("native", "banner", "video"),
 }
 # Share of requests per channel, and the typical floor (CPM) of its inventory.
-CHANNEL_SHARE: dict[str, float] = {"display": 0.45, "native": 0.18, "video": 0.12, "search": 0.10, "social": 0.15}
-CHANNEL_FLOOR_CPM: dict[str, float] = {"display": 0.6, "native": 1.2, "video": 4.0, "search": 2.0, "social": 1.5}
+CHANNEL_SHARE: dict[str, float] = {
+    "display": 0.45,
+    "native": 0.18,
+    "video": 0.12,
+    "search": 0.10,
+    "social": 0.15,
+}
+CHANNEL_FLOOR_CPM: dict[str, float] = {
+    "display": 0.6,
+    "native": 1.2,
+    "video": 4.0,
+    "search": 2.0,
+    "social": 1.5,
+}
 COUNTRIES = ("US", "GB", "DE", "FR", "BR", "IN", "JP", "CA", "AU", "ES", "IT", "MX", "NL", "PL", "SE")
 COUNTRY_WEIGHTS = np.array([38, 9, 8, 6, 7, 8, 5, 4, 3, 3, 3, 2, 2, 1, 1], dtype=float)
 DEVICES = {  # device type -> (share, operating systems, their weights)
@@ -47,16 +59,36 @@ DEVICES = {  # device type -> (share, operating systems, their weights)
     "ctv": (0.05, ("tvos", "android", "other"), (0.3, 0.4, 0.3)),
 }
 USER_AGENTS = {
-    "android": "Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0 Mobile Safari/537.36",
-    "ios": "Mozilla/5.0 (iPhone; CPU iPhone OS 19_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/19.1 Mobile/15E148 Safari/604.1",
-    "windows": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0 Safari/537.36",
-    "macos": "Mozilla/5.0 (Macintosh; Intel Mac OS X 15_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/19.1 Safari/605.1.15",
+    "android": "Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0 Mobile Safari/537.36",  # noqa: E501
+    "ios": "Mozilla/5.0 (iPhone; CPU iPhone OS 19_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/19.1 Mobile/15E148 Safari/604.1",  # noqa: E501
+    "windows": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0 Safari/537.36",  # noqa: E501
+    "macos": "Mozilla/5.0 (Macintosh; Intel Mac OS X 15_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/19.1 Safari/605.1.15",  # noqa: E501
     "linux": "Mozilla/5.0 (X11; Linux x86_64; rv:145.0) Gecko/20100101 Firefox/145.0",
     "tvos": "AppleTV14,1/19.1",
     "other": "Roku/DVP-14.5 (14.5.0.4101)",
 }
-WORDS = ("news", "daily", "sport", "tech", "recipes", "travel", "weather", "games", "music", "auto",
-         "money", "health", "style", "movies", "home", "garden", "pets", "science", "outdoor", "deals")
+WORDS = (
+    "news",
+    "daily",
+    "sport",
+    "tech",
+    "recipes",
+    "travel",
+    "weather",
+    "games",
+    "music",
+    "auto",
+    "money",
+    "health",
+    "style",
+    "movies",
+    "home",
+    "garden",
+    "pets",
+    "science",
+    "outdoor",
+    "deals",
+)
 
 
 @dataclass(frozen=True)
@@ -106,9 +138,7 @@ def hex_ids(rng: np.random.Generator, n: int, nbytes: int = 16) -> np.ndarray:
 FLIGHT_HORIZON_DAYS = 14
 
 
-def build_catalog(
-    seed: int, start: date, impressions_per_day: int, n_advertisers: int = 30
-) -> Catalog:
+def build_catalog(seed: int, start: date, impressions_per_day: int, n_advertisers: int = 30) -> Catalog:
     """The world depends only on its arguments, so any day can be generated on its own."""
     rng = np.random.default_rng([seed, 0xCA7])
     verticals = np.array(list(VERTICALS))
@@ -129,9 +159,7 @@ def build_catalog(
     camp_start = start64 + np.minimum(offset_start, offset_end - 1)
     camp_end = start64 + offset_end
     base_bid = np.array([CHANNEL_FLOOR_CPM[c] for c in camp_channel]) * rng.lognormal(0.45, 0.3, n_camp)
-    budget = (rng.lognormal(np.log(impressions_per_day / 60), 0.8, n_camp) * base_bid * 1000).astype(
-        np.int64
-    )
+    budget = (rng.lognormal(np.log(impressions_per_day / 60), 0.8, n_camp) * base_bid * 1000).astype(np.int64)
 
     # Inventory: publishers (sites or apps) with placements of one channel/format each.
     n_pub = max(40, n_advertisers * 4)

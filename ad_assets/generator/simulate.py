@@ -7,7 +7,7 @@ Times are integer microseconds since the epoch (UTC) until serialisation."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import numpy as np
 
@@ -39,8 +39,10 @@ class TrafficProfile:
 
 # Traffic share by hour of day (UTC): trough around 04:00, evening peak around 20:00.
 _HOURS = np.arange(24)
-HOURLY_WEIGHTS = 0.25 + 0.55 * (0.5 - 0.5 * np.cos(2 * np.pi * (_HOURS - 4) / 24)) + 0.35 * np.exp(
-    -((_HOURS - 20.5) ** 2) / 6
+HOURLY_WEIGHTS = (
+    0.25
+    + 0.55 * (0.5 - 0.5 * np.cos(2 * np.pi * (_HOURS - 4) / 24))
+    + 0.35 * np.exp(-((_HOURS - 20.5) ** 2) / 6)
 )
 HOURLY_WEIGHTS = HOURLY_WEIGHTS / HOURLY_WEIGHTS.sum()
 WEEKDAY_FACTOR = (1.0, 0.98, 1.0, 1.02, 1.06, 0.93, 0.88)  # Monday first
@@ -48,7 +50,7 @@ NIGHT_HOURS = frozenset(range(0, 6))
 
 
 def day_start_us(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()) * US
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * US
 
 
 def _timestamps(rng: np.random.Generator, day: date, n: int) -> np.ndarray:
@@ -74,7 +76,9 @@ def _run_auctions(rng: np.random.Generator, cat: Catalog, day: date, n_req: int)
         bid_camp[rows] = pool[rng.choice(len(pool), (len(rows), MAX_BIDS), p=weight / weight.sum())]
     slot = np.arange(MAX_BIDS)[None, :]
     has_bid = slot < n_bids[:, None]
-    price = np.where(has_bid, cat.campaign_base_bid_cpm[bid_camp] * rng.lognormal(0, 0.35, bid_camp.shape), 0.0)
+    price = np.where(
+        has_bid, cat.campaign_base_bid_cpm[bid_camp] * rng.lognormal(0, 0.35, bid_camp.shape), 0.0
+    )
     price = np.round(price, 4)
     floor = np.round(cat.placement_floor_cpm[plc] * rng.lognormal(0, 0.15, n_req), 4)
     above = has_bid & (price >= floor[:, None])
@@ -176,7 +180,11 @@ def generate_day(
     night = np.isin(hour, list(NIGHT_HOURS))
     ivt_mult = np.where(night, p.night_ivt_multiplier, 1.0)
     u = rng.random(n_imp)
-    ivt = np.where(u < p.sivt_rate * ivt_mult, "sivt", np.where(u < (p.sivt_rate + p.givt_rate) * ivt_mult, "givt", "none"))
+    ivt = np.where(
+        u < p.sivt_rate * ivt_mult,
+        "sivt",
+        np.where(u < (p.sivt_rate + p.givt_rate) * ivt_mult, "givt", "none"),
+    )
     imp_camp = camp[w]
     impressions = {
         "event_id": hex_ids(rng, n_imp),
@@ -205,10 +213,14 @@ def generate_day(
     ctr = np.where(ivt == "sivt", ctr * p.bot_ctr_multiplier, ctr)
     c = np.flatnonzero(rng.random(n_imp) < np.minimum(ctr, 0.5))
     n_clk = len(c)
-    click_ivt = np.where(ivt[c] != "none", ivt[c], np.where(rng.random(n_clk) < p.click_givt_rate, "givt", "none"))
+    click_ivt = np.where(
+        ivt[c] != "none", ivt[c], np.where(rng.random(n_clk) < p.click_givt_rate, "givt", "none")
+    )
     clicks = {
         "event_id": hex_ids(rng, n_clk),
-        "event_ts": imp_ts[c] + np.minimum(rng.lognormal(np.log(15e6), 1.0, n_clk), 1800e6).astype(np.int64) + 1,
+        "event_ts": imp_ts[c]
+        + np.minimum(rng.lognormal(np.log(15e6), 1.0, n_clk), 1800e6).astype(np.int64)
+        + 1,
         "click_id": hex_ids(rng, n_clk),
         "impression_id": impressions["impression_id"][c],
         "user_id": impressions["user_id"][c],
@@ -249,7 +261,12 @@ def generate_day(
 
 
 def _conversions(
-    rng: np.random.Generator, cat: Catalog, p: TrafficProfile, ts: np.ndarray, adv: np.ndarray, user: np.ndarray
+    rng: np.random.Generator,
+    cat: Catalog,
+    p: TrafficProfile,
+    ts: np.ndarray,
+    adv: np.ndarray,
+    user: np.ndarray,
 ) -> dict[str, np.ndarray]:
     n = len(ts)
     vertical = cat.advertiser_vertical[adv]

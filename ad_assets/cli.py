@@ -1,0 +1,138 @@
+"""`adlake` command: generate logs, run the lakehouse for a range of days, print the
+summary, start the Dagster UI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from ad_assets.settings import Settings, load_settings
+
+DAGSTER_YAML = """\
+# Written by `adlake`: Dagster's instance for AdLake (SQLite storage under ADLAKE_HOME).
+telemetry:
+  enabled: false
+"""
+
+
+def prepare_dagster_home(s: Settings) -> Path:
+    s.dagster_home.mkdir(parents=True, exist_ok=True)
+    cfg = s.dagster_home / "dagster.yaml"
+    if not cfg.exists():
+        cfg.write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(s.dagster_home)
+    return s.dagster_home
+
+
+def cmd_generate(a: argparse.Namespace) -> int:
+    from ad_assets.generator import generate
+    from spark_jobs.lake import Lake
+
+    t = time.time()
+    out = a.out or str(load_settings().home / "lake")
+    report = generate(Lake(out), date.fromisoformat(a.start), a.days, a.impressions_per_day, a.seed)
+    print(
+        f"wrote {report.files} files, {report.bytes / 1e6:.1f} MB in {time.time() - t:.1f}s under {out}/raw"
+    )
+    for t_, n in report.lines.items():
+        print(f"  {t_:<13} {n:>10,} lines")
+    return 0
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    # The partitions and the simulated world start where the run starts.
+    os.environ["ADLAKE_START_DATE"] = a.start
+    if a.impressions_per_day:
+        os.environ["ADLAKE_IMPRESSIONS_PER_DAY"] = str(a.impressions_per_day)
+    s = load_settings()
+    prepare_dagster_home(s)
+    from dagster import DagsterInstance
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from ad_assets.definitions import defs
+    from ad_assets.summary import render
+
+    start = date.fromisoformat(a.start)
+    end = start + timedelta(days=a.days - 1)
+    print(
+        f"AdLake: materializing raw -> bronze -> silver -> gold for arrival dates {start}..{end} "
+        f"({s.impressions_per_day:,} impressions/day) into {s.lake_root}",
+        flush=True,
+    )
+    t = time.time()
+    job = defs.resolve_job_def("lakehouse_daily")
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            tags={
+                ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
+                ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
+            },
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        )
+    if not result.success:
+        print("run failed; see the run in the Dagster UI (make ui)", file=sys.stderr)
+        return 1
+    print(f"\nDone in {time.time() - t:.0f}s (run {result.run_id}).\n")
+    print(render(s.lake()))
+    print(f"Dagster instance: {s.dagster_home} (make ui to browse lineage and runs)")
+    return 0
+
+
+def cmd_summary(_: argparse.Namespace) -> int:
+    from ad_assets.summary import render
+
+    print(render(load_settings().lake()))
+    return 0
+
+
+def cmd_ui(a: argparse.Namespace) -> int:
+    s = load_settings()
+    prepare_dagster_home(s)
+    root = Path(__file__).resolve().parent.parent
+    cmd = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        str(root / "workspace.yaml"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(a.port),
+    ]
+    return subprocess.call(cmd, cwd=root)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="adlake", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("generate", help="write simulated ad-server logs to <out>/raw")
+    g.add_argument("--start", default="2026-11-01")
+    g.add_argument("--days", type=int, default=7)
+    g.add_argument("--impressions-per-day", type=int, default=10_000)
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--out", help="lake root (default $ADLAKE_HOME/lake)")
+    g.set_defaults(fn=cmd_generate)
+    r = sub.add_parser("run", help="materialize every asset for a range of arrival dates")
+    r.add_argument("--start", default="2026-11-01")
+    r.add_argument("--days", type=int, default=7)
+    r.add_argument("--impressions-per-day", type=int)
+    r.set_defaults(fn=cmd_run)
+    sub.add_parser("summary", help="rows per table and top campaigns").set_defaults(fn=cmd_summary)
+    u = sub.add_parser("ui", help="Dagster UI on 127.0.0.1")
+    u.add_argument("--port", type=int, default=3000)
+    u.set_defaults(fn=cmd_ui)
+    a = p.parse_args(argv)
+    return a.fn(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Raw landing: gzip JSON Lines by arrival date and hour under raw/<event_type>/."""
+
+import pyarrow.fs as pafs
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+
+from ad_assets.defs.partitions import daily_partitions, single_run, window_of
+from ad_assets.resources import LakeResource, LogSourceResource
+from spark_jobs.contracts import EVENT_TYPES
+from spark_jobs.lake import Lake
+
+
+def landed_files(lake: Lake, event_type: str, day: str) -> list[pafs.FileInfo]:
+    fs, base = lake.arrow_fs()
+    sel = pafs.FileSelector(f"{base}/raw/{event_type}/dt={day}", recursive=True, allow_not_found=True)
+    return [f for f in fs.get_file_info(sel) if f.is_file and f.base_name.endswith(".jsonl.gz")]
+
+
+@asset(
+    group_name="raw",
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    kinds={"json", "s3"},
+    description="Ad-server logs (bid requests and responses, impressions, clicks, conversions) "
+    "as gzip JSON Lines, by arrival date and hour. Written by the built-in simulator in the "
+    "embedded default; shipped by ad servers when ADLAKE_RAW_SOURCE=landed.",
+)
+def raw_logs(
+    context: AssetExecutionContext, lake: LakeResource, log_source: LogSourceResource
+) -> MaterializeResult:
+    w = window_of(context)
+    the_lake = lake.lake()
+    meta: dict = {}
+    if log_source.mode == "generator":
+        report = log_source.generate(the_lake, w.arrival_dates())
+        meta["generated_lines"] = MetadataValue.json(report.lines)
+    files = {
+        t: [f for d in w.arrival_dates() for f in landed_files(the_lake, t, d.isoformat())]
+        for t in EVENT_TYPES
+    }
+    n_files = sum(len(v) for v in files.values())
+    if n_files == 0:
+        raise FileNotFoundError(
+            f"no raw files for arrival dates {w.start}..{w.end} under {the_lake.raw_dir('*')}"
+        )
+    meta.update(
+        files=n_files,
+        bytes=sum(f.size for v in files.values() for f in v),
+        files_per_event_type=MetadataValue.json({t: len(v) for t, v in files.items()}),
+        location=the_lake.spark_path("raw"),
+    )
+    return MaterializeResult(metadata=meta)

@@ -1,0 +1,52 @@
+"""Keeping the lake fresh: a daily schedule for yesterday's arrival date, and a sensor
+that starts a run when new raw files land (for logs shipped from outside)."""
+
+import json
+
+from dagster import (
+    AssetSelection,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SkipReason,
+    build_schedule_from_partitioned_job,
+    define_asset_job,
+    sensor,
+)
+
+from ad_assets.defs.partitions import daily_partitions
+from ad_assets.defs.raw import landed_files
+from ad_assets.resources import LakeResource
+from spark_jobs.contracts import EVENT_TYPES
+
+lakehouse_job = define_asset_job(
+    "lakehouse_daily",
+    selection=AssetSelection.all(),
+    partitions_def=daily_partitions,
+    description="raw -> bronze -> silver -> gold for one arrival date (or a range, in one run).",
+)
+
+daily_schedule = build_schedule_from_partitioned_job(lakehouse_job, hour_of_day=1, minute_of_hour=30)
+
+
+def build_landing_sensor(enabled: bool):
+    @sensor(
+        job=lakehouse_job,
+        minimum_interval_seconds=300,
+        default_status=DefaultSensorStatus.RUNNING if enabled else DefaultSensorStatus.STOPPED,
+        description="Starts a run for an arrival date when its raw files change (count or size).",
+    )
+    def raw_landing_sensor(context: SensorEvaluationContext, lake: LakeResource):
+        seen: dict[str, list[int]] = json.loads(context.cursor or "{}")
+        the_lake = lake.lake()
+        requests = []
+        for day in daily_partitions.get_partition_keys()[-3:]:  # late files land up to 48 h on
+            files = [f for t in EVENT_TYPES for f in landed_files(the_lake, t, day)]
+            fingerprint = [len(files), sum(f.size for f in files)]
+            if files and seen.get(day) != fingerprint:
+                seen[day] = fingerprint
+                requests.append(RunRequest(partition_key=day, run_key=f"{day}:{fingerprint}"))
+        context.update_cursor(json.dumps(seen))
+        return requests or SkipReason("no new raw files")
+
+    return raw_landing_sensor

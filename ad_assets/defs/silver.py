@@ -1,0 +1,81 @@
+"""Silver: one row per real event by event date; user ids pseudonymised; clicks carry
+the campaign of their impression."""
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    multi_asset,
+)
+
+from ad_assets.defs.bronze import BRONZE_KEYS
+from ad_assets.defs.partitions import daily_partitions, single_run, window_of
+from ad_assets.defs.results import table_result
+from ad_assets.resources import LakeResource, PseudonymKeyResource, SparkResource
+from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
+from spark_jobs.pipeline import run_silver
+from spark_jobs.reconcile import duplicate_keys
+
+SILVER_KEYS = {t: AssetKey(f"silver_{TABLE_NAMES[t]}") for t in EVENT_TYPES}
+_DESCRIPTIONS = {
+    "impression": "Impressions, deduplicated (first arrival wins), user_pid instead of user_id, "
+    "is_valid = human and not test.",
+    "click": "Clicks with the advertiser and campaign of their impression; valid when the click "
+    "and its impression are valid. A click waiting for a late impression is attached when it lands.",
+    "conversion": "Conversions, deduplicated, pseudonymised; is_valid = not test.",
+    "bid_request": "OpenRTB bid requests, deduplicated and pseudonymised.",
+    "bid_response": "Bid responses with auction outcome (won, clearing price, loss reason).",
+}
+
+
+def _deps(event_type: str) -> list[AssetKey]:
+    extra = [SILVER_KEYS["impression"]] if event_type == "click" else []
+    return [BRONZE_KEYS[event_type], *extra]
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            key, deps=_deps(t), group_name="silver", kinds={"spark", "delta"}, description=_DESCRIPTIONS[t]
+        )
+        for t, key in SILVER_KEYS.items()
+    ],
+    check_specs=[
+        AssetCheckSpec(
+            "event_id_unique",
+            asset=key,
+            blocking=True,
+            description="No event_id occurs twice in the event dates this partition rewrote.",
+        )
+        for key in SILVER_KEYS.values()
+    ],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    pool="spark",
+)
+def silver_tables(
+    context: AssetExecutionContext,
+    lake: LakeResource,
+    spark: SparkResource,
+    pseudonym_key: PseudonymKeyResource,
+):
+    the_lake = lake.lake()
+    session = spark.session(the_lake)
+    w = window_of(context)
+    stats = run_silver(session, the_lake, w, pseudonym_key.key_bytes(), pseudonym_key.key_version)
+    for event_type, key in SILVER_KEYS.items():
+        path = the_lake.table("silver", TABLE_NAMES[event_type])
+        yield table_result(
+            session,
+            key,
+            path,
+            rows_in_window=stats.rows[TABLE_NAMES[event_type]],
+            event_dates=f"{w.event_start}..{w.end}",
+        )
+    for event_type, key in SILVER_KEYS.items():
+        dups = duplicate_keys(session, the_lake.table("silver", TABLE_NAMES[event_type]), w)
+        yield AssetCheckResult(
+            check_name="event_id_unique", asset_key=key, passed=dups == 0, metadata={"duplicated_ids": dups}
+        )

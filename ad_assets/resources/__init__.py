@@ -1,0 +1,9 @@
+"""Dagster resources: where the lake is, the Spark session, the pseudonymisation key,
+and where raw logs come from. Built from the settings of the chosen environment."""
+
+from ad_assets.resources.lake import LakeResource
+from ad_assets.resources.log_source import LogSourceResource
+from ad_assets.resources.pseudonym_key import PseudonymKeyResource
+from ad_assets.resources.spark import SparkResource
+
+__all__ = ["LakeResource", "LogSourceResource", "PseudonymKeyResource", "SparkResource"]

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from datetime import date
+
+from dagster import ConfigurableResource
+
+from ad_assets.generator import GenerationReport, generate
+from spark_jobs.lake import Lake
+
+
+class LogSourceResource(ConfigurableResource):
+    """Where raw logs come from. `generator`: the built-in ad-server simulator writes the
+    arrival dates being materialized (the embedded default). `landed`: ad servers ship
+    files to raw/ themselves; the raw asset only takes stock of them."""
+
+    mode: str = "generator"
+    world_start: str = "2026-11-01"  # the simulated world begins here
+    impressions_per_day: int = 10_000
+    seed: int = 42
+
+    def generate(self, lake: Lake, arrival_dates: list[date]) -> GenerationReport:
+        start = date.fromisoformat(self.world_start)
+        days = (max(arrival_dates) - start).days + 1
+        return generate(lake, start, days, self.impressions_per_day, self.seed, arrival_dates)

@@ -1,0 +1,83 @@
+"""One environment switch and the settings read from the environment. Everything AdLake
+writes goes under ADLAKE_HOME (default ./.adlake): the lake, Dagster's instance, caches.
+
+| variable | default | meaning |
+|---|---|---|
+| ADLAKE_ENV | embedded | embedded (local dir, local Spark) / docker / aws |
+| ADLAKE_HOME | ./.adlake | state root |
+| ADLAKE_LAKE_ROOT | $ADLAKE_HOME/lake | local path or s3a://bucket/prefix |
+| ADLAKE_S3_ENDPOINT | (AWS) | e.g. http://127.0.0.1:9000 for MinIO |
+| AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION | | S3 credentials |
+| ADLAKE_START_DATE | 2026-11-01 | first daily partition (and the simulated world's start) |
+| ADLAKE_RAW_SOURCE | generator (embedded) / landed | who writes raw/ |
+| ADLAKE_IMPRESSIONS_PER_DAY, ADLAKE_SEED | 10000, 42 | generator scale and seed |
+| ADLAKE_SPARK_MASTER, ADLAKE_SPARK_DRIVER_MEMORY | local[2], 4g | Spark |
+| ADLAKE_SPARK_JARS_DIR | $ADLAKE_CACHE/jars-current | Delta + hadoop-aws jars |
+| ADLAKE_HMAC_KEY, ADLAKE_HMAC_KEY_VERSION | key file in ADLAKE_HOME, v1 | user pseudonyms |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from spark_jobs.lake import Lake, S3Options
+
+ENVIRONMENTS = ("embedded", "docker", "aws")
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    home: Path
+    lake_root: str
+    s3_endpoint: str | None
+    s3_region: str
+    start_date: str
+    raw_source: str
+    impressions_per_day: int
+    seed: int
+    spark_master: str
+    spark_driver_memory: str
+    spark_jars_dir: str
+    hmac_key_version: str
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    def lake(self) -> Lake:
+        s3 = None
+        if self.lake_root.startswith(("s3a://", "s3://")):
+            s3 = S3Options(
+                endpoint=self.s3_endpoint,
+                access_key=os.environ.get("AWS_ACCESS_KEY_ID"),
+                secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+                region=self.s3_region,
+            )
+        return Lake(self.lake_root, s3)
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    e = os.environ if environ is None else environ
+    env = e.get("ADLAKE_ENV", "embedded")
+    if env not in ENVIRONMENTS:
+        raise ValueError(f"ADLAKE_ENV must be one of {ENVIRONMENTS}, got {env!r}")
+    home = Path(e.get("ADLAKE_HOME", ".adlake")).resolve()
+    cache = Path(e.get("ADLAKE_CACHE", Path.home() / ".cache" / "adlake"))
+    return Settings(
+        env=env,
+        home=home,
+        lake_root=e.get("ADLAKE_LAKE_ROOT", str(home / "lake")),
+        s3_endpoint=e.get("ADLAKE_S3_ENDPOINT") or None,
+        s3_region=e.get("AWS_REGION", "us-east-1"),
+        start_date=e.get("ADLAKE_START_DATE", "2026-11-01"),
+        raw_source=e.get("ADLAKE_RAW_SOURCE", "generator" if env == "embedded" else "landed"),
+        impressions_per_day=int(e.get("ADLAKE_IMPRESSIONS_PER_DAY", "10000")),
+        seed=int(e.get("ADLAKE_SEED", "42")),
+        spark_master=e.get("ADLAKE_SPARK_MASTER", "local[2]"),
+        spark_driver_memory=e.get("ADLAKE_SPARK_DRIVER_MEMORY", "4g"),
+        spark_jars_dir=e.get("ADLAKE_SPARK_JARS_DIR", str(cache / "jars-current")),
+        hmac_key_version=e.get("ADLAKE_HMAC_KEY_VERSION", "v1"),
+    )

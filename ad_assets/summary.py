@@ -1,0 +1,79 @@
+"""What `make run` prints at the end: rows per table and a few campaign metrics, read with
+delta-rs (deltalake), a second engine over the tables Spark wrote."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import DeltaTable
+from tabulate import tabulate
+
+from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
+from spark_jobs.lake import Lake
+from spark_jobs.metrics import MICROS, RATIOS
+from spark_jobs.pipeline import GOLD_TABLES
+
+TABLES = [
+    *[("bronze", TABLE_NAMES[t]) for t in EVENT_TYPES],
+    ("bronze", "quarantine"),
+    *[("silver", TABLE_NAMES[t]) for t in EVENT_TYPES],
+    *[("gold", name) for name in GOLD_TABLES],
+]
+
+
+def open_table(lake: Lake, layer: str, name: str) -> DeltaTable:
+    return DeltaTable(lake.delta_rs_uri(layer, name), storage_options=lake.delta_rs_storage_options())
+
+
+def table_rows(lake: Lake) -> list[tuple[str, int, int]]:
+    out = []
+    for layer, name in TABLES:
+        dt = open_table(lake, layer, name)
+        out.append((f"{layer}_{name}", dt.version(), dt.to_pyarrow_dataset().count_rows()))
+    return out
+
+
+def campaign_totals(lake: Lake, top: int = 5) -> pa.Table:
+    """Top campaigns by spend over every event date in gold, with ratios from the sums."""
+    daily = open_table(lake, "gold", "campaign_daily").to_pyarrow_table()
+    sums = daily.group_by(["campaign_id"]).aggregate(
+        [(c, "sum") for c in ("impressions", "clicks", "conversions", "spend_micros", "revenue_micros")]
+    )
+    sums = sums.rename_columns([c.removesuffix("_sum") for c in sums.column_names])
+    sums = sums.append_column("spend", pc.divide(pc.cast(sums["spend_micros"], pa.float64()), MICROS))
+    sums = sums.append_column("revenue", pc.divide(pc.cast(sums["revenue_micros"], pa.float64()), MICROS))
+    for name, (num, den, scale) in RATIOS.items():
+        n = pc.multiply(pc.cast(sums[num], pa.float64()), scale)
+        d = pc.cast(sums[den], pa.float64())
+        sums = sums.append_column(name, pc.if_else(pc.equal(d, 0), None, pc.divide(n, d)))
+    return sums.sort_by([("spend", "descending")]).slice(0, top)
+
+
+def render(lake: Lake) -> str:
+    rows = table_rows(lake)
+    top = campaign_totals(lake)
+    cols = [
+        "campaign_id",
+        "impressions",
+        "clicks",
+        "conversions",
+        "spend",
+        "revenue",
+        "ctr",
+        "cvr",
+        "cpc",
+        "cpm",
+        "roas",
+    ]
+    top_rows = [[r[c] for c in cols] for r in top.select(cols).to_pylist()]
+    return "\n".join(
+        [
+            "Tables (Delta version, rows):",
+            tabulate(rows, headers=["table", "version", "rows"], tablefmt="github"),
+            "",
+            "Top campaigns by spend (all event dates, valid traffic, last-click conversions):",
+            tabulate(top_rows, headers=cols, tablefmt="github", floatfmt=".4f"),
+            "",
+            f"Lake: {lake.spark_path()}",
+        ]
+    )

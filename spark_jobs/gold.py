@@ -1,0 +1,77 @@
+"""Gold: campaign metrics per event date (and hour), as defined in DESIGN.md, with
+last-click attribution of conversions. Inputs are silver frames; pure functions."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.window import Window
+
+from spark_jobs.contracts import ATTRIBUTION_WINDOW_DAYS
+from spark_jobs.metrics import with_money_and_ratios
+from spark_jobs.silver import first_rows
+
+DAILY_KEYS = ("event_date", "advertiser_id", "campaign_id")
+HOURLY_KEYS = ("event_date", "event_hour", "advertiser_id", "campaign_id")
+COUNTS = ("impressions", "clicks", "conversions", "spend_micros", "revenue_micros")
+
+
+def last_click_credits(conversions: DataFrame, clicks: DataFrame) -> DataFrame:
+    """One row per valid order: the conversion (first by event_ts, then event_id) credited
+    to the latest valid click of the same user on a campaign of the same advertiser, at most
+    ATTRIBUTION_WINDOW_DAYS before it. Orders with no such click are not returned."""
+    orders = first_rows(conversions.where("is_valid"), "order_id", ("event_ts", "event_id"))
+    conv = orders.select(
+        "order_id",
+        "advertiser_id",
+        "user_pid",
+        "value_micros",
+        "event_ts",
+        "event_date",
+        "event_hour",
+    )
+    clk = clicks.where("is_valid").select(
+        "user_pid",
+        "advertiser_id",
+        "campaign_id",
+        F.col("event_ts").alias("click_ts"),
+        F.col("event_id").alias("click_event_id"),
+    )
+    window_start = F.col("event_ts") - F.expr(f"INTERVAL {ATTRIBUTION_WINDOW_DAYS} DAYS")
+    candidates = conv.join(clk, ["user_pid", "advertiser_id"]).where(
+        (F.col("click_ts") <= F.col("event_ts")) & (F.col("click_ts") >= window_start)
+    )
+    latest = Window.partitionBy("order_id").orderBy(F.col("click_ts").desc(), F.col("click_event_id").desc())
+    return candidates.withColumn("_rn", F.row_number().over(latest)).where("_rn = 1").drop("_rn")
+
+
+def _campaign_metrics(
+    impressions: DataFrame, clicks: DataFrame, credits: DataFrame, keys: tuple[str, ...]
+) -> DataFrame:
+    imp = (
+        impressions.where("is_valid")
+        .groupBy(*keys)
+        .agg(F.count("*").alias("impressions"), F.sum("cost_micros").alias("spend_micros"))
+    )
+    clk = clicks.where("is_valid").groupBy(*keys).agg(F.count("*").alias("clicks"))
+    conv = credits.groupBy(*keys).agg(
+        F.count("*").alias("conversions"), F.sum("value_micros").alias("revenue_micros")
+    )
+    joined = imp.join(clk, list(keys), "full").join(conv, list(keys), "full")
+    filled = joined.select(*keys, *[F.coalesce(F.col(c), F.lit(0)).cast("bigint").alias(c) for c in COUNTS])
+    return with_money_and_ratios(filled)
+
+
+def campaign_daily(impressions: DataFrame, clicks: DataFrame, credits: DataFrame) -> DataFrame:
+    return rollup_daily(campaign_hourly(impressions, clicks, credits))
+
+
+def campaign_hourly(impressions: DataFrame, clicks: DataFrame, credits: DataFrame) -> DataFrame:
+    return _campaign_metrics(impressions, clicks, credits, HOURLY_KEYS)
+
+
+def rollup_daily(hourly: DataFrame) -> DataFrame:
+    """Daily metrics from hourly ones: counts and sums add up across hours (each event lies
+    in exactly one hour); ratios are recomputed from the sums, never averaged."""
+    sums = hourly.groupBy(*DAILY_KEYS).agg(*[F.sum(c).cast("bigint").alias(c) for c in COUNTS])
+    return with_money_and_ratios(sums)

@@ -1,0 +1,89 @@
+"""Builds the SparkSession: local mode by default, Delta Lake enabled, S3A configured when
+the lake is on S3/MinIO. No Dagster imports: spark-submit and EMR use this too."""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+
+from spark_jobs.lake import Lake
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    master: str = "local[2]"
+    jars_dir: str | None = None  # folder of Delta + hadoop-aws jars (scripts/bootstrap.sh)
+    driver_memory: str = "4g"
+    shuffle_partitions: int = 4
+    local_dir: str | None = None  # spill and scratch space
+    app_name: str = "adlake"
+
+
+def s3a_options(lake: Lake) -> dict[str, str]:
+    """Hadoop S3A settings for the lake (empty for a local lake)."""
+    if not lake.is_s3:
+        return {}
+    s3 = lake.s3
+    opts = {
+        "fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        # Fail fast instead of retrying for minutes when the object store is down.
+        "fs.s3a.attempts.maximum": "3",
+        "fs.s3a.retry.limit": "3",
+    }
+    if s3 and s3.endpoint:
+        opts["fs.s3a.endpoint"] = s3.endpoint
+        opts["fs.s3a.connection.ssl.enabled"] = str(not s3.insecure).lower()
+        opts["fs.s3a.endpoint.region"] = s3.region
+    if s3 and s3.path_style:
+        opts["fs.s3a.path.style.access"] = "true"
+    if s3 and s3.access_key:
+        opts["fs.s3a.aws.credentials.provider"] = "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+        opts["fs.s3a.access.key"] = s3.access_key
+        opts["fs.s3a.secret.key"] = s3.secret_key or ""
+    return opts
+
+
+def build_spark(settings: SparkSettings, lake: Lake) -> SparkSession:
+    b = (
+        SparkSession.builder.master(settings.master)
+        .appName(settings.app_name)
+        # Loopback only: the driver must not listen on the machine's other interfaces.
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.memory", settings.driver_memory)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
+        .config("spark.sql.catalogImplementation", "in-memory")
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        # One raw file per input partition: gzip cannot be split anyway, and bronze derives
+        # line numbers from the row position within a partition (see bronze.read_raw_lines).
+        .config("spark.sql.files.openCostInBytes", str(1 << 40))
+        .config("spark.sql.files.maxPartitionBytes", str(1 << 30))
+        .config("spark.databricks.delta.retentionDurationCheck.enabled", "true")
+        .config("spark.databricks.delta.merge.repartitionBeforeWrite.enabled", "true")
+        .config("spark.sql.adaptive.enabled", "true")
+    )
+    if settings.jars_dir:
+        jars = sorted(glob.glob(os.path.join(settings.jars_dir, "*.jar")))
+        if not jars:
+            raise RuntimeError(f"no Spark jars in {settings.jars_dir}: run scripts/bootstrap.sh (make setup)")
+        b = b.config("spark.jars", ",".join(jars))
+    if settings.local_dir:
+        os.makedirs(settings.local_dir, exist_ok=True)
+        b = b.config("spark.local.dir", settings.local_dir)
+    # Delta on S3: one writer per table at a time (Dagster serialises our writers).
+    b = b.config("spark.delta.logStore.s3a.impl", "io.delta.storage.S3SingleDriverLogStore")
+    spark = b.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    # Set on the live Hadoop configuration, so that a session that already exists in this
+    # process (tests, a second lake) also reaches this lake's object store.
+    hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()
+    for k, v in s3a_options(lake).items():
+        hadoop_conf.set(k, v)
+    return spark
