@@ -64,7 +64,9 @@ def _run_auctions(rng: np.random.Generator, cat: Catalog, day: date, n_req: int)
     active = (cat.campaign_start <= day64) & (cat.campaign_end > day64)
     plc = rng.choice(len(cat.placement_id), n_req, p=cat.placement_weight)
     channel_of_req = cat.placement_channel[plc]
-    n_bids = np.minimum(rng.poisson(1.6, n_req), MAX_BIDS)
+    # Most open-exchange requests draw no bid at all (no matching demand or budget).
+    has_demand = rng.random(n_req) < 0.38
+    n_bids = np.where(has_demand, np.minimum(rng.poisson(1.6, n_req), MAX_BIDS), 0)
     bid_camp = np.full((n_req, MAX_BIDS), -1)
     for ch in CHANNELS:
         pool = np.flatnonzero(active & (cat.campaign_channel == ch))

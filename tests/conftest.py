@@ -1,0 +1,98 @@
+"""Shared fixtures: one SparkSession for the whole test session (start-up costs seconds),
+a temporary ADLAKE_HOME, and a real MinIO server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Settings are read when ad_assets is imported: point them at a scratch home first.
+_HOME = Path(tempfile.mkdtemp(prefix="adlake-test-"))
+os.environ["ADLAKE_HOME"] = str(_HOME)
+os.environ["DAGSTER_HOME"] = str(_HOME / "dagster")
+os.environ.setdefault("ADLAKE_START_DATE", "2026-11-01")
+(_HOME / "dagster").mkdir(parents=True, exist_ok=True)
+(_HOME / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+
+from ad_assets.settings import load_settings  # noqa: E402
+from spark_jobs.lake import Lake  # noqa: E402
+from spark_jobs.session import SparkSettings, build_spark  # noqa: E402
+
+CACHE = Path(os.environ.get("ADLAKE_CACHE", Path.home() / ".cache" / "adlake"))
+MINIO_BIN = CACHE / "bin" / "minio"
+
+
+@pytest.fixture(scope="session")
+def spark():
+    s = load_settings()
+    session = build_spark(
+        SparkSettings(jars_dir=s.spark_jars_dir, driver_memory="3g", local_dir=str(_HOME / "spark-tmp")),
+        Lake(str(_HOME / "lake")),
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def tmp_lake(tmp_path: Path) -> Lake:
+    return Lake(str(tmp_path / "lake"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def minio() -> Iterator[dict[str, str]]:
+    """A MinIO server (built by scripts/bootstrap.sh --minio) with a fresh bucket."""
+    if not MINIO_BIN.exists():
+        pytest.fail(f"MinIO binary missing at {MINIO_BIN}: run scripts/bootstrap.sh --minio (make test does)")
+    data = Path(tempfile.mkdtemp(prefix="adlake-minio-"))
+    port, console = _free_port(), _free_port()
+    user, password = "adlake-test", secrets.token_hex(16)
+    env = {**os.environ, "MINIO_ROOT_USER": user, "MINIO_ROOT_PASSWORD": password, "MINIO_BROWSER": "off"}
+    proc = subprocess.Popen(
+        [str(MINIO_BIN), "server", str(data), "--address", f"127.0.0.1:{port}",
+         "--console-address", f"127.0.0.1:{console}", "--quiet"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"MinIO did not start: {proc.stderr.read().decode()[-2000:]}") from None
+            time.sleep(0.3)
+    info = {"endpoint": endpoint, "access_key": user, "secret_key": password, "bucket": "adlake-test"}
+    import pyarrow.fs as pafs
+
+    fs = pafs.S3FileSystem(
+        access_key=user, secret_key=password, endpoint_override=f"127.0.0.1:{port}", scheme="http",
+        region="us-east-1", force_virtual_addressing=False,
+    )
+    for _ in range(50):  # the server accepts connections a moment before it serves requests
+        try:
+            fs.create_dir(info["bucket"])
+            break
+        except OSError:
+            time.sleep(0.3)
+    yield info
+    proc.terminate()
+    proc.wait(timeout=30)
+    shutil.rmtree(data, ignore_errors=True)

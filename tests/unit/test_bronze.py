@@ -1,0 +1,112 @@
+import gzip
+import json
+from datetime import date
+
+from pyspark.sql import functions as F
+
+from spark_jobs.bronze import RAW_LINE_SCHEMA, parse_lines, read_raw_lines
+from spark_jobs.contracts import EVENT_TYPES, RAW_FIELDS, TABLE_NAMES
+from spark_jobs.lake import Lake
+from spark_jobs.pipeline import Window, run_bronze
+
+CLICK = {
+    "event_id": "e1",
+    "event_type": "click",
+    "event_ts": "2026-11-02T10:00:00.123456Z",
+    "click_id": "c1",
+    "impression_id": "i1",
+    "user_id": "u1",
+    "ivt": "none",
+    "is_test": False,
+}
+
+
+def _lines(spark, values: list[str]):
+    rows = [(v, "f.jsonl.gz", date(2026, 11, 2), 10, i + 1) for i, v in enumerate(values)]
+    return spark.createDataFrame(rows, RAW_LINE_SCHEMA)
+
+
+def _parse(spark, event_type: str, objs: list) -> list:
+    values = [o if isinstance(o, str) else json.dumps(o) for o in objs]
+    return parse_lines(_lines(spark, values), event_type).orderBy("_line_number").collect()
+
+
+def test_valid_click_is_typed_and_keeps_unknown_fields(spark):
+    (row,) = _parse(spark, "click", [{**CLICK, "new_field": 7, "referrer": "x.example"}])
+    assert row["_reason"] is None
+    assert row["event_ts"].isoformat() == "2026-11-02T10:00:00.123456"
+    assert row["is_test"] is False and row["ivt"] == "none"
+    assert json.loads(row["extra_json"]) == {"new_field": "7", "referrer": "x.example"}
+
+
+def test_each_kind_of_bad_line_gets_its_reason(spark):
+    missing = {k: v for k, v in CLICK.items() if k != "impression_id"}
+    bad_type = {**CLICK, "is_test": "n/a"}
+    bad_ts = {**CLICK, "event_ts": "yesterday"}
+    wrong_type = {**CLICK, "event_type": "impression"}
+    rows = _parse(spark, "click", [missing, bad_type, json.dumps(CLICK)[:40], "[1, 2]", "", bad_ts, wrong_type])
+    assert [r["_reason"] for r in rows] == [
+        "missing:impression_id",
+        "bad_type:is_test",
+        "malformed_json",
+        "malformed_json",
+        "malformed_json",
+        "bad_type:event_ts",
+        "wrong_event_type",
+    ]
+
+
+def test_nested_openrtb_fields_are_flattened(spark):
+    req = {
+        "event_id": "r1",
+        "event_type": "bid_request",
+        "event_ts": "2026-11-02T10:00:00Z",
+        "request_id": "q1",
+        "imp_id": "1",
+        "bidfloor_cpm": 0.75,
+        "site": {"domain": "news.example.com", "publisher": {"id": "pub-1"}},
+        "device": {"devicetype": "mobile", "os": "ios", "geo": {"country": "DE"}},
+        "user": {"id": "u9", "consent": "CP"},
+        "regs": {"gdpr": 1},
+    }
+    (row,) = _parse(spark, "bid_request", [req])
+    assert row["_reason"] is None
+    assert (row["site_domain"], row["site_publisher_id"], row["app_bundle"]) == ("news.example.com", "pub-1", None)
+    assert (row["country"], row["os"], row["user_id"], row["gdpr"], row["bidfloor_cpm"]) == ("DE", "ios", "u9", 1, 0.75)
+
+
+def test_read_raw_lines_numbers_lines_per_file(spark, tmp_path):
+    lake = Lake(str(tmp_path))
+    for hour, n in ((3, 5), (4, 7)):
+        folder = tmp_path / "raw" / "click" / "dt=2026-11-02" / f"hour={hour:02d}"
+        folder.mkdir(parents=True)
+        body = "\n".join(json.dumps({**CLICK, "event_id": f"h{hour}-{i}"}) for i in range(1, n + 1)) + "\n"
+        (folder / "part-00000.jsonl.gz").write_bytes(gzip.compress(body.encode()))
+    rows = read_raw_lines(spark, lake, "click", [date(2026, 11, 2)]).collect()
+    got = sorted((r["arrival_hour"], r["_line_number"], json.loads(r["value"])["event_id"]) for r in rows)
+    expected = sorted((h, i, f"h{h}-{i}") for h, n in ((3, 5), (4, 7)) for i in range(1, n + 1))
+    assert got == expected
+    assert read_raw_lines(spark, lake, "click", [date(2026, 11, 9)]).count() == 0
+
+
+def test_run_bronze_reconciles_lines_and_is_idempotent(spark, tmp_path):
+    lake = Lake(str(tmp_path))
+    folder = tmp_path / "raw" / "click" / "dt=2026-11-02" / "hour=10"
+    folder.mkdir(parents=True)
+    good = [json.dumps({**CLICK, "event_id": f"g{i}"}) for i in range(6)]
+    lines = [*good, "{not json", json.dumps({**CLICK, "ivt": None})]
+    (folder / "part-00000.jsonl.gz").write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    w = Window(date(2026, 11, 2), date(2026, 11, 2))
+    for _ in range(2):
+        stats = run_bronze(spark, lake, w, batch_id="t")
+    assert stats.detail["click"] == {"raw_lines": 8, "bronze_rows": 6, "quarantined": 2}
+    bronze = spark.read.format("delta").load(lake.table("bronze", "clicks"))
+    assert bronze.count() == 6
+    q = spark.read.format("delta").load(lake.table("bronze", "quarantine")).orderBy("_line_number").collect()
+    assert [(r["_line_number"], r["reason"]) for r in q] == [(7, "malformed_json"), (8, "missing:ivt")]
+    assert q[0]["raw_line"] == "{not json" and q[0]["_source_file"].endswith("hour=10/part-00000.jsonl.gz")
+    # Every event type gets its (possibly empty) table, with the contract's columns.
+    for t in EVENT_TYPES:
+        cols = spark.read.format("delta").load(lake.table("bronze", TABLE_NAMES[t])).columns
+        assert [f.name for f in RAW_FIELDS[t]] == cols[: len(RAW_FIELDS[t])]
+    assert bronze.where(F.col("_line_number") > 6).count() == 0

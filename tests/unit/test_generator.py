@@ -1,0 +1,137 @@
+import gzip
+import json
+from collections import Counter
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ad_assets.generator import generate
+from ad_assets.generator.catalog import CHANNEL_CTR, build_catalog
+from ad_assets.generator.delivery import DeliveryProfile
+from ad_assets.generator.simulate import NIGHT_HOURS, TrafficProfile, generate_day
+from spark_jobs.contracts import CHANNELS, EVENT_TYPES, IVT_VALUES
+from spark_jobs.lake import Lake
+
+START = date(2026, 11, 2)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): gzip.decompress(p.read_bytes()) for p in sorted(root.rglob("*.jsonl.gz"))}
+
+
+def test_same_seed_same_files_other_seed_other_files(tmp_path):
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        generate(Lake(str(tmp_path / name)), START, 2, 2_000, seed=seed)
+    a, b, c = (_files(tmp_path / n) for n in "abc")
+    assert a == b
+    assert a != c
+
+
+def test_an_arrival_date_is_the_same_whichever_window_wrote_it(tmp_path):
+    generate(Lake(str(tmp_path / "all")), START, 3, 2_000, seed=3)
+    generate(Lake(str(tmp_path / "one")), START, 3, 2_000, seed=3, arrival_dates=[START + timedelta(days=1)])
+    day = "dt=2026-11-03"
+    all_files = {k: v for k, v in _files(tmp_path / "all").items() if day in k}
+    assert all_files and all_files == _files(tmp_path / "one")
+
+
+@pytest.fixture(scope="module")
+def day_events():
+    cat = build_catalog(42, START, 20_000)
+    return cat, generate_day(cat, 42, START + timedelta(days=1), 20_000)
+
+
+def test_volumes_and_auctions(day_events):
+    _, ev = day_events
+    n_imp = len(ev["impression"]["event_id"])
+    assert 0.85 * 20_000 < n_imp < 1.15 * 20_000
+    assert len(ev["bid_request"]["event_id"]) > 2.5 * n_imp  # bids outnumber impressions
+    assert len(ev["bid_response"]["event_id"]) > n_imp
+    won_requests = set(ev["bid_response"]["request_id"][ev["bid_response"]["won"]])
+    assert set(ev["impression"]["request_id"]) <= won_requests  # impressions only for won auctions
+    won = ev["bid_response"]["won"]
+    assert np.all(ev["bid_response"]["clear_price_cpm"][won] <= ev["bid_response"]["bid_price_cpm"][won] + 1e-9)
+    assert set(ev["bid_response"]["loss_reason"][~won]) <= {2, 100, 102}
+
+
+def test_click_through_rates_by_channel(day_events):
+    _, ev = day_events
+    imp, clk = ev["impression"], ev["click"]
+    human = imp["ivt"] == "none"
+    clicked = set(clk["impression_id"])
+    for ch in CHANNELS:
+        m = human & (imp["channel"] == ch)
+        if m.sum() < 1000:
+            continue
+        ctr = np.isin(imp["impression_id"][m], list(clicked)).mean()
+        assert 0.4 * CHANNEL_CTR[ch] < ctr < 2.5 * CHANNEL_CTR[ch], ch
+    display = human & (imp["channel"] == "display")
+    assert 0.001 < np.isin(imp["impression_id"][display], list(clicked)).mean() < 0.006
+
+
+def test_invalid_traffic_share_and_night_effect(day_events):
+    _, ev = day_events
+    imp = ev["impression"]
+    assert set(imp["ivt"]) <= set(IVT_VALUES)
+    invalid = imp["ivt"] != "none"
+    assert 0.01 < invalid.mean() < 0.08
+    hours = (imp["event_ts"] // 3_600_000_000) % 24
+    night = np.isin(hours, list(NIGHT_HOURS))
+    assert invalid[night].mean() > 1.5 * invalid[~night].mean()
+    assert 0 < imp["is_test"].mean() < 0.01
+
+
+def test_diurnal_curve_has_night_trough_and_evening_peak(day_events):
+    _, ev = day_events
+    hours = Counter(((ev["bid_request"]["event_ts"] // 3_600_000_000) % 24).tolist())
+    assert hours[4] < 0.5 * hours[20]
+    assert max(hours, key=hours.get) in (19, 20, 21, 22)
+
+
+def test_conversions_follow_clicks_within_30_days(day_events):
+    _, ev = day_events
+    clk, conv = ev["click"], ev["conversion"]
+    first_click = clk["event_ts"].min()
+    assert len(conv["event_id"]) > 0
+    delays = conv["event_ts"] - first_click
+    assert delays.max() < 31 * 86_400_000_000
+    assert set(conv["conv_type"]) <= {"purchase", "signup", "lead", "app_install"}
+    assert (conv["value_micros"] >= 0).all()
+    # The pixel sometimes fires twice for an order: fewer orders than conversion events.
+    assert len(set(conv["order_id"])) <= len(conv["order_id"])
+
+
+def test_delivery_lateness_resends_and_malformed_lines(tmp_path):
+    report = generate(Lake(str(tmp_path)), START, 4, 5_000, seed=11)
+    ids: Counter = Counter()
+    late = total = malformed = 0
+    for path in tmp_path.rglob("*.jsonl.gz"):
+        dt = path.parent.parent.name.removeprefix("dt=")
+        hour = int(path.parent.name.removeprefix("hour="))
+        arrival_end = datetime.fromisoformat(dt) + timedelta(hours=hour + 1)
+        for line in gzip.decompress(path.read_bytes()).splitlines():
+            total += 1
+            try:
+                obj = json.loads(line)
+                ts = datetime.fromisoformat(obj["event_ts"].removesuffix("Z"))
+            except (ValueError, KeyError, TypeError):
+                malformed += 1
+                continue
+            ids[obj.get("event_id")] += 1
+            assert ts <= arrival_end  # nothing arrives before it happened
+            assert arrival_end - ts <= timedelta(hours=49)
+            late += arrival_end - ts > timedelta(hours=2)
+    p = DeliveryProfile()
+    assert total == sum(report.lines.values())
+    assert 0.5 * p.late_rate < late / total < 2 * p.late_rate
+    resent = sum(n - 1 for n in ids.values() if n > 1)
+    assert 0.4 * p.resend_rate < resent / total < 2 * p.resend_rate
+    assert 0 < malformed / total < 3 * p.malformed_rate
+    assert set(report.lines) == set(EVENT_TYPES)
+
+
+def test_profile_defaults_are_realistic():
+    p = TrafficProfile()
+    assert 0.01 <= p.givt_rate + p.sivt_rate <= 0.06
