@@ -63,8 +63,16 @@ def minio() -> Iterator[dict[str, str]]:
     user, password = "adlake-test", secrets.token_hex(16)
     env = {**os.environ, "MINIO_ROOT_USER": user, "MINIO_ROOT_PASSWORD": password, "MINIO_BROWSER": "off"}
     proc = subprocess.Popen(
-        [str(MINIO_BIN), "server", str(data), "--address", f"127.0.0.1:{port}",
-         "--console-address", f"127.0.0.1:{console}", "--quiet"],
+        [
+            str(MINIO_BIN),
+            "server",
+            str(data),
+            "--address",
+            f"127.0.0.1:{port}",
+            "--console-address",
+            f"127.0.0.1:{console}",
+            "--quiet",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -83,8 +91,12 @@ def minio() -> Iterator[dict[str, str]]:
     import pyarrow.fs as pafs
 
     fs = pafs.S3FileSystem(
-        access_key=user, secret_key=password, endpoint_override=f"127.0.0.1:{port}", scheme="http",
-        region="us-east-1", force_virtual_addressing=False,
+        access_key=user,
+        secret_key=password,
+        endpoint_override=f"127.0.0.1:{port}",
+        scheme="http",
+        region="us-east-1",
+        force_virtual_addressing=False,
     )
     for _ in range(50):  # the server accepts connections a moment before it serves requests
         try:

@@ -44,7 +44,9 @@ def test_each_kind_of_bad_line_gets_its_reason(spark):
     bad_type = {**CLICK, "is_test": "n/a"}
     bad_ts = {**CLICK, "event_ts": "yesterday"}
     wrong_type = {**CLICK, "event_type": "impression"}
-    rows = _parse(spark, "click", [missing, bad_type, json.dumps(CLICK)[:40], "[1, 2]", "", bad_ts, wrong_type])
+    rows = _parse(
+        spark, "click", [missing, bad_type, json.dumps(CLICK)[:40], "[1, 2]", "", bad_ts, wrong_type]
+    )
     assert [r["_reason"] for r in rows] == [
         "missing:impression_id",
         "bad_type:is_test",
@@ -71,8 +73,18 @@ def test_nested_openrtb_fields_are_flattened(spark):
     }
     (row,) = _parse(spark, "bid_request", [req])
     assert row["_reason"] is None
-    assert (row["site_domain"], row["site_publisher_id"], row["app_bundle"]) == ("news.example.com", "pub-1", None)
-    assert (row["country"], row["os"], row["user_id"], row["gdpr"], row["bidfloor_cpm"]) == ("DE", "ios", "u9", 1, 0.75)
+    assert (row["site_domain"], row["site_publisher_id"], row["app_bundle"]) == (
+        "news.example.com",
+        "pub-1",
+        None,
+    )
+    assert (row["country"], row["os"], row["user_id"], row["gdpr"], row["bidfloor_cpm"]) == (
+        "DE",
+        "ios",
+        "u9",
+        1,
+        0.75,
+    )
 
 
 def test_read_raw_lines_numbers_lines_per_file(spark, tmp_path):

@@ -18,7 +18,9 @@ START = date(2026, 11, 2)
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): gzip.decompress(p.read_bytes()) for p in sorted(root.rglob("*.jsonl.gz"))}
+    return {
+        str(p.relative_to(root)): gzip.decompress(p.read_bytes()) for p in sorted(root.rglob("*.jsonl.gz"))
+    }
 
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path):
@@ -52,7 +54,9 @@ def test_volumes_and_auctions(day_events):
     won_requests = set(ev["bid_response"]["request_id"][ev["bid_response"]["won"]])
     assert set(ev["impression"]["request_id"]) <= won_requests  # impressions only for won auctions
     won = ev["bid_response"]["won"]
-    assert np.all(ev["bid_response"]["clear_price_cpm"][won] <= ev["bid_response"]["bid_price_cpm"][won] + 1e-9)
+    assert np.all(
+        ev["bid_response"]["clear_price_cpm"][won] <= ev["bid_response"]["bid_price_cpm"][won] + 1e-9
+    )
     assert set(ev["bid_response"]["loss_reason"][~won]) <= {2, 100, 102}
 
 

@@ -38,8 +38,10 @@ def test_last_click_within_seven_days_same_user_and_advertiser(spark):
         ],
         CONV,
     )
-    got = {r["order_id"]: (r["campaign_id"], r["click_event_id"], r["value_micros"])
-           for r in last_click_credits(conversions, clicks).collect()}
+    got = {
+        r["order_id"]: (r["campaign_id"], r["click_event_id"], r["value_micros"])
+        for r in last_click_credits(conversions, clicks).collect()
+    }
     assert got == {"o1": ("cmpB", "k_late", 50_000_000), "o3": ("cmpG", "k_u3_edge", 20_000_000)}
 
 
@@ -62,7 +64,12 @@ def test_campaign_daily_metrics(spark):
     rows = {r["campaign_id"]: r.asDict() for r in campaign_daily(imps, clicks, credits).collect()}
     a, b = rows["cmpA"], rows["cmpB"]
     assert (a["impressions"], a["clicks"], a["conversions"], a["spend_micros"], a["revenue_micros"]) == (
-        4, 1, 1, 8_000, 30_000_000)
+        4,
+        1,
+        1,
+        8_000,
+        30_000_000,
+    )
     assert a["spend"] == pytest.approx(0.008) and a["revenue"] == pytest.approx(30.0)
     assert a["ctr"] == pytest.approx(0.25) and a["cvr"] == pytest.approx(1.0)
     assert a["cpc"] == pytest.approx(0.008) and a["cpm"] == pytest.approx(2.0)

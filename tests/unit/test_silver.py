@@ -14,9 +14,25 @@ BRONZE_CLICK = (
 )
 
 
-def click(event_id, arrival_day, hour=1, line=1, ivt="none", imp="i1", user="u1", ts=datetime(2026, 11, 2, 9)):
-    return (event_id, ts, "c-" + event_id, imp, user, ivt, False, None, date(2026, 11, arrival_day), hour,
-            "f", line, datetime(2026, 11, 5), "b")
+def click(
+    event_id, arrival_day, hour=1, line=1, ivt="none", imp="i1", user="u1", ts=datetime(2026, 11, 2, 9)
+):
+    return (
+        event_id,
+        ts,
+        "c-" + event_id,
+        imp,
+        user,
+        ivt,
+        False,
+        None,
+        date(2026, 11, arrival_day),
+        hour,
+        "f",
+        line,
+        datetime(2026, 11, 5),
+        "b",
+    )
 
 
 def test_hmac_matches_python_hmac(spark):
@@ -32,7 +48,10 @@ def test_first_arrival_wins(spark):
         [click("a", 3, line=1), click("a", 2, hour=5, line=9), click("a", 2, hour=5, line=3), click("b", 4)],
         BRONZE_CLICK,
     )
-    kept = {r["event_id"]: (r["arrival_date"].day, r["_line_number"]) for r in first_rows(df, "event_id").collect()}
+    kept = {
+        r["event_id"]: (r["arrival_date"].day, r["_line_number"])
+        for r in first_rows(df, "event_id").collect()
+    }
     assert kept == {"a": (2, 3), "b": (4, 1)}
 
 
@@ -62,8 +81,13 @@ def _impressions(spark):
 def test_click_validity_needs_a_valid_impression(spark):
     clicks = to_silver(
         spark.createDataFrame(
-            [click("ok", 2, imp="i1"), click("bot", 2, imp="i1", ivt="sivt"), click("ivt_imp", 2, imp="i2"),
-             click("test_imp", 2, imp="i3"), click("orphan", 2, imp="i404")],
+            [
+                click("ok", 2, imp="i1"),
+                click("bot", 2, imp="i1", ivt="sivt"),
+                click("ivt_imp", 2, imp="i2"),
+                click("test_imp", 2, imp="i3"),
+                click("orphan", 2, imp="i404"),
+            ],
             BRONZE_CLICK,
         ),
         b"k",

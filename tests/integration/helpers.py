@@ -1,0 +1,45 @@
+"""Running the real Dagster assets in tests, and reading tables back with delta-rs."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+from dagster import DagsterInstance, materialize
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from ad_assets.defs.bronze import bronze_tables
+from ad_assets.defs.gold import gold_tables
+from ad_assets.defs.raw import raw_logs
+from ad_assets.defs.silver import silver_tables
+from ad_assets.summary import TABLES, open_table
+from spark_jobs.lake import Lake
+
+ASSETS = [raw_logs, bronze_tables, silver_tables, gold_tables]
+INGEST_METADATA = ("_ingest_ts", "_batch_id")
+
+
+def run_assets(resources: dict, start: date, end: date, instance: DagsterInstance):
+    tags = {
+        ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
+        ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
+    }
+    result = materialize(ASSETS, resources=resources, instance=instance, tags=tags)
+    assert result.success
+    return result
+
+
+def table_content(lake: Lake, layer: str, name: str) -> list[tuple]:
+    """Sorted rows of a table, without the per-load ingest metadata."""
+    t: pa.Table = open_table(lake, layer, name).to_pyarrow_table()
+    t = t.select([c for c in t.column_names if c not in INGEST_METADATA])
+    return sorted(tuple(r.values()) for r in t.to_pylist())
+
+
+def all_contents(lake: Lake) -> dict[str, list[tuple]]:
+    return {f"{layer}_{name}": table_content(lake, layer, name) for layer, name in TABLES}
+
+
+def gold_by_key(lake: Lake) -> dict[tuple, dict]:
+    rows = open_table(lake, "gold", "campaign_daily").to_pyarrow_table().to_pylist()
+    return {(r["event_date"], r["campaign_id"]): r for r in rows}

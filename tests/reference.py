@@ -1,0 +1,128 @@
+"""An independent recomputation of the gold metrics straight from the raw files, in plain
+Python (json + gzip), without Spark or any code under test. Only the contract's field list
+and the metric definitions' wording (DESIGN.md) are shared."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from spark_jobs.contracts import RAW_FIELDS
+
+_TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
+
+
+def _get(obj: dict, path: str):
+    for part in path.split("."):
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(part)
+    return obj
+
+
+def _well_typed(value, dtype: str) -> bool:
+    if dtype == "string":
+        return isinstance(value, str | int | float) and not isinstance(value, bool)
+    if dtype in ("bigint", "int"):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if dtype == "double":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if dtype == "boolean":
+        return isinstance(value, bool)
+    if dtype == "timestamp":
+        return isinstance(value, str) and bool(_TS.match(value))
+    raise ValueError(dtype)
+
+
+def line_is_valid(line: bytes, event_type: str) -> bool:
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return False
+    if not isinstance(obj, dict) or obj.get("event_type", event_type) != event_type:
+        return False
+    for f in RAW_FIELDS[event_type]:
+        v = _get(obj, f.json_path)
+        if v is None:
+            if f.required:
+                return False
+        elif not _well_typed(v, f.dtype):
+            return False
+    return True
+
+
+@dataclass
+class RawEvents:
+    lines: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))  # (type, dt) -> n
+    invalid: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    events: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))  # first arrivals
+
+
+def read_raw(root: Path) -> RawEvents:
+    out = RawEvents()
+    for event_type in RAW_FIELDS:
+        seen: set[str] = set()
+        files = sorted((root / "raw" / event_type).glob("dt=*/hour=*/*.jsonl.gz"))
+        for path in files:  # dt=, hour= and name sort in arrival order
+            dt = path.parent.parent.name.removeprefix("dt=")
+            for line in gzip.decompress(path.read_bytes()).splitlines():
+                out.lines[(event_type, dt)] += 1
+                if not line_is_valid(line, event_type):
+                    out.invalid[(event_type, dt)] += 1
+                    continue
+                obj = json.loads(line)
+                if obj["event_id"] in seen:  # a resend: the first arrival counts
+                    continue
+                seen.add(obj["event_id"])
+                obj["_ts"] = datetime.fromisoformat(obj["event_ts"].removesuffix("Z"))
+                out.events[event_type].append(obj)
+    return out
+
+
+def campaign_daily(raw: RawEvents) -> dict[tuple[date, str], dict[str, int]]:
+    """{(event_date, campaign_id): impressions, clicks, conversions, spend_micros, revenue_micros}."""
+    m: dict = defaultdict(lambda: defaultdict(int))
+    imps = {e["impression_id"]: e for e in raw.events["impression"]}
+
+    def valid(e: dict) -> bool:
+        return e["ivt"] == "none" and not e["is_test"]
+
+    for e in raw.events["impression"]:
+        if valid(e):
+            m[(e["_ts"].date(), e["campaign_id"])]["impressions"] += 1
+            m[(e["_ts"].date(), e["campaign_id"])]["spend_micros"] += e["cost_micros"]
+    valid_clicks = []
+    for c in raw.events["click"]:
+        imp = imps.get(c["impression_id"])
+        if valid(c) and imp is not None and valid(imp):
+            m[(c["_ts"].date(), imp["campaign_id"])]["clicks"] += 1
+            valid_clicks.append((c, imp))
+    orders: dict[str, dict] = {}
+    for v in raw.events["conversion"]:
+        if v["is_test"]:
+            continue
+        cur = orders.get(v["order_id"])
+        if cur is None or (v["_ts"], v["event_id"]) < (cur["_ts"], cur["event_id"]):
+            orders[v["order_id"]] = v
+    for v in orders.values():
+        if v.get("user_id") is None:
+            continue
+        best = None
+        for c, imp in valid_clicks:
+            if (
+                c.get("user_id") == v["user_id"]
+                and imp["advertiser_id"] == v["advertiser_id"]
+                and v["_ts"] - timedelta(days=7) <= c["_ts"] <= v["_ts"]
+                and (best is None or (c["_ts"], c["event_id"]) > (best[0]["_ts"], best[0]["event_id"]))
+            ):
+                best = (c, imp)
+        if best is not None:
+            key = (v["_ts"].date(), best[1]["campaign_id"])
+            m[key]["conversions"] += 1
+            m[key]["revenue_micros"] += v["value_micros"]
+    return {k: dict(v) for k, v in m.items()}
