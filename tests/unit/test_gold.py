@@ -4,9 +4,18 @@ import pytest
 
 from spark_jobs.gold import campaign_daily, last_click_credits
 
-CONV = "event_id string, event_ts timestamp, order_id string, advertiser_id string, user_pid string, value_micros bigint, is_valid boolean, event_date date, event_hour int"
-CLICK = "event_id string, event_ts timestamp, user_pid string, advertiser_id string, campaign_id string, is_valid boolean, event_date date, event_hour int"
-IMP = "event_id string, event_ts timestamp, advertiser_id string, campaign_id string, cost_micros bigint, is_valid boolean, event_date date, event_hour int"
+CONV = (
+    "event_id string, event_ts timestamp, order_id string, advertiser_id string, "
+    "user_pid string, value_micros bigint, is_valid boolean, event_date date, event_hour int"
+)
+CLICK = (
+    "event_id string, event_ts timestamp, user_pid string, advertiser_id string, "
+    "campaign_id string, is_valid boolean, event_date date, event_hour int"
+)
+IMP = (
+    "event_id string, event_ts timestamp, advertiser_id string, campaign_id string, "
+    "cost_micros bigint, is_valid boolean, event_date date, event_hour int"
+)
 
 T0 = datetime(2026, 11, 10, 12)
 

@@ -65,8 +65,9 @@ def test_to_silver_pseudonymises_and_dates_events(spark):
 
 def _impressions(spark):
     schema = (
-        "event_id string, event_ts timestamp, impression_id string, advertiser_id string, campaign_id string, "
-        "user_id string, cost_micros bigint, ivt string, is_test boolean, arrival_date date, arrival_hour int, "
+        "event_id string, event_ts timestamp, impression_id string, advertiser_id string, "
+        "campaign_id string, user_id string, cost_micros bigint, ivt string, is_test boolean, "
+        "arrival_date date, arrival_hour int, "
         "_source_file string, _line_number bigint, _ingest_ts timestamp, _batch_id string"
     )
     rows = [
