@@ -10,6 +10,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,15 +79,6 @@ def minio() -> Iterator[dict[str, str]]:
         stderr=subprocess.PIPE,
     )
     endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"MinIO did not start: {proc.stderr.read().decode()[-2000:]}") from None
-            time.sleep(0.3)
     info = {"endpoint": endpoint, "access_key": user, "secret_key": password, "bucket": "adlake-test"}
     import pyarrow.fs as pafs
 
@@ -97,13 +89,25 @@ def minio() -> Iterator[dict[str, str]]:
         scheme="http",
         region="us-east-1",
         force_virtual_addressing=False,
+        allow_bucket_creation=True,
     )
-    for _ in range(50):  # the server accepts connections a moment before it serves requests
+    # Ready = the health probe answers and the bucket really exists (a request made while
+    # MinIO is still initialising can be lost).
+    deadline = time.time() + 60
+    while True:
         try:
-            fs.create_dir(info["bucket"])
-            break
+            with urllib.request.urlopen(f"{endpoint}/minio/health/ready", timeout=2) as r:
+                if r.status == 200:
+                    fs.create_dir(info["bucket"])
+                    if fs.get_file_info(info["bucket"]).type == pafs.FileType.Directory:
+                        break
         except OSError:
-            time.sleep(0.3)
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            raise RuntimeError(
+                f"MinIO did not start: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}"
+            )
+        time.sleep(0.3)
     yield info
     proc.terminate()
     proc.wait(timeout=30)
