@@ -7,7 +7,7 @@ export DO_NOT_TRACK := 1
 PY := .venv/bin/python
 DAYS ?= 7
 START ?= 2026-11-01
-IMPRESSIONS_PER_DAY ?= 20000
+IMPRESSIONS_PER_DAY ?= 10000
 
 .PHONY: setup setup-test run ui test lint clean
 

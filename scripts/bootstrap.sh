@@ -23,8 +23,8 @@ if [ ! -x "$venv/.ready" ]; then
   printf '#!/bin/sh\n' > "$venv/.ready" && chmod +x "$venv/.ready"
 fi
 # The project itself, editable, so `adlake` and imports see the working tree.
-"$venv/bin/pip" install -q --no-deps --no-build-isolation -e . >/dev/null 2>&1 \
-  || "$venv/bin/pip" install -q --no-deps -e .
+log="$CACHE/editable-install.log"
+"$venv/bin/pip" install -q --no-deps -e . >"$log" 2>&1 || { cat "$log"; exit 1; }
 ln -sfn "$venv" .venv
 
 jar_hash=$(sha256sum scripts/spark-jars.pom.xml | cut -c1-16)

@@ -15,17 +15,8 @@ from spark_jobs.lake import Lake
 RAW_LINE_SCHEMA = (
     "value string, _source_file string, arrival_date date, arrival_hour int, _line_number bigint"
 )
-QUARANTINE_COLUMNS = (
-    "event_type",
-    "raw_line",
-    "reason",
-    "arrival_date",
-    "arrival_hour",
-    "_source_file",
-    "_line_number",
-    "_ingest_ts",
-    "_batch_id",
-)
+# Where a line came from; every bronze and quarantine row carries it.
+LINE_ORIGIN: tuple[str, ...] = ("arrival_date", "arrival_hour", "_source_file", "_line_number")
 _ROW_IN_PARTITION = (1 << 33) - 1  # monotonically_increasing_id = partition << 33 | row
 
 
@@ -108,10 +99,7 @@ def parse_lines(lines: DataFrame, event_type: str) -> DataFrame:
         *typed_cols,
         extra_json.alias("extra_json"),
         reason.alias("_reason"),
-        "arrival_date",
-        "arrival_hour",
-        "_source_file",
-        "_line_number",
+        *LINE_ORIGIN,
     )
 
 
@@ -120,10 +108,7 @@ def bronze_rows(parsed: DataFrame, event_type: str, ingest_ts: Column, batch_id:
     return parsed.where(F.col("_reason").isNull()).select(
         *names,
         "extra_json",
-        "arrival_date",
-        "arrival_hour",
-        "_source_file",
-        "_line_number",
+        *LINE_ORIGIN,
         ingest_ts.alias("_ingest_ts"),
         F.lit(batch_id).alias("_batch_id"),
     )
@@ -134,10 +119,7 @@ def quarantine_rows(parsed: DataFrame, event_type: str, ingest_ts: Column, batch
         F.lit(event_type).alias("event_type"),
         F.col("value").alias("raw_line"),
         F.col("_reason").alias("reason"),
-        "arrival_date",
-        "arrival_hour",
-        "_source_file",
-        "_line_number",
+        *LINE_ORIGIN,
         ingest_ts.alias("_ingest_ts"),
         F.lit(batch_id).alias("_batch_id"),
     )

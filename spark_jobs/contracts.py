@@ -140,16 +140,6 @@ TABLE_NAMES: dict[str, str] = {
     "conversion": "conversions",
 }
 
-# Ingest metadata every bronze row carries (the partition column is arrival_date).
-INGEST_COLUMNS: tuple[str, ...] = (
-    "arrival_date",
-    "arrival_hour",
-    "_source_file",
-    "_line_number",
-    "_ingest_ts",
-    "_batch_id",
-)
-
 
 def top_level_keys(event_type: str) -> frozenset[str]:
     """JSON keys of a line that the contract knows; any other key is kept as extra."""
