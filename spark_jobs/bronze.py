@@ -8,6 +8,7 @@ from datetime import date
 from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
 
 from spark_jobs.contracts import RAW_FIELDS, TIMESTAMP_FORMAT, Field, top_level_keys
 from spark_jobs.lake import Lake
@@ -17,7 +18,8 @@ RAW_LINE_SCHEMA = (
 )
 # Where a line came from; every bronze and quarantine row carries it.
 LINE_ORIGIN: tuple[str, ...] = ("arrival_date", "arrival_hour", "_source_file", "_line_number")
-_ROW_IN_PARTITION = (1 << 33) - 1  # monotonically_increasing_id = partition << 33 | row
+_ROW_IN_PARTITION = (1 << 33) - 1
+_CORRUPT = "_corrupt_record"  # monotonically_increasing_id = partition << 33 | row
 
 
 def read_raw_lines(spark: SparkSession, lake: Lake, event_type: str, dates: list[date]) -> DataFrame:
@@ -42,13 +44,27 @@ def read_raw_lines(spark: SparkSession, lake: Lake, event_type: str, dates: list
     )
 
 
-def _map_col(prefix: str) -> str:
-    return "_m" if not prefix else "_m__" + prefix.replace(".", "__")
+def string_schema(event_type: str) -> StructType:
+    """The contract as a JSON schema whose leaves are all strings, nested objects as structs.
 
+    Spark's JSON reader turns any scalar into a string for a string field, so a value of
+    the wrong type never nulls the record: it shows as a present raw value whose typed cast
+    fails, and each field's problem is reported on its own."""
+    tree: dict = {}
+    for f in RAW_FIELDS[event_type]:
+        *parents, leaf = f.json_path.split(".")
+        node = tree
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = None
 
-def _raw_value(f: Field) -> Column:
-    parent, _, key = f.json_path.rpartition(".")
-    return F.col(_map_col(parent))[key]
+    def build(node: dict) -> StructType:
+        return StructType([StructField(k, StringType() if v is None else build(v)) for k, v in node.items()])
+
+    root = build(tree)
+    return StructType(
+        [*root.fields, StructField("event_type", StringType()), StructField(_CORRUPT, StringType())]
+    )
 
 
 def _typed(f: Field, raw: Column) -> Column:
@@ -58,42 +74,38 @@ def _typed(f: Field, raw: Column) -> Column:
 
 
 def parse_lines(lines: DataFrame, event_type: str) -> DataFrame:
-    """Typed contract columns, `extra_json` (unknown fields) and `_reason` (null = valid).
-
-    One JSON parse per line into a string map: a value of the wrong type then shows as a
-    present raw value whose typed cast is null, and unknown keys stay available."""
+    """Typed contract columns, `extra_json` (unknown fields) and `_reason` (null = valid)."""
     fields = RAW_FIELDS[event_type]
-    df = lines.withColumn("_m", F.from_json("value", "map<string,string>"))
-    prefixes = sorted(  # every enclosing object of a nested path: device, device.geo
-        {
-            ".".join(parts[:i])
-            for f in fields
-            for parts in [f.json_path.split(".")]
-            for i in range(1, len(parts))
-        },
-        key=lambda p: p.count("."),
-    )
-    for prefix in prefixes:  # nested objects, parents first: device, then device.geo
-        parent, _, key = prefix.rpartition(".")
-        df = df.withColumn(_map_col(prefix), F.from_json(F.col(_map_col(parent))[key], "map<string,string>"))
+    parsed = F.from_json("value", string_schema(event_type), {"columnNameOfCorruptRecord": _CORRUPT})
+    df = lines.withColumn("_s", parsed)
 
-    problems: list[Column] = [
-        F.when(F.col("_m")["event_type"] != F.lit(event_type), F.lit("wrong_event_type"))
-    ]
+    problems: list[Column] = [F.when(F.col("_s.event_type") != F.lit(event_type), F.lit("wrong_event_type"))]
     typed_cols: list[Column] = []
     for f in fields:
-        raw = _raw_value(f)
+        raw = F.col(f"_s.{f.json_path}")
         typed = _typed(f, raw)
         if f.required:
             problems.append(F.when(raw.isNull(), F.lit(f"missing:{f.name}")))
         problems.append(F.when(raw.isNotNull() & typed.isNull(), F.lit(f"bad_type:{f.name}")))
         typed_cols.append(typed.alias(f.name))
     listed = F.concat_ws("; ", *problems)
-    reason = F.when(F.col("_m").isNull(), F.lit("malformed_json")).when(listed != "", listed)
 
-    known = sorted(top_level_keys(event_type))
-    extra = F.map_filter("_m", lambda k, _v: ~k.isin(known))
-    extra_json = F.when(F.size(extra) > 0, F.to_json(extra))
+    # Top-level keys: null when the line is not a JSON object at all.
+    keys = F.json_object_keys("value")
+    corrupt = F.col("_s").isNull() | F.col(f"_s.{_CORRUPT}").isNotNull()
+    reason = (
+        F.when(keys.isNull(), F.lit("malformed_json"))
+        # Valid JSON whose nested objects do not have the contract's shape.
+        .when(corrupt, F.lit("schema_mismatch"))
+        .when(listed != "", listed)
+    )
+    # Unknown fields are rare: the second parse runs only for lines that have them.
+    known = F.array(*[F.lit(k) for k in sorted(top_level_keys(event_type))])
+    unknown = F.array_except(keys, known)
+    extra = F.map_filter(
+        F.from_json("value", "map<string,string>"), lambda k, _v: F.array_contains(unknown, k)
+    )
+    extra_json = F.when(F.size(unknown) > 0, F.to_json(extra))
     return df.select(
         "value",
         *typed_cols,

@@ -51,22 +51,23 @@ def merge_first_arrival(
     partition_col: str = "event_date",
     key: str = "event_id",
     also_update_when: str | None = None,
-) -> None:
+) -> dict[str, int]:
     """Upsert `batch` (one row per key) keyed by `key`: new keys are inserted, an existing
-    key is replaced only by an earlier arrival (or when `also_update_when` holds)."""
+    key is replaced only by an earlier arrival (or when `also_update_when` holds).
+    Returns the merge's row counts (source, inserted, updated) from the Delta log."""
     ensure_table(spark, path, batch.schema, partition_col)
     dates = [r[0] for r in batch.select(partition_col).distinct().collect()]
     if not dates:
-        return
+        return {"source": 0, "inserted": 0, "updated": 0}
     in_dates = ", ".join(f"'{d.isoformat()}'" for d in dates)
     s_order = ", ".join(f"s.{c}" for c in ARRIVAL_ORDER)
     t_order = ", ".join(f"t.{c}" for c in ARRIVAL_ORDER)
     update_when = f"struct({s_order}) < struct({t_order})"
     if also_update_when:
         update_when = f"({update_when}) OR ({also_update_when})"
+    table = DeltaTable.forPath(spark, path)
     (
-        DeltaTable.forPath(spark, path)
-        .alias("t")
+        table.alias("t")
         .merge(
             batch.alias("s"),
             # The partition predicate lets Delta prune files to the batch's event dates.
@@ -77,6 +78,12 @@ def merge_first_arrival(
         .whenNotMatchedInsertAll()
         .execute()
     )
+    m = table.history(1).select("operationMetrics").first()[0]
+    return {
+        "source": int(m.get("numSourceRows", 0)),
+        "inserted": int(m.get("numTargetRowsInserted", 0)),
+        "updated": int(m.get("numTargetRowsUpdated", 0)),
+    }
 
 
 def read_window(spark: SparkSession, path: str, partition_col: str, start: date, end: date) -> DataFrame:

@@ -104,16 +104,14 @@ def run_silver(spark: SparkSession, lake: Lake, w: Window, key: bytes, key_versi
         "bid_response": silver.to_silver(_bronze(spark, lake, "bid_response", w)),
     }
     for event_type, batch in batches.items():  # impressions first: clicks join to them
-        merge_first_arrival(spark, _silver_path(lake, event_type), batch)
-    _merge_clicks(spark, lake, w, key, key_version)
-    for event_type in EVENT_TYPES:
-        stats.rows[TABLE_NAMES[event_type]] = read_window(
-            spark, _silver_path(lake, event_type), "event_date", w.event_start, w.end
-        ).count()
+        stats.detail[event_type] = merge_first_arrival(spark, _silver_path(lake, event_type), batch)
+    stats.detail["click"] = _merge_clicks(spark, lake, w, key, key_version)
+    for event_type, merged in stats.detail.items():
+        stats.rows[TABLE_NAMES[event_type]] = merged["inserted"]
     return stats
 
 
-def _merge_clicks(spark: SparkSession, lake: Lake, w: Window, key: bytes, key_version: str) -> None:
+def _merge_clicks(spark: SparkSession, lake: Lake, w: Window, key: bytes, key_version: str) -> dict[str, int]:
     """New clicks, plus earlier clicks still waiting for their impression, joined to the
     impressions; an existing click is updated once its impression shows up."""
     path = _silver_path(lake, "click")
@@ -135,7 +133,7 @@ def _merge_clicks(spark: SparkSession, lake: Lake, w: Window, key: bytes, key_ve
         w.event_start - timedelta(days=1),
         w.end + timedelta(days=1),
     )
-    merge_first_arrival(
+    return merge_first_arrival(
         spark,
         path,
         silver.attach_impressions(candidates, impressions),

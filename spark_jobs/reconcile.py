@@ -1,46 +1,76 @@
-"""Reconciliation between layers: nothing is lost between raw and bronze."""
+"""Reconciliation between layers: nothing is lost between raw and bronze.
+
+Raw lines are counted by Spark straight from the files (no parsing); table rows come from
+the Delta log that delta-rs reads (row counts per committed file), a second engine that
+does not trust the writer's own bookkeeping."""
 
 from __future__ import annotations
 
+from collections import Counter
+
+import pyarrow as pa
+from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs.bronze import read_raw_lines
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.delta_io import read_window
 from spark_jobs.lake import Lake
 from spark_jobs.pipeline import QUARANTINE_TABLE, Window
 
+_RAW_PATH = r"/raw/([a-z_]+)/dt=(\d{4}-\d{2}-\d{2})/"
 
-def _by_date(df) -> dict[str, int]:
-    return {r[0].isoformat(): r[1] for r in df.groupBy("arrival_date").count().collect()}
+
+def raw_line_counts(spark: SparkSession, lake: Lake, w: Window) -> Counter:
+    """(event_type, arrival date) -> lines in the raw files, for every event type at once."""
+    days = ",".join(d.isoformat() for d in w.arrival_dates())
+    types = ",".join(EVENT_TYPES)
+    pattern = f"{lake.spark_path('raw')}/{{{types}}}/dt={{{days}}}/hour=*/*.jsonl.gz"
+    try:
+        df = spark.read.option("recursiveFileLookup", "true").text(pattern)
+    except Exception as e:  # no file at all for the window
+        if "PATH_NOT_FOUND" in str(e) or "Path does not exist" in str(e):
+            return Counter()
+        raise
+    path = F.col("_metadata.file_path")
+    counts = df.groupBy(
+        F.regexp_extract(path, _RAW_PATH, 1).alias("t"), F.regexp_extract(path, _RAW_PATH, 2).alias("d")
+    ).count()
+    return Counter({(r["t"], r["d"]): r["count"] for r in counts.collect()})
+
+
+def delta_row_counts(lake: Lake, layer: str, name: str, group_by: tuple[str, ...]) -> Counter:
+    """Rows per partition value(s) of a Delta table, from its log's add actions (delta-rs)."""
+    dt = DeltaTable(lake.delta_rs_uri(layer, name), storage_options=lake.delta_rs_storage_options())
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    out: Counter = Counter()
+    cols = [actions[f"partition.{c}"].to_pylist() for c in group_by]
+    for n, *key in zip(actions["num_records"].to_pylist(), *cols, strict=True):
+        out[tuple(str(k) for k in key)] += n
+    return out
 
 
 def raw_vs_bronze(spark: SparkSession, lake: Lake, w: Window) -> list[dict]:
     """Per event type and arrival date: raw lines, bronze rows, quarantined rows, ok."""
-    quarantine = read_window(spark, lake.table(*QUARANTINE_TABLE), "arrival_date", w.start, w.end)
-    q_counts = {
-        (r["event_type"], r["arrival_date"].isoformat()): r["count"]
-        for r in quarantine.groupBy("event_type", "arrival_date").count().collect()
-    }
+    raw = raw_line_counts(spark, lake, w)
+    quarantined = delta_row_counts(lake, *QUARANTINE_TABLE, ("event_type", "arrival_date"))
+    days = {d.isoformat() for d in w.arrival_dates()}
     rows = []
     for event_type in EVENT_TYPES:
-        raw = _by_date(read_raw_lines(spark, lake, event_type, w.arrival_dates()).select("arrival_date"))
-        loaded = _by_date(
-            read_window(spark, lake.table("bronze", TABLE_NAMES[event_type]), "arrival_date", w.start, w.end)
-        )
-        for day in sorted(set(raw) | set(loaded)):
-            r, b, q = raw.get(day, 0), loaded.get(day, 0), q_counts.get((event_type, day), 0)
-            rows.append(
-                {
-                    "event_type": event_type,
-                    "arrival_date": day,
-                    "raw_lines": r,
-                    "bronze_rows": b,
-                    "quarantined": q,
-                    "ok": r == b + q,
-                }
-            )
+        loaded = delta_row_counts(lake, "bronze", TABLE_NAMES[event_type], ("arrival_date",))
+        for day in sorted(days):
+            r, b, q = raw[(event_type, day)], loaded[(day,)], quarantined[(event_type, day)]
+            if r or b or q:
+                rows.append(
+                    {
+                        "event_type": event_type,
+                        "arrival_date": day,
+                        "raw_lines": r,
+                        "bronze_rows": b,
+                        "quarantined": q,
+                        "ok": r == b + q,
+                    }
+                )
     return rows
 
 

@@ -46,7 +46,12 @@ def s3a_options(lake: Lake) -> dict[str, str]:
     return opts
 
 
+LOG4J_CONFIG = os.path.join(os.path.dirname(__file__), "log4j2.properties")
+
+
 def build_spark(settings: SparkSettings, lake: Lake) -> SparkSession:
+    # Bind to loopback before the JVM starts (otherwise Spark picks the first interface).
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     b = (
         SparkSession.builder.master(settings.master)
         .appName(settings.app_name)
@@ -54,6 +59,7 @@ def build_spark(settings: SparkSettings, lake: Lake) -> SparkSession:
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.memory", settings.driver_memory)
+        .config("spark.driver.extraJavaOptions", f"-Dlog4j.configurationFile=file:{LOG4J_CONFIG}")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")

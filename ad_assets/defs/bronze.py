@@ -61,6 +61,7 @@ def bronze_tables(context: AssetExecutionContext, lake: LakeResource, spark: Spa
     session = spark.session(the_lake)
     w = window_of(context)
     stats = run_bronze(session, the_lake, w, batch_id=context.run_id)
+    context.log.info(f"bronze {w.start}..{w.end}: " + ", ".join(f"{k} {v:,}" for k, v in stats.rows.items()))
     for event_type, key in BRONZE_KEYS.items():
         d = stats.detail[event_type]
         path = the_lake.table("bronze", TABLE_NAMES[event_type])

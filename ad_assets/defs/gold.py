@@ -53,6 +53,7 @@ def gold_tables(context: AssetExecutionContext, lake: LakeResource, spark: Spark
     session = spark.session(the_lake)
     w = window_of(context)
     stats = run_gold(session, the_lake, w)
+    context.log.info(f"gold {w.start}..{w.end}: " + ", ".join(f"{k} {v:,}" for k, v in stats.rows.items()))
     for name, key in GOLD_KEYS.items():
         yield table_result(
             session,

@@ -33,6 +33,7 @@ def raw_logs(
     if log_source.mode == "generator":
         report = log_source.generate(the_lake, w.arrival_dates())
         meta["generated_lines"] = MetadataValue.json(report.lines)
+        context.log.info(f"generated {sum(report.lines.values()):,} lines in {report.files} files")
     files = {
         t: [f for d in w.arrival_dates() for f in landed_files(the_lake, t, d.isoformat())]
         for t in EVENT_TYPES

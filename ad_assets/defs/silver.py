@@ -65,13 +65,18 @@ def silver_tables(
     session = spark.session(the_lake)
     w = window_of(context)
     stats = run_silver(session, the_lake, w, pseudonym_key.key_bytes(), pseudonym_key.key_version)
+    context.log.info(
+        f"silver {w.start}..{w.end}: new rows " + ", ".join(f"{k} {v:,}" for k, v in stats.rows.items())
+    )
     for event_type, key in SILVER_KEYS.items():
         path = the_lake.table("silver", TABLE_NAMES[event_type])
         yield table_result(
             session,
             key,
             path,
-            rows_in_window=stats.rows[TABLE_NAMES[event_type]],
+            rows_inserted=stats.detail[event_type]["inserted"],
+            rows_updated=stats.detail[event_type]["updated"],
+            batch_rows=stats.detail[event_type]["source"],
             event_dates=f"{w.event_start}..{w.end}",
         )
     for event_type, key in SILVER_KEYS.items():

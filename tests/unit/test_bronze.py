@@ -44,9 +44,9 @@ def test_each_kind_of_bad_line_gets_its_reason(spark):
     bad_type = {**CLICK, "is_test": "n/a"}
     bad_ts = {**CLICK, "event_ts": "yesterday"}
     wrong_type = {**CLICK, "event_type": "impression"}
-    rows = _parse(
-        spark, "click", [missing, bad_type, json.dumps(CLICK)[:40], "[1, 2]", "", bad_ts, wrong_type]
-    )
+    two = {k: v for k, v in CLICK.items() if k not in ("click_id", "ivt")}
+    lines = [missing, bad_type, json.dumps(CLICK)[:40], "[1, 2]", "", bad_ts, wrong_type, two]
+    rows = _parse(spark, "click", lines)
     assert [r["_reason"] for r in rows] == [
         "missing:impression_id",
         "bad_type:is_test",
@@ -55,7 +55,22 @@ def test_each_kind_of_bad_line_gets_its_reason(spark):
         "malformed_json",
         "bad_type:event_ts",
         "wrong_event_type",
+        "missing:click_id; missing:ivt",
     ]
+
+
+def test_nested_object_of_the_wrong_shape_is_a_schema_mismatch(spark):
+    req = {
+        "event_id": "r1",
+        "event_type": "bid_request",
+        "event_ts": "2026-11-02T10:00:00Z",
+        "request_id": "q",
+        "imp_id": "1",
+        "bidfloor_cpm": 1.0,
+        "device": "not-an-object",
+    }
+    (row,) = _parse(spark, "bid_request", [req])
+    assert row["_reason"] == "schema_mismatch"
 
 
 def test_nested_openrtb_fields_are_flattened(spark):
