@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -142,8 +143,6 @@ def _merge_clicks(spark: SparkSession, lake: Lake, w: Window, key: bytes, key_ve
 
 
 def _exists(spark: SparkSession, path: str) -> bool:
-    from delta.tables import DeltaTable
-
     return DeltaTable.isDeltaTable(spark, path)
 
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
+import pyarrow.fs as pafs
 
 from ad_assets.generator.catalog import build_catalog
 from ad_assets.generator.delivery import (
     DeliveryProfile,
-    DeliveryStats,
     group_by_arrival_hour,
     gzip_lines,
     serialise,
@@ -34,9 +34,7 @@ LOOKBACK_DAYS = 30 + LATENESS_DAYS + 1
 class GenerationReport:
     files: int = 0
     bytes: int = 0
-    lines: dict[str, int] = field(default_factory=dict)  # per event type
-    resends: int = 0
-    malformed: dict[str, int] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)  # per event type, as written
     arrival_dates: list[str] = field(default_factory=list)
 
 
@@ -62,13 +60,12 @@ def generate(
     now_us = day_start_us(end)
 
     buckets: dict[str, dict[tuple[date, int], list[bytes]]] = {t: {} for t in EVENT_TYPES}
-    stats = DeliveryStats()
     day = first_event_day
     while day <= targets[-1]:
         events = generate_day(cat, seed, day, impressions_per_day, traffic)
         rng = np.random.default_rng([seed, day.toordinal(), 0xD11])
         for event_type in EVENT_TYPES:
-            lines, arrival = serialise(rng, event_type, events[event_type], dp, stats)
+            lines, arrival = serialise(rng, event_type, events[event_type], dp)
             keep = arrival < now_us
             idx = np.flatnonzero(keep)
             grouped = group_by_arrival_hour([lines[i] for i in idx], arrival[idx])
@@ -95,14 +92,10 @@ def generate(
             report.files += 1
             report.bytes += len(payload)
             report.lines[event_type] += len(lines)
-    report.resends = stats.resends
-    report.malformed = dict(stats.malformed)
     return report
 
 
-def _delete_dir(fs, path: str) -> None:
-    import pyarrow.fs as pafs
-
+def _delete_dir(fs: pafs.FileSystem, path: str) -> None:
     info = fs.get_file_info(path)
     if info.type != pafs.FileType.NotFound:
         fs.delete_dir(path)

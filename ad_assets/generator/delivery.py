@@ -5,7 +5,7 @@ serialisation to JSON Lines and gzip files by arrival date and hour."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -25,13 +25,6 @@ class DeliveryProfile:
     very_late_share: float = 0.3  # of those, share 6-48 h late (the rest 1-6 h)
     resend_rate: float = 0.005  # lines shipped twice
     malformed_rate: float = 0.001  # lines truncated, mistyped or missing a required field
-
-
-@dataclass
-class DeliveryStats:
-    lines: int = 0
-    resends: int = 0
-    malformed: dict[str, int] = field(default_factory=lambda: {"truncated": 0, "bad_type": 0, "missing": 0})
 
 
 def arrival_times(rng: np.random.Generator, event_ts: np.ndarray, p: DeliveryProfile) -> np.ndarray:
@@ -78,9 +71,8 @@ def _to_frame(event_type: str, cols: dict[str, np.ndarray]) -> pl.DataFrame:
     return out.with_columns(pl.col(pl.Float64).fill_nan(None))
 
 
-def _mangle(rng: np.random.Generator, event_type: str, line: bytes, stats: DeliveryStats) -> bytes:
+def _mangle(rng: np.random.Generator, event_type: str, line: bytes) -> bytes:
     kind = rng.choice(["truncated", "bad_type", "missing"], p=[0.5, 0.25, 0.25])
-    stats.malformed[str(kind)] += 1
     if kind == "truncated":
         return line[: int(rng.integers(5, max(len(line) - 5, 6)))]
     obj = json.loads(line)
@@ -98,7 +90,6 @@ def serialise(
     event_type: str,
     cols: dict[str, np.ndarray],
     p: DeliveryProfile,
-    stats: DeliveryStats,
 ) -> tuple[list[bytes], np.ndarray]:
     """JSON lines and their arrival times (with resends appended, mangling applied)."""
     arrival = arrival_times(rng, cols["event_ts"], p)
@@ -110,9 +101,7 @@ def serialise(
         lines += [lines[i] for i in resend]
         arrival = np.concatenate([arrival, again])
     for i in np.flatnonzero(rng.random(len(lines)) < p.malformed_rate):
-        lines[i] = _mangle(rng, event_type, lines[i], stats)
-    stats.lines += len(lines)
-    stats.resends += len(resend)
+        lines[i] = _mangle(rng, event_type, lines[i])
     return lines, arrival
 
 
