@@ -29,6 +29,7 @@ def build_resources(s: Settings) -> dict:
             s3_access_key=_secret("AWS_ACCESS_KEY_ID"),
             s3_secret_key=_secret("AWS_SECRET_ACCESS_KEY"),
             s3_region=s.s3_region,
+            s3_path_style=s.s3_path_style,
         ),
         "spark": SparkResource(
             master=s.spark_master,

@@ -7,6 +7,7 @@ writes goes under ADLAKE_HOME (default ./.adlake): the lake, Dagster's instance,
 | ADLAKE_HOME | ./.adlake | state root |
 | ADLAKE_LAKE_ROOT | $ADLAKE_HOME/lake | local path or s3a://bucket/prefix |
 | ADLAKE_S3_ENDPOINT | (AWS) | e.g. http://127.0.0.1:9000 for MinIO |
+| ADLAKE_S3_PATH_STYLE | true | path-style S3 URLs (MinIO) |
 | AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION | | S3 credentials |
 | ADLAKE_START_DATE | 2026-11-01 | first daily partition (and the simulated world's start) |
 | ADLAKE_RAW_SOURCE | generator (embedded) / landed | who writes raw/ |
@@ -34,6 +35,7 @@ class Settings:
     lake_root: str
     s3_endpoint: str | None
     s3_region: str
+    s3_path_style: bool
     start_date: str
     raw_source: str
     impressions_per_day: int
@@ -55,6 +57,7 @@ class Settings:
                 access_key=os.environ.get("AWS_ACCESS_KEY_ID"),
                 secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
                 region=self.s3_region,
+                path_style=self.s3_path_style,
             )
         return Lake(self.lake_root, s3)
 
@@ -72,6 +75,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         lake_root=e.get("ADLAKE_LAKE_ROOT", str(home / "lake")),
         s3_endpoint=e.get("ADLAKE_S3_ENDPOINT") or None,
         s3_region=e.get("AWS_REGION", "us-east-1"),
+        # MinIO wants path-style URLs (http://host/bucket/key); AWS accepts both.
+        s3_path_style=e.get("ADLAKE_S3_PATH_STYLE", "true").lower() in ("1", "true", "yes"),
         start_date=e.get("ADLAKE_START_DATE", "2026-11-01"),
         raw_source=e.get("ADLAKE_RAW_SOURCE", "generator" if env == "embedded" else "landed"),
         impressions_per_day=int(e.get("ADLAKE_IMPRESSIONS_PER_DAY", "10000")),
