@@ -32,6 +32,13 @@ CACHE = Path(os.environ.get("ADLAKE_CACHE", Path.home() / ".cache" / "adlake"))
 MINIO_BIN = CACHE / "bin" / "minio"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _scratch_home() -> Iterator[Path]:
+    """The scratch ADLAKE_HOME lives for the session and is removed after it."""
+    yield _HOME
+    shutil.rmtree(_HOME, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def spark():
     s = load_settings()
