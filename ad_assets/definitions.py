@@ -3,6 +3,8 @@ schedule and a landing sensor. Resources come from the environment (ad_assets.se
 
 from __future__ import annotations
 
+import os
+
 from dagster import Definitions, EnvVar, in_process_executor
 
 from ad_assets.defs.bronze import bronze_tables
@@ -16,8 +18,6 @@ from ad_assets.settings import Settings, load_settings
 
 def _secret(name: str, default: str | None = None):
     """Secrets stay in the environment: Dagster resolves EnvVar at run time."""
-    import os
-
     return EnvVar(name) if os.environ.get(name) else default
 
 

@@ -18,7 +18,6 @@ EVENT_TYPES: tuple[str, ...] = ("bid_request", "bid_response", "impression", "cl
 MAX_LATENESS = timedelta(hours=48)
 LATENESS_DAYS = 2
 # Last-click attribution looks back this far from a conversion.
-ATTRIBUTION_WINDOW = timedelta(days=7)
 ATTRIBUTION_WINDOW_DAYS = 7
 
 CHANNELS: tuple[str, ...] = ("display", "native", "video", "search", "social")

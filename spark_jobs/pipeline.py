@@ -2,7 +2,8 @@
 A window is a range of arrival dates [start, end]; downstream of bronze the tables are
 keyed by event date, so a window rewrites event dates [start - LATENESS_DAYS, end].
 
-Run from Dagster (ad_assets) or standalone: python -m spark_jobs.pipeline --help."""
+Called by the Dagster assets (ad_assets/defs); no Dagster imports here, so any Spark
+driver can call them too."""
 
 from __future__ import annotations
 

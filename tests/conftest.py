@@ -19,14 +19,14 @@ import pytest
 # Settings are read when ad_assets is imported: point them at a scratch home first.
 _HOME = Path(tempfile.mkdtemp(prefix="adlake-test-"))
 os.environ["ADLAKE_HOME"] = str(_HOME)
-os.environ["DAGSTER_HOME"] = str(_HOME / "dagster")
 os.environ.setdefault("ADLAKE_START_DATE", "2026-11-01")
-(_HOME / "dagster").mkdir(parents=True, exist_ok=True)
-(_HOME / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
 
+from ad_assets.cli import prepare_dagster_home  # noqa: E402
 from ad_assets.settings import load_settings  # noqa: E402
 from spark_jobs.lake import Lake  # noqa: E402
 from spark_jobs.session import SparkSettings, build_spark  # noqa: E402
+
+prepare_dagster_home(load_settings())  # Dagster's instance for the tests, telemetry off
 
 CACHE = Path(os.environ.get("ADLAKE_CACHE", Path.home() / ".cache" / "adlake"))
 MINIO_BIN = CACHE / "bin" / "minio"

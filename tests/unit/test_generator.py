@@ -11,7 +11,16 @@ from ad_assets.generator import generate
 from ad_assets.generator.catalog import CHANNEL_CTR, build_catalog
 from ad_assets.generator.delivery import DeliveryProfile
 from ad_assets.generator.simulate import NIGHT_HOURS, TrafficProfile, generate_day
-from spark_jobs.contracts import CHANNELS, EVENT_TYPES, IVT_VALUES
+from spark_jobs.contracts import (
+    AD_FORMATS,
+    CHANNELS,
+    CONV_TYPES,
+    DEVICE_TYPES,
+    EVENT_TYPES,
+    IVT_VALUES,
+    LOSS_REASONS,
+    OPERATING_SYSTEMS,
+)
 from spark_jobs.lake import Lake
 
 START = date(2026, 11, 2)
@@ -57,7 +66,21 @@ def test_volumes_and_auctions(day_events):
     assert np.all(
         ev["bid_response"]["clear_price_cpm"][won] <= ev["bid_response"]["bid_price_cpm"][won] + 1e-9
     )
-    assert set(ev["bid_response"]["loss_reason"][~won]) <= {2, 100, 102}
+    assert set(ev["bid_response"]["loss_reason"][~won]) <= set(LOSS_REASONS) - {0}
+    assert set(ev["bid_response"]["loss_reason"][won]) == {0}
+
+
+def test_values_stay_in_the_contract_vocabulary(day_events):
+    _, ev = day_events
+    imp = ev["impression"]
+    for column, allowed in (
+        ("channel", CHANNELS),
+        ("ad_format", AD_FORMATS),
+        ("device_type", DEVICE_TYPES),
+        ("os", OPERATING_SYSTEMS),
+        ("ivt", IVT_VALUES),
+    ):
+        assert set(imp[column]) <= set(allowed), column
 
 
 def test_click_through_rates_by_channel(day_events):
@@ -101,7 +124,7 @@ def test_conversions_follow_clicks_within_30_days(day_events):
     assert len(conv["event_id"]) > 0
     delays = conv["event_ts"] - first_click
     assert delays.max() < 31 * 86_400_000_000
-    assert set(conv["conv_type"]) <= {"purchase", "signup", "lead", "app_install"}
+    assert set(conv["conv_type"]) <= set(CONV_TYPES)
     assert (conv["value_micros"] >= 0).all()
     # The pixel sometimes fires twice for an order: fewer orders than conversion events.
     assert len(set(conv["order_id"])) <= len(conv["order_id"])
