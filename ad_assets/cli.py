@@ -1,5 +1,5 @@
 """`adlake` command: generate logs, run the lakehouse for a range of days, print the
-summary, start the Dagster UI."""
+summary, query the marts, start the Dagster UI."""
 
 from __future__ import annotations
 
@@ -92,6 +92,17 @@ def cmd_summary(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sql(a: argparse.Namespace) -> int:
+    from ad_assets.marts_sql import SqlError, run_sql
+
+    try:
+        print(run_sql(load_settings(), a.query, a.format), end="")
+    except SqlError as ex:
+        print(f"adlake sql: {ex}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_ui(a: argparse.Namespace) -> int:
     s = load_settings()
     prepare_dagster_home(s)
@@ -127,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--impressions-per-day", type=int)
     r.set_defaults(fn=cmd_run)
     sub.add_parser("summary", help="rows per table and top campaigns").set_defaults(fn=cmd_summary)
+    q = sub.add_parser("sql", help="query the ClickHouse marts, e.g. SELECT * FROM marts.kpi_overview")
+    q.add_argument("query")
+    q.add_argument("--format", default="PrettyCompactMonoBlock", help="any ClickHouse output format")
+    q.set_defaults(fn=cmd_sql)
     u = sub.add_parser("ui", help="Dagster UI on 127.0.0.1")
     u.add_argument("--port", type=int, default=3000)
     u.set_defaults(fn=cmd_ui)

@@ -1,18 +1,26 @@
-"""The `ad_assets` code location: raw -> bronze -> silver -> gold, with checks, a daily
-schedule and a landing sensor. Resources come from the environment (ad_assets.settings)."""
+"""The `ad_assets` code location: raw -> bronze -> silver -> gold -> marts, with checks, a
+daily schedule and a landing sensor. Resources come from the environment (ad_assets.settings)."""
 
 from __future__ import annotations
 
 import os
 
 from dagster import Definitions, EnvVar, in_process_executor
+from dagster_dbt import DbtCliResource
 
 from ad_assets.defs.bronze import bronze_tables
 from ad_assets.defs.gold import gold_tables
+from ad_assets.defs.marts import DBT_EXECUTABLE, dbt_project, marts
 from ad_assets.defs.raw import raw_logs
 from ad_assets.defs.schedules import build_landing_sensor, daily_schedule, lakehouse_job
 from ad_assets.defs.silver import silver_tables
-from ad_assets.resources import LakeResource, LogSourceResource, PseudonymKeyResource, SparkResource
+from ad_assets.resources import (
+    ClickHouseResource,
+    LakeResource,
+    LogSourceResource,
+    PseudonymKeyResource,
+    SparkResource,
+)
 from ad_assets.settings import Settings, load_settings
 
 
@@ -42,6 +50,11 @@ def build_resources(s: Settings) -> dict:
             key_file=str(s.home / "secrets" / "hmac.key"),
             key_version=s.hmac_key_version,
         ),
+        "clickhouse": ClickHouseResource.from_settings(s, password=_secret("ADLAKE_CLICKHOUSE_PASSWORD")),
+        # dbt runs as a subprocess; the server target reads its password from the environment.
+        "dbt": DbtCliResource(
+            project_dir=dbt_project, target=s.clickhouse_target, dbt_executable=DBT_EXECUTABLE
+        ),
         "log_source": LogSourceResource(
             mode=s.raw_source,
             world_start=s.start_date,
@@ -53,7 +66,7 @@ def build_resources(s: Settings) -> dict:
 
 def build_definitions(s: Settings) -> Definitions:
     return Definitions(
-        assets=[raw_logs, bronze_tables, silver_tables, gold_tables],
+        assets=[raw_logs, bronze_tables, silver_tables, gold_tables, marts],
         jobs=[lakehouse_job],
         schedules=[daily_schedule],
         sensors=[build_landing_sensor(enabled=s.raw_source == "landed")],

@@ -15,6 +15,10 @@ writes goes under ADLAKE_HOME (default ./.adlake): the lake, Dagster's instance,
 | ADLAKE_SPARK_MASTER, ADLAKE_SPARK_DRIVER_MEMORY | local[2], 4g | Spark |
 | ADLAKE_SPARK_JARS_DIR | $ADLAKE_CACHE/jars-current | Delta + hadoop-aws jars |
 | ADLAKE_HMAC_KEY, ADLAKE_HMAC_KEY_VERSION | key file in ADLAKE_HOME, v1 | user pseudonyms |
+| ADLAKE_CLICKHOUSE_TARGET | embedded (embedded env) / server | where the marts live: chDB or a server |
+| ADLAKE_CHDB_PATH | $ADLAKE_HOME/clickhouse | the embedded engine's data directory |
+| ADLAKE_CLICKHOUSE_HOST / _PORT / _USER / _SECURE | 127.0.0.1, 8123, default, false | server target |
+| ADLAKE_CLICKHOUSE_PASSWORD | (empty) | server target; read from the environment only |
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 from spark_jobs.lake import Lake, S3Options
 
 ENVIRONMENTS = ("embedded", "docker", "aws")
+CLICKHOUSE_TARGETS = ("embedded", "server")
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,12 @@ class Settings:
     spark_driver_memory: str
     spark_jars_dir: str
     hmac_key_version: str
+    clickhouse_target: str
+    chdb_path: str
+    clickhouse_host: str
+    clickhouse_port: int
+    clickhouse_user: str
+    clickhouse_secure: bool
 
     @property
     def dagster_home(self) -> Path:
@@ -68,6 +79,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if env not in ENVIRONMENTS:
         raise ValueError(f"ADLAKE_ENV must be one of {ENVIRONMENTS}, got {env!r}")
     home = Path(e.get("ADLAKE_HOME", ".adlake")).resolve()
+    ch_target = e.get("ADLAKE_CLICKHOUSE_TARGET", "embedded" if env == "embedded" else "server")
+    if ch_target not in CLICKHOUSE_TARGETS:
+        raise ValueError(f"ADLAKE_CLICKHOUSE_TARGET must be one of {CLICKHOUSE_TARGETS}, got {ch_target!r}")
     cache = Path(e.get("ADLAKE_CACHE", Path.home() / ".cache" / "adlake"))
     return Settings(
         env=env,
@@ -85,4 +99,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         spark_driver_memory=e.get("ADLAKE_SPARK_DRIVER_MEMORY", "4g"),
         spark_jars_dir=e.get("ADLAKE_SPARK_JARS_DIR", str(cache / "jars-current")),
         hmac_key_version=e.get("ADLAKE_HMAC_KEY_VERSION", "v1"),
+        clickhouse_target=ch_target,
+        chdb_path=e.get("ADLAKE_CHDB_PATH", str(home / "clickhouse")),
+        clickhouse_host=e.get("ADLAKE_CLICKHOUSE_HOST", "127.0.0.1"),
+        clickhouse_port=int(e.get("ADLAKE_CLICKHOUSE_PORT", "8123")),
+        clickhouse_user=e.get("ADLAKE_CLICKHOUSE_USER", "default"),
+        clickhouse_secure=e.get("ADLAKE_CLICKHOUSE_SECURE", "false").lower() in ("1", "true", "yes"),
     )

@@ -22,9 +22,13 @@ if [ ! -x "$venv/.ready" ]; then
   "$venv/bin/pip" install -q -r requirements.txt
   printf '#!/bin/sh\n' > "$venv/.ready" && chmod +x "$venv/.ready"
 fi
-# The project itself, editable, so `adlake` and imports see the working tree.
+# The project itself and its dbt adapter for chDB, editable, so `adlake`, `dbt` and imports
+# see the working tree. The adapter lives in the `dbt.adapters` namespace package, which
+# dbt scans through sys.path: "compat" mode puts its folder there.
 log="$CACHE/editable-install.log"
 "$venv/bin/pip" install -q --no-deps -e . >"$log" 2>&1 || { cat "$log"; exit 1; }
+"$venv/bin/pip" install -q --no-deps --config-settings editable_mode=compat -e dbt_project/adapter \
+  >>"$log" 2>&1 || { cat "$log"; exit 1; }
 ln -sfn "$venv" .venv
 
 jar_hash=$(sha256sum scripts/spark-jars.pom.xml | cut -c1-16)

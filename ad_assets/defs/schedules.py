@@ -23,7 +23,7 @@ lakehouse_job = define_asset_job(
     "lakehouse_daily",
     selection=AssetSelection.all(),
     partitions_def=daily_partitions,
-    description="raw -> bronze -> silver -> gold for one arrival date (or a range, in one run).",
+    description="raw -> bronze -> silver -> gold -> marts for one arrival date (or a range, in one run).",
 )
 
 daily_schedule = build_schedule_from_partitioned_job(lakehouse_job, hour_of_day=1, minute_of_hour=30)

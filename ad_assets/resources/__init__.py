@@ -1,9 +1,11 @@
 """Dagster resources: where the lake is, the Spark session, the pseudonymisation key,
-and where raw logs come from. Built from the settings of the chosen environment."""
+where raw logs come from, and where the ClickHouse marts live. Built from the settings
+of the chosen environment."""
 
+from ad_assets.resources.clickhouse import ClickHouseResource
 from ad_assets.resources.lake import LakeResource
 from ad_assets.resources.log_source import LogSourceResource
 from ad_assets.resources.pseudonym_key import PseudonymKeyResource
 from ad_assets.resources.spark import SparkResource
 
-__all__ = ["LakeResource", "LogSourceResource", "PseudonymKeyResource", "SparkResource"]
+__all__ = ["ClickHouseResource", "LakeResource", "LogSourceResource", "PseudonymKeyResource", "SparkResource"]

@@ -1,0 +1,108 @@
+"""Marts: the dbt project (dbt_project/) on ClickHouse, built from gold. One Dagster asset
+per dbt model in the `marts` group, dbt tests as asset checks, dbt sources mapped to the
+gold assets they read (`meta.dagster.asset_key` in the sources YAML), and the same daily
+partitions as the lake: a partition run passes its event-date window to dbt as vars."""
+
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, Backoff, Failure, RetryPolicy
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+from deltalake import DeltaTable
+
+from ad_assets.defs.gold import GOLD_KEYS
+from ad_assets.defs.partitions import daily_partitions, single_run, window_of
+from ad_assets.resources import ClickHouseResource, LakeResource
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# The dbt of this interpreter's environment, whether or not the venv is on PATH.
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+# chDB admits one process per data directory: marts steps run one at a time (pool "chdb",
+# limit 1 in the instance), and a step that still finds the engine held retries.
+ENGINE_BUSY_RETRY = RetryPolicy(max_retries=3, delay=5, backoff=Backoff.EXPONENTIAL)
+
+
+def ensure_manifest(project: DbtProject) -> Path:
+    """Parse the dbt project when its manifest is missing or older than any project file,
+    so the definitions load without a manual `dbt parse`."""
+    manifest = project.manifest_path
+    sources = [
+        p
+        for p in project.project_dir.rglob("*")
+        if p.suffix in (".sql", ".yml") and "target" not in p.parts and "adapter" not in p.parts
+    ]
+    newest = max(p.stat().st_mtime for p in sources)
+    if not manifest.exists() or manifest.stat().st_mtime < newest:
+        cli = DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
+        cli.cli(["parse", "--quiet"], target_path=project.target_path).wait()
+    return manifest
+
+
+class MartsTranslator(DagsterDbtTranslator):
+    """Models become `mart_<name>` (marts) and `<name>` (staging) assets in group `marts`;
+    sources keep the gold keys set in their YAML meta."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "model":
+            name = dbt_resource_props["name"]
+            return AssetKey(f"mart_{name}" if "marts" in dbt_resource_props["fqn"] else name)
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return "marts" if dbt_resource_props["resource_type"] == "model" else None
+
+
+translator = MartsTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+MART_KEYS = {
+    n["name"]: translator.get_asset_key(n)
+    for n in json.loads(ensure_manifest(dbt_project).read_text())["nodes"].values()
+    if n["resource_type"] == "model" and "marts" in n["fqn"]
+}
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    pool="chdb",
+    retry_policy=ENGINE_BUSY_RETRY,
+)
+def marts(
+    context: AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource, clickhouse: ClickHouseResource
+) -> Iterator:
+    w = window_of(context)
+    the_lake = lake.lake()
+    storage = the_lake.delta_rs_storage_options()
+    missing = [
+        n for n in GOLD_KEYS if not DeltaTable.is_deltatable(the_lake.delta_rs_uri("gold", n), storage)
+    ]
+    if missing:
+        raise Failure(
+            description="gold tables not found, so the marts have nothing to read: "
+            + ", ".join(f"gold_{n} ({the_lake.table('gold', n)})" for n in missing)
+            + ". Materialize gold for this partition first."
+        )
+    busy = clickhouse.busy()
+    if busy:  # the retry policy tries again after a pause
+        raise Failure(description=busy, allow_retries=True)
+    dbt_vars = {
+        "min_date": w.event_start.isoformat(),
+        "max_date": w.end.isoformat(),
+        "lake_root": the_lake.root if the_lake.is_s3 else str(Path(the_lake.local_root).resolve()),
+        "s3_endpoint": (the_lake.s3.endpoint if the_lake.s3 else None) or "",
+        "chdb_path": str(Path(clickhouse.chdb_path).resolve()),
+    }
+    context.log.info(f"dbt build for event dates {w.event_start}..{w.end} on {clickhouse.target}")
+    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()

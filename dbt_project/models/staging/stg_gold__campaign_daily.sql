@@ -1,0 +1,12 @@
+-- Gold columns arrive Nullable (Delta has no NOT NULL here): keys become non-null, ids
+-- low-cardinality strings, counts Int64.
+SELECT
+    assumeNotNull(event_date)::Date AS event_date,
+    assumeNotNull(advertiser_id)::LowCardinality(String) AS advertiser_id,
+    assumeNotNull(campaign_id)::LowCardinality(String) AS campaign_id,
+    coalesce(impressions, 0)::Int64 AS impressions,
+    coalesce(clicks, 0)::Int64 AS clicks,
+    coalesce(conversions, 0)::Int64 AS conversions,
+    coalesce(spend_micros, 0)::Int64 AS spend_micros,
+    coalesce(revenue_micros, 0)::Int64 AS revenue_micros
+FROM {{ source('gold', 'campaign_daily') }}
