@@ -76,6 +76,9 @@ def merge_first_arrival(
         )
         .whenMatchedUpdateAll(condition=update_when)
         .whenNotMatchedInsertAll()
+        # A column added to silver (e.g. clicks gaining publisher_id) joins the table
+        # instead of failing the merge; earlier rows read it as NULL.
+        .withSchemaEvolution()
         .execute()
     )
     m = table.history(1).select("operationMetrics").first()[0]

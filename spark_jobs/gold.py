@@ -13,6 +13,8 @@ from spark_jobs.silver import first_rows
 
 DAILY_KEYS = ("event_date", "advertiser_id", "campaign_id")
 HOURLY_KEYS = ("event_date", "event_hour", "advertiser_id", "campaign_id")
+PUBLISHER_KEYS = ("event_date", "publisher_id", "channel")
+UNKNOWN = "unknown"
 COUNTS = ("impressions", "clicks", "conversions", "spend_micros", "revenue_micros")
 
 
@@ -34,6 +36,8 @@ def last_click_credits(conversions: DataFrame, clicks: DataFrame) -> DataFrame:
         "user_pid",
         "advertiser_id",
         "campaign_id",
+        "publisher_id",
+        "channel",
         F.col("event_ts").alias("click_ts"),
         F.col("event_id").alias("click_event_id"),
     )
@@ -75,3 +79,24 @@ def rollup_daily(hourly: DataFrame) -> DataFrame:
     in exactly one hour); ratios are recomputed from the sums, never averaged."""
     sums = hourly.groupBy(*DAILY_KEYS).agg(*[F.sum(c).cast("bigint").alias(c) for c in COUNTS])
     return with_money_and_ratios(sums)
+
+
+def publisher_daily(impressions: DataFrame, clicks: DataFrame, credits: DataFrame) -> DataFrame:
+    """Per event date, publisher and channel: the campaign metrics, with clicks and
+    conversions credited to the publisher that served the impression clicked, plus
+    `unique_users`, the distinct users who saw a valid impression (marts suppress rows
+    about too few users)."""
+
+    def keyed(df: DataFrame) -> DataFrame:  # null keys would not join: name them
+        return df.fillna(UNKNOWN, subset=["publisher_id", "channel"])
+
+    impressions, clicks, credits = keyed(impressions), keyed(clicks), keyed(credits)
+    metrics = _campaign_metrics(impressions, clicks, credits, PUBLISHER_KEYS)
+    users = (
+        impressions.where("is_valid")
+        .groupBy(*PUBLISHER_KEYS)
+        .agg(F.countDistinct("user_pid").cast("bigint").alias("unique_users"))
+    )
+    return metrics.join(users, list(PUBLISHER_KEYS), "left").withColumn(
+        "unique_users", F.coalesce("unique_users", F.lit(0)).cast("bigint")
+    )

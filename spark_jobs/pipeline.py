@@ -26,7 +26,7 @@ from spark_jobs.delta_io import (
 from spark_jobs.lake import Lake
 
 QUARANTINE_TABLE = ("bronze", "quarantine")
-GOLD_TABLES = ("campaign_daily", "campaign_hourly")
+GOLD_TABLES = ("campaign_daily", "campaign_hourly", "publisher_daily")
 
 
 @dataclass(frozen=True)
@@ -162,8 +162,12 @@ def run_gold(spark: SparkSession, lake: Lake, w: Window) -> LayerStats:
         silver_window("impression", start), silver_window("click", start), credits
     ).persist()
     daily = gold.rollup_daily(hourly)
+    publishers = gold.publisher_daily(
+        silver_window("impression", start), silver_window("click", start), credits
+    )
     replace_window(hourly, lake.table("gold", "campaign_hourly"), "event_date", start, end)
     replace_window(daily, lake.table("gold", "campaign_daily"), "event_date", start, end)
+    replace_window(publishers, lake.table("gold", "publisher_daily"), "event_date", start, end)
     stats = LayerStats()
     for name in GOLD_TABLES:
         stats.rows[name] = read_window(spark, lake.table("gold", name), "event_date", start, end).count()

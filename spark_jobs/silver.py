@@ -72,6 +72,8 @@ def silver_conversions(bronze: DataFrame, key: bytes, key_version: str) -> DataF
 IMPRESSION_ATTRIBUTES: tuple[str, ...] = (
     "advertiser_id",
     "campaign_id",
+    "publisher_id",
+    "channel",
     "impression_event_date",
     "impression_is_valid",
     "impression_found",
@@ -88,6 +90,8 @@ def attach_impressions(clicks: DataFrame, impressions: DataFrame) -> DataFrame:
         "impression_id",
         "advertiser_id",
         "campaign_id",
+        "publisher_id",
+        "channel",
         F.col("event_date").alias("impression_event_date"),
         F.col("is_valid").alias("impression_is_valid"),
     )

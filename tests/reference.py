@@ -17,6 +17,9 @@ from spark_jobs.contracts import RAW_FIELDS
 _TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
 
 
+COUNTS = ("impressions", "clicks", "conversions", "spend_micros", "revenue_micros")
+
+
 def _get(obj: dict, path: str):
     for part in path.split("."):
         if not isinstance(obj, dict):
@@ -86,21 +89,44 @@ def read_raw(root: Path) -> RawEvents:
 
 def campaign_daily(raw: RawEvents) -> dict[tuple[date, str], dict[str, int]]:
     """{(event_date, campaign_id): impressions, clicks, conversions, spend_micros, revenue_micros}."""
+    return _metrics_by(raw, lambda ts, imp: (ts.date(), imp["campaign_id"]))
+
+
+def publisher_daily(raw: RawEvents) -> dict[tuple[date, str, str], dict[str, int]]:
+    """{(event_date, publisher_id, channel): the counts above + unique_users}; clicks and
+    conversions go to the publisher of the impression clicked."""
+
+    def key(ts: datetime, imp: dict) -> tuple:
+        return (ts.date(), imp.get("publisher_id") or "unknown", imp.get("channel") or "unknown")
+
+    m = _metrics_by(raw, key)
+    users: dict = defaultdict(set)
+    for e in raw.events["impression"]:
+        if _valid(e) and e.get("user_id") is not None:
+            users[key(e["_ts"], e)].add(e["user_id"])
+    for k, row in m.items():
+        row["unique_users"] = len(users.get(k, ()))
+    return m
+
+
+def _valid(e: dict) -> bool:
+    return e["ivt"] == "none" and not e["is_test"]
+
+
+def _metrics_by(raw: RawEvents, key_of) -> dict[tuple, dict[str, int]]:
+    """Counts per key_of(event_ts, impression): impressions by their own time, clicks and
+    conversions by theirs, each keyed through the impression they go back to."""
     m: dict = defaultdict(lambda: defaultdict(int))
     imps = {e["impression_id"]: e for e in raw.events["impression"]}
-
-    def valid(e: dict) -> bool:
-        return e["ivt"] == "none" and not e["is_test"]
-
     for e in raw.events["impression"]:
-        if valid(e):
-            m[(e["_ts"].date(), e["campaign_id"])]["impressions"] += 1
-            m[(e["_ts"].date(), e["campaign_id"])]["spend_micros"] += e["cost_micros"]
+        if _valid(e):
+            m[key_of(e["_ts"], e)]["impressions"] += 1
+            m[key_of(e["_ts"], e)]["spend_micros"] += e["cost_micros"]
     valid_clicks = []
     for c in raw.events["click"]:
         imp = imps.get(c["impression_id"])
-        if valid(c) and imp is not None and valid(imp):
-            m[(c["_ts"].date(), imp["campaign_id"])]["clicks"] += 1
+        if _valid(c) and imp is not None and _valid(imp):
+            m[key_of(c["_ts"], imp)]["clicks"] += 1
             valid_clicks.append((c, imp))
     orders: dict[str, dict] = {}
     for v in raw.events["conversion"]:
@@ -122,7 +148,7 @@ def campaign_daily(raw: RawEvents) -> dict[tuple[date, str], dict[str, int]]:
             ):
                 best = (c, imp)
         if best is not None:
-            key = (v["_ts"].date(), best[1]["campaign_id"])
+            key = key_of(v["_ts"], best[1])
             m[key]["conversions"] += 1
             m[key]["revenue_micros"] += v["value_micros"]
-    return {k: dict(v) for k, v in m.items()}
+    return {k: {c: v.get(c, 0) for c in COUNTS} for k, v in m.items()}

@@ -1,4 +1,5 @@
-"""Gold: campaign metrics by event date and by hour, with last-click conversions."""
+"""Gold: campaign metrics by event date and by hour, publisher metrics by day, with
+last-click conversions."""
 
 from dagster import (
     AssetCheckResult,
@@ -25,6 +26,8 @@ _DESCRIPTIONS = {
     "campaign_daily": "Per event date and campaign: impressions, clicks, spend, last-click "
     "conversions and revenue, CTR, CVR, CPC, CPM, ROAS (valid traffic only).",
     "campaign_hourly": "The same metrics per event date, hour and campaign.",
+    "publisher_daily": "Per event date, publisher and channel: the same metrics (clicks and "
+    "conversions credited to the publisher of the impression clicked) and unique_users.",
 }
 
 
