@@ -9,7 +9,7 @@ DAYS ?= 7
 START ?= 2026-11-01
 IMPRESSIONS_PER_DAY ?= 10000
 
-.PHONY: setup setup-test run ui test lint clean
+.PHONY: setup setup-test run ui docs test lint clean
 
 setup:
 	@scripts/bootstrap.sh
@@ -23,6 +23,11 @@ run: setup
 ui: setup
 	$(PY) -m ad_assets.cli ui
 
+# dbt docs for the marts (after make run): catalog from the engine, served on 127.0.0.1:8080
+docs: setup
+	$(PY) -m ad_assets.cli dbt docs generate
+	$(PY) -m ad_assets.cli dbt docs serve --host 127.0.0.1 --port 8080 --no-browser
+
 test: setup-test
 	.venv/bin/ruff check .
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
@@ -31,4 +36,4 @@ lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 
 clean:
-	rm -rf $(ADLAKE_HOME)
+	rm -rf $(ADLAKE_HOME) dbt_project/target dbt_project/logs

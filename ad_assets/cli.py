@@ -1,5 +1,5 @@
 """`adlake` command: generate logs, run the lakehouse for a range of days, print the
-summary, query the marts, start the Dagster UI."""
+summary, query the marts, run dbt on the marts project, start the Dagster UI."""
 
 from __future__ import annotations
 
@@ -17,13 +17,19 @@ DAGSTER_YAML = """\
 # Written by `adlake`: Dagster's instance for AdLake (SQLite storage under ADLAKE_HOME).
 telemetry:
   enabled: false
+# Pools "spark" (one local SparkSession's worth of cores) and "chdb" (one process at a
+# time may open the embedded ClickHouse engine) admit one step at a time across runs.
+concurrency:
+  pools:
+    default_limit: 1
 """
 
 
 def prepare_dagster_home(s: Settings) -> Path:
     s.dagster_home.mkdir(parents=True, exist_ok=True)
     cfg = s.dagster_home / "dagster.yaml"
-    if not cfg.exists():
+    # Ours to rewrite when AdLake's defaults change; a file the user wrote is left alone.
+    if not cfg.exists() or cfg.read_text().startswith(DAGSTER_YAML.splitlines()[0]):
         cfg.write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(s.dagster_home)
     return s.dagster_home
@@ -60,7 +66,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     start = date.fromisoformat(a.start)
     end = start + timedelta(days=a.days - 1)
     print(
-        f"AdLake: materializing raw -> bronze -> silver -> gold for arrival dates {start}..{end} "
+        f"AdLake: materializing raw -> bronze -> silver -> gold -> marts for arrival dates {start}..{end} "
         f"({s.impressions_per_day:,} impressions/day) into {s.lake_root}",
         flush=True,
     )
@@ -80,15 +86,22 @@ def cmd_run(a: argparse.Namespace) -> int:
         print("run failed; see the run in the Dagster UI (make ui)", file=sys.stderr)
         return 1
     print(f"\nDone in {time.time() - t:.0f}s (run {result.run_id}).\n")
-    print(render(s.lake()))
+    print(render(s.lake(), _clickhouse(s)))
     print(f"Dagster instance: {s.dagster_home} (make ui to browse lineage and runs)")
     return 0
+
+
+def _clickhouse(s: Settings):
+    from ad_assets.resources.clickhouse import ClickHouseResource
+
+    return ClickHouseResource.from_settings(s, password=os.environ.get("ADLAKE_CLICKHOUSE_PASSWORD"))
 
 
 def cmd_summary(_: argparse.Namespace) -> int:
     from ad_assets.summary import render
 
-    print(render(load_settings().lake()))
+    s = load_settings()
+    print(render(s.lake(), _clickhouse(s)))
     return 0
 
 
@@ -101,6 +114,23 @@ def cmd_sql(a: argparse.Namespace) -> int:
         print(f"adlake sql: {ex}", file=sys.stderr)
         return 2
     return 0
+
+
+def cmd_dbt(a: argparse.Namespace) -> int:
+    """dbt on AdLake's project with the settings of this environment (lake, engine dir)."""
+    from ad_assets.defs.marts import DBT_EXECUTABLE, DBT_PROJECT_DIR
+
+    s = load_settings()
+    root = s.lake_root if "://" in s.lake_root else str(Path(s.lake_root).resolve())
+    env = {
+        **os.environ,
+        "ADLAKE_LAKE_ROOT": root,
+        "ADLAKE_CHDB_PATH": s.chdb_path,
+        "ADLAKE_CLICKHOUSE_TARGET": s.clickhouse_target,
+        "DO_NOT_TRACK": "1",
+    }
+    dirs = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    return subprocess.call([DBT_EXECUTABLE, *a.args, *dirs], env=env)
 
 
 def cmd_ui(a: argparse.Namespace) -> int:
@@ -142,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("query")
     q.add_argument("--format", default="PrettyCompactMonoBlock", help="any ClickHouse output format")
     q.set_defaults(fn=cmd_sql)
+    d = sub.add_parser("dbt", help="run dbt on the marts project, e.g. adlake dbt docs generate")
+    d.add_argument("args", nargs=argparse.REMAINDER)
+    d.set_defaults(fn=cmd_dbt)
     u = sub.add_parser("ui", help="Dagster UI on 127.0.0.1")
     u.add_argument("--port", type=int, default=3000)
     u.set_defaults(fn=cmd_ui)

@@ -1,5 +1,6 @@
 """What `make run` prints at the end: rows per table and a few campaign metrics, read with
-delta-rs (deltalake), a second engine over the tables Spark wrote."""
+delta-rs (deltalake), a second engine over the tables Spark wrote; then the ClickHouse
+marts dbt built, read through ClickHouse."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable
 from tabulate import tabulate
 
+from ad_assets.resources.clickhouse import ClickHouseResource
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.lake import Lake
 from spark_jobs.metrics import MICROS, RATIOS
@@ -49,7 +51,30 @@ def campaign_totals(lake: Lake, top: int = 5) -> pa.Table:
     return sums.sort_by([("spend", "descending")]).slice(0, top)
 
 
-def render(lake: Lake) -> str:
+MARTS = ("campaign_daily", "campaign_hourly", "channel_daily", "publisher_daily", "kpi_overview")
+KPI_COLUMNS = ("event_date", "impressions", "clicks", "conversions", "spend", "ctr", "impressions_change")
+
+
+def marts_section(clickhouse: ClickHouseResource) -> list[str]:
+    try:
+        with clickhouse.client() as client:
+            counts = [(f"marts.{m}", client.command(f"SELECT count() FROM marts.{m}")) for m in MARTS]
+            kpi = client.query(
+                f"SELECT {', '.join(KPI_COLUMNS)} FROM marts.kpi_overview ORDER BY event_date DESC LIMIT 3"
+            ).result_rows
+    except Exception as ex:  # the summary must not hide the lake's numbers behind this
+        return [f"Marts: unavailable ({str(ex).strip().splitlines()[0]})"]
+    return [
+        f"ClickHouse marts ({clickhouse.target}):",
+        tabulate(counts, headers=["mart", "rows"], tablefmt="github"),
+        "",
+        "Latest days (marts.kpi_overview; *_change = against the day before):",
+        tabulate(kpi, headers=KPI_COLUMNS, tablefmt="github", floatfmt=".4f"),
+        "",
+    ]
+
+
+def render(lake: Lake, clickhouse: ClickHouseResource | None = None) -> str:
     rows = table_rows(lake)
     top = campaign_totals(lake)
     cols = [
@@ -74,6 +99,7 @@ def render(lake: Lake) -> str:
             "Top campaigns by spend (all event dates, valid traffic, last-click conversions):",
             tabulate(top_rows, headers=cols, tablefmt="github", floatfmt=".4f"),
             "",
+            *(marts_section(clickhouse) if clickhouse else []),
             f"Lake: {lake.spark_path()}",
         ]
     )

@@ -119,3 +119,33 @@ def minio() -> Iterator[dict[str, str]]:
     proc.terminate()
     proc.wait(timeout=30)
     shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def lakehouse(spark, tmp_path_factory) -> dict:
+    """The whole chain (raw -> marts) through Dagster over four arrival dates at 4,000
+    impressions a day, once per session; tests that change it put it back."""
+    from dagster import DagsterInstance
+
+    from ad_assets.definitions import build_resources
+    from tests.integration.helpers import END, START, run_assets
+
+    home = tmp_path_factory.mktemp("home")
+    settings = load_settings(
+        {
+            "ADLAKE_HOME": str(home),
+            "ADLAKE_IMPRESSIONS_PER_DAY": "4000",
+            "ADLAKE_SEED": "5",
+            "ADLAKE_START_DATE": START.isoformat(),
+        }
+    )
+    resources = build_resources(settings)
+    instance = DagsterInstance.ephemeral()
+    result = run_assets(resources, START, END, instance)
+    return {
+        "settings": settings,
+        "lake": settings.lake(),
+        "resources": resources,
+        "instance": instance,
+        "result": result,
+    }

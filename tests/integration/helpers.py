@@ -10,23 +10,39 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from ad_assets.defs.bronze import bronze_tables
 from ad_assets.defs.gold import gold_tables
+from ad_assets.defs.marts import MART_KEYS, marts
 from ad_assets.defs.raw import raw_logs
 from ad_assets.defs.silver import silver_tables
+from ad_assets.resources import ClickHouseResource
 from ad_assets.summary import TABLES, open_table
 from spark_jobs.lake import Lake
 
-ASSETS = [raw_logs, bronze_tables, silver_tables, gold_tables]
+# The shared end-to-end run (tests/conftest.py `lakehouse`): four arrival dates.
+START, END = date(2026, 11, 1), date(2026, 11, 4)
+ASSETS = [raw_logs, bronze_tables, silver_tables, gold_tables, marts]
 INGEST_METADATA = ("_ingest_ts", "_batch_id")
 
 
-def run_assets(resources: dict, start: date, end: date, instance: DagsterInstance):
+def run_assets(resources: dict, start: date, end: date, instance: DagsterInstance, assets=ASSETS, **kw):
     tags = {
         ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
         ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
     }
-    result = materialize(ASSETS, resources=resources, instance=instance, tags=tags)
-    assert result.success
+    result = materialize(assets, resources=resources, instance=instance, tags=tags, **kw)
+    if kw.get("raise_on_error", True):
+        assert result.success
     return result
+
+
+def mart_rows(clickhouse: ClickHouseResource, name: str) -> list[dict]:
+    """Every row of marts.<name>, as dicts (the client is closed again: chDB admits one process)."""
+    with clickhouse.client() as client:
+        result = client.query(f"SELECT * FROM marts.{name}")
+        return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
+
+def all_marts(clickhouse: ClickHouseResource) -> dict[str, list[tuple]]:
+    return {name: sorted(tuple(r.values()) for r in mart_rows(clickhouse, name)) for name in MART_KEYS}
 
 
 def table_content(lake: Lake, layer: str, name: str) -> list[tuple]:

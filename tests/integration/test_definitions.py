@@ -1,6 +1,8 @@
 from dagster import AssetKey
 
 from ad_assets.definitions import defs
+from ad_assets.defs.gold import GOLD_KEYS
+from ad_assets.defs.marts import MART_KEYS
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 
 
@@ -16,11 +18,35 @@ def test_definitions_load_with_expected_lineage():
         assert parents[f"bronze_{name}"] == {"raw_logs"}
         assert f"bronze_{name}" in parents[f"silver_{name}"]
     assert parents["silver_clicks"] == {"bronze_clicks", "silver_impressions"}
-    for g in ("gold_campaign_daily", "gold_campaign_hourly"):
-        assert parents[g] == {"silver_impressions", "silver_clicks", "silver_conversions"}
+    for g in GOLD_KEYS.values():
+        assert parents[g.to_user_string()] == {"silver_impressions", "silver_clicks", "silver_conversions"}
+    # gold -> staging view -> mart, in one graph
+    for name in ("campaign_daily", "campaign_hourly", "publisher_daily"):
+        assert parents[f"stg_gold__{name}"] == {f"gold_{name}"}
+    assert parents["mart_campaign_daily"] == {"stg_gold__campaign_daily"}
+    assert parents["mart_channel_daily"] == {"stg_gold__publisher_daily"}
+    assert parents["mart_kpi_overview"] == {"mart_campaign_daily"}
+    assert {groups_of(graph)[k] for k in MART_KEYS.values()} == {"marts"}
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert {groups[k] for k in groups if k.startswith("gold_")} == {"gold"}
     assert groups["raw_logs"] == "raw" and groups["bronze_quarantine"] == "bronze"
+
+
+def groups_of(graph) -> dict[AssetKey, str | None]:
+    return {k: graph.get(k).group_name for k in graph.get_all_asset_keys()}
+
+
+def test_marts_share_the_daily_partitions_and_carry_dbt_tests_as_checks():
+    graph = defs.resolve_asset_graph()
+    partitions = graph.get(AssetKey("gold_campaign_daily")).partitions_def
+    checks = {(c.asset_key, c.name) for c in graph.asset_check_keys}
+    for key in MART_KEYS.values():
+        assert graph.get(key).partitions_def == partitions
+        assert any(asset == key for asset, _ in checks), key
+    assert (
+        MART_KEYS["campaign_daily"],
+        "unique_combination_campaign_daily_event_date__campaign_id",
+    ) in checks
 
 
 def test_checks_schedule_and_sensor_are_defined():

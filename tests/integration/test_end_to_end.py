@@ -1,45 +1,33 @@
 """The whole chain on the embedded default, run as Dagster assets over four arrival dates,
-checked against an independent recomputation from the raw files."""
+checked against an independent recomputation from the raw files; the ClickHouse marts
+(dbt on chDB) checked against gold and recomputed from it."""
 
 from datetime import date
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance
 
-from ad_assets.definitions import build_resources
-from ad_assets.settings import load_settings
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.metrics import MICROS, RATIOS
+from spark_jobs.pipeline import GOLD_TABLES
 from tests import reference
-from tests.integration.helpers import all_contents, gold_by_key, open_table, run_assets, table_content
+from tests.integration.helpers import (
+    END,
+    START,
+    all_contents,
+    all_marts,
+    gold_by_key,
+    open_table,
+    run_assets,
+    table_content,
+)
 
-START, END = date(2026, 11, 1), date(2026, 11, 4)
 COUNTS = ("impressions", "clicks", "conversions", "spend_micros", "revenue_micros")
 
 
 @pytest.fixture(scope="module")
-def embedded(spark, tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    settings = load_settings(
-        {
-            "ADLAKE_HOME": str(home),
-            "ADLAKE_IMPRESSIONS_PER_DAY": "4000",
-            "ADLAKE_SEED": "5",
-            "ADLAKE_START_DATE": START.isoformat(),
-        }
-    )
-    resources = build_resources(settings)
-    instance = DagsterInstance.ephemeral()
-    result = run_assets(resources, START, END, instance)
-    return {
-        "settings": settings,
-        "lake": settings.lake(),
-        "resources": resources,
-        "instance": instance,
-        "result": result,
-        "raw": reference.read_raw(Path(settings.lake_root)),
-    }
+def embedded(lakehouse):
+    return {**lakehouse, "raw": reference.read_raw(Path(lakehouse["settings"].lake_root))}
 
 
 def test_every_check_passed(embedded):
@@ -88,17 +76,29 @@ def test_rerunning_a_partition_or_the_whole_range_changes_no_table_content(embed
     before = all_contents(lake)
     run_assets(embedded["resources"], date(2026, 11, 3), date(2026, 11, 3), embedded["instance"])
     assert all_contents(lake) == before
+    marts_before = all_marts(embedded["resources"]["clickhouse"])
+    assert all(marts_before.values())
     run_assets(embedded["resources"], START, END, embedded["instance"])  # what a second `make run` does
     after = all_contents(lake)
     assert before.keys() == after.keys()
     for table in before:
         assert before[table] == after[table], table
+    assert all_marts(embedded["resources"]["clickhouse"]) == marts_before
 
 
 def test_gold_reads_identically_in_spark_and_delta_rs(embedded, spark):
     lake = embedded["lake"]
-    for name in ("campaign_daily", "campaign_hourly"):
+    for name in GOLD_TABLES:
         via_rs = table_content(lake, "gold", name)
         df = spark.read.format("delta").load(lake.table("gold", name))
         via_spark = sorted(tuple(r) for r in df.select(*[c for c in df.columns]).collect())
         assert via_spark == via_rs, name
+
+
+def test_publisher_gold_equals_independent_recomputation_from_raw(embedded):
+    expected = reference.publisher_daily(embedded["raw"])
+    rows = open_table(embedded["lake"], "gold", "publisher_daily").to_pyarrow_table().to_pylist()
+    gold = {(r["event_date"], r["publisher_id"], r["channel"]): r for r in rows}
+    assert set(gold) == set(expected)
+    for key, exp in expected.items():
+        assert {c: gold[key][c] for c in exp} == exp, key

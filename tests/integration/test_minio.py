@@ -1,5 +1,6 @@
 """The chain on S3: a real MinIO server on 127.0.0.1, Spark through s3a://, the generator
-through pyarrow's S3 client, and delta-rs reading the gold tables back."""
+through pyarrow's S3 client, delta-rs reading the gold tables back, and the ClickHouse
+marts built by dbt from gold read in place over S3 (the DeltaLake table engine)."""
 
 from datetime import date
 from pathlib import Path
@@ -7,20 +8,33 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pytest
 from dagster import DagsterInstance
+from dagster_dbt import DbtCliResource
 
+from ad_assets.defs.marts import DBT_EXECUTABLE, dbt_project
 from ad_assets.generator import generate
-from ad_assets.resources import LakeResource, LogSourceResource, PseudonymKeyResource, SparkResource
+from ad_assets.resources import (
+    ClickHouseResource,
+    LakeResource,
+    LogSourceResource,
+    PseudonymKeyResource,
+    SparkResource,
+)
 from ad_assets.settings import load_settings
 from spark_jobs.lake import Lake
 from tests import reference
-from tests.integration.helpers import gold_by_key, run_assets
+from tests.integration.helpers import gold_by_key, mart_rows, run_assets
 
 START, END = date(2026, 11, 1), date(2026, 11, 2)
 IMPRESSIONS, SEED = 3000, 9
 
 
 @pytest.fixture(scope="module")
-def s3_run(spark, minio):
+def s3_run(spark, minio, tmp_path_factory):
+    # ClickHouse (in the dbt subprocess) takes S3 credentials from the environment, as it
+    # would from the usual AWS variables or an instance role.
+    mp = pytest.MonkeyPatch()
+    mp.setenv("AWS_ACCESS_KEY_ID", minio["access_key"])
+    mp.setenv("AWS_SECRET_ACCESS_KEY", minio["secret_key"])
     lake_res = LakeResource(
         root=f"s3a://{minio['bucket']}/lake",
         s3_endpoint=minio["endpoint"],
@@ -34,13 +48,16 @@ def s3_run(spark, minio):
         "log_source": LogSourceResource(
             world_start=START.isoformat(), impressions_per_day=IMPRESSIONS, seed=SEED
         ),
+        "clickhouse": ClickHouseResource(chdb_path=str(tmp_path_factory.mktemp("s3-home") / "clickhouse")),
+        "dbt": DbtCliResource(project_dir=dbt_project, target="embedded", dbt_executable=DBT_EXECUTABLE),
     }
     result = run_assets(resources, START, END, DagsterInstance.ephemeral())
-    return lake_res.lake(), result
+    yield lake_res.lake(), result, resources["clickhouse"]
+    mp.undo()
 
 
 def test_tables_live_in_the_bucket(s3_run):
-    lake, _ = s3_run
+    lake, _, _ = s3_run
     fs, base = lake.arrow_fs()
     listing = fs.get_file_info(pafs.FileSelector(base, recursive=True))
     paths = [f.path for f in listing if f.is_file]
@@ -50,7 +67,7 @@ def test_tables_live_in_the_bucket(s3_run):
 
 
 def test_gold_on_s3_matches_reference_and_reads_the_same_in_spark_and_delta_rs(s3_run, spark, tmp_path):
-    lake, result = s3_run
+    lake, result, _ = s3_run
     assert all(e.passed for e in result.get_asset_check_evaluations())
     # The generator is deterministic: the same raw files, written locally, feed the reference.
     generate(Lake(str(tmp_path)), START, (END - START).days + 1, IMPRESSIONS, SEED)
@@ -64,3 +81,12 @@ def test_gold_on_s3_matches_reference_and_reads_the_same_in_spark_and_delta_rs(s
     assert via_spark.count() == len(gold)
     spark_sum = via_spark.selectExpr("sum(spend_micros)").first()[0]
     assert spark_sum == sum(r["spend_micros"] for r in gold.values())
+
+
+def test_marts_read_gold_in_place_on_s3(s3_run):
+    lake, _, clickhouse = s3_run
+    gold = gold_by_key(lake)
+    mart = {(r["event_date"], r["campaign_id"]): r for r in mart_rows(clickhouse, "campaign_daily")}
+    assert mart.keys() == gold.keys()
+    for key, g in gold.items():
+        assert (mart[key]["impressions"], mart[key]["spend_micros"]) == (g["impressions"], g["spend_micros"])

@@ -2,7 +2,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from spark_jobs.gold import campaign_daily, last_click_credits
+from spark_jobs.gold import UNKNOWN, campaign_daily, last_click_credits, publisher_daily
 
 CONV = (
     "event_id string, event_ts timestamp, order_id string, advertiser_id string, "
@@ -10,7 +10,8 @@ CONV = (
 )
 CLICK = (
     "event_id string, event_ts timestamp, user_pid string, advertiser_id string, "
-    "campaign_id string, is_valid boolean, event_date date, event_hour int"
+    "campaign_id string, is_valid boolean, publisher_id string, channel string, "
+    "event_date date, event_hour int"
 )
 IMP = (
     "event_id string, event_ts timestamp, advertiser_id string, campaign_id string, "
@@ -24,16 +25,20 @@ def _row(event_id, ts, *rest):
     return (event_id, ts, *rest, ts.date(), ts.hour)
 
 
+def _clk(event_id, ts, user, advertiser, campaign, valid, publisher="pub1", channel="display"):
+    return _row(event_id, ts, user, advertiser, campaign, valid, publisher, channel)
+
+
 def test_last_click_within_seven_days_same_user_and_advertiser(spark):
     clicks = spark.createDataFrame(
         [
-            _row("k_old", T0 - timedelta(days=6), "u1", "adv1", "cmpA", True),
-            _row("k_late", T0 - timedelta(hours=1), "u1", "adv1", "cmpB", True),  # latest valid: wins
-            _row("k_invalid", T0 - timedelta(minutes=5), "u1", "adv1", "cmpC", False),
-            _row("k_other_adv", T0 - timedelta(minutes=4), "u1", "adv2", "cmpD", True),
-            _row("k_after", T0 + timedelta(minutes=1), "u1", "adv1", "cmpE", True),
-            _row("k_u2_expired", T0 - timedelta(days=7, seconds=1), "u2", "adv1", "cmpF", True),
-            _row("k_u3_edge", T0 - timedelta(days=7), "u3", "adv1", "cmpG", True),
+            _clk("k_old", T0 - timedelta(days=6), "u1", "adv1", "cmpA", True),
+            _clk("k_late", T0 - timedelta(hours=1), "u1", "adv1", "cmpB", True),  # latest valid: wins
+            _clk("k_invalid", T0 - timedelta(minutes=5), "u1", "adv1", "cmpC", False),
+            _clk("k_other_adv", T0 - timedelta(minutes=4), "u1", "adv2", "cmpD", True),
+            _clk("k_after", T0 + timedelta(minutes=1), "u1", "adv1", "cmpE", True),
+            _clk("k_u2_expired", T0 - timedelta(days=7, seconds=1), "u2", "adv1", "cmpF", True),
+            _clk("k_u3_edge", T0 - timedelta(days=7), "u3", "adv1", "cmpG", True),
         ],
         CLICK,
     )
@@ -63,7 +68,7 @@ def test_campaign_daily_metrics(spark):
         IMP,
     )
     clicks = spark.createDataFrame(
-        [_row("k1", day, "u1", "adv1", "cmpA", True), _row("k2", day, "u2", "adv1", "cmpA", False)], CLICK
+        [_clk("k1", day, "u1", "adv1", "cmpA", True), _clk("k2", day, "u2", "adv1", "cmpA", False)], CLICK
     )
     credits = spark.createDataFrame(
         [("o1", "adv1", "cmpA", 30_000_000, day, day.date(), day.hour)],
@@ -86,3 +91,48 @@ def test_campaign_daily_metrics(spark):
     assert a["event_date"] == date(2026, 11, 10)
     assert (b["impressions"], b["clicks"], b["ctr"], b["cvr"], b["cpc"]) == (1, 0, 0.0, None, None)
     assert b["cpm"] == pytest.approx(0.5)
+
+
+def test_publisher_daily_credits_the_publisher_of_the_clicked_impression_and_counts_users(spark):
+    day = datetime(2026, 11, 10, 9)
+    imp_schema = (
+        "event_id string, event_ts timestamp, user_pid string, publisher_id string, channel string, "
+        "cost_micros bigint, is_valid boolean, event_date date, event_hour int"
+    )
+    imps = spark.createDataFrame(
+        [
+            _row("i1", day, "u1", "pubA", "display", 1_000, True),
+            _row("i2", day, "u1", "pubA", "display", 1_000, True),  # same user: one unique user
+            _row("i3", day, "u2", "pubA", "display", 1_000, True),
+            _row("i4", day, "u3", "pubA", "display", 1_000, False),  # invalid: not a user, not counted
+            _row("i5", day, "u4", None, None, 2_000, True),  # publisher unknown
+        ],
+        imp_schema,
+    )
+    clicks = spark.createDataFrame(
+        [
+            _clk("k1", day, "u1", "adv1", "cmpA", True, "pubA", "display"),
+            _clk("k2", day, "u4", "adv1", "cmpA", True, None, None),
+        ],
+        CLICK,
+    )
+    credits = spark.createDataFrame(
+        [("o1", "pubA", "display", 5_000_000, day.date(), day.hour)],
+        "order_id string, publisher_id string, channel string, value_micros bigint, "
+        "event_date date, event_hour int",
+    )
+    rows = {
+        (r["publisher_id"], r["channel"]): r.asDict()
+        for r in publisher_daily(imps, clicks, credits).collect()
+    }
+    a, u = rows[("pubA", "display")], rows[(UNKNOWN, UNKNOWN)]
+    assert (a["impressions"], a["clicks"], a["conversions"], a["spend_micros"], a["unique_users"]) == (
+        3,
+        1,
+        1,
+        3_000,
+        2,
+    )
+    assert a["revenue_micros"] == 5_000_000 and a["ctr"] == pytest.approx(1 / 3)
+    assert (u["impressions"], u["clicks"], u["unique_users"]) == (1, 1, 1)
+    assert len(rows) == 2

@@ -66,14 +66,14 @@ def test_to_silver_pseudonymises_and_dates_events(spark):
 def _impressions(spark):
     schema = (
         "event_id string, event_ts timestamp, impression_id string, advertiser_id string, "
-        "campaign_id string, user_id string, cost_micros bigint, ivt string, is_test boolean, "
-        "arrival_date date, arrival_hour int, "
+        "campaign_id string, publisher_id string, channel string, user_id string, cost_micros bigint, "
+        "ivt string, is_test boolean, arrival_date date, arrival_hour int, "
         "_source_file string, _line_number bigint, _ingest_ts timestamp, _batch_id string"
     )
     rows = [
-        ("ie1", datetime(2026, 11, 2, 8), "i1", "adv1", "cmp1", "u1", 1000, "none", False),
-        ("ie2", datetime(2026, 11, 2, 8), "i2", "adv1", "cmp2", "u1", 1000, "givt", False),
-        ("ie3", datetime(2026, 11, 2, 8), "i3", "adv1", "cmp3", "u1", 1000, "none", True),
+        ("ie1", datetime(2026, 11, 2, 8), "i1", "adv1", "cmp1", "pub1", "video", "u1", 1000, "none", False),
+        ("ie2", datetime(2026, 11, 2, 8), "i2", "adv1", "cmp2", "pub2", "native", "u1", 1000, "givt", False),
+        ("ie3", datetime(2026, 11, 2, 8), "i3", "adv1", "cmp3", "pub3", "display", "u1", 1000, "none", True),
     ]
     meta = (date(2026, 11, 2), 8, "f", 1, datetime(2026, 11, 2), "b")
     return silver_impressions(spark.createDataFrame([r + meta for r in rows], schema), b"k", "v1")
@@ -95,15 +95,21 @@ def test_click_validity_needs_a_valid_impression(spark):
         "v1",
     )
     got = {
-        r["event_id"]: (r["campaign_id"], r["impression_found"], r["is_valid"])
+        r["event_id"]: (
+            r["campaign_id"],
+            r["publisher_id"],
+            r["channel"],
+            r["impression_found"],
+            r["is_valid"],
+        )
         for r in attach_impressions(clicks, _impressions(spark)).collect()
     }
     assert got == {
-        "ok": ("cmp1", True, True),
-        "bot": ("cmp1", True, False),
-        "ivt_imp": ("cmp2", True, False),
-        "test_imp": ("cmp3", True, False),
-        "orphan": (None, False, False),
+        "ok": ("cmp1", "pub1", "video", True, True),
+        "bot": ("cmp1", "pub1", "video", True, False),
+        "ivt_imp": ("cmp2", "pub2", "native", True, False),
+        "test_imp": ("cmp3", "pub3", "display", True, False),
+        "orphan": (None, None, None, False, False),
     }
 
 

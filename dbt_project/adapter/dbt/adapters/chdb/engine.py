@@ -76,7 +76,9 @@ class EmbeddedClient:
 
     def __init__(self, path: str, files_root: str | None = None, **kwargs: Any) -> None:
         self.path = str(Path(path).resolve())
-        self.files_root = files_root
+        # A lake that does not exist yet has nothing to read: no directory to run in.
+        root = Path(files_root) if files_root else None
+        self.files_root = str(root.resolve()) if root and root.is_dir() else None
         with _cwd_lock:
             ours = _open_paths.get(self.path, 0) > 0
             holder = None if ours else lock_holder(self.path)
@@ -84,7 +86,7 @@ class EmbeddedClient:
                 raise EngineBusyError(busy_message(self.path, holder))
             Path(self.path).mkdir(parents=True, exist_ok=True)
             try:
-                with in_files_root(files_root):
+                with in_files_root(self.files_root):
                     self._client = clickhouse_connect.get_client(interface="chdb", path=self.path, **kwargs)
             except ProgrammingError as ex:
                 holder = None if ours else lock_holder(self.path)

@@ -1,0 +1,282 @@
+"""The ClickHouse marts, built by dbt on the embedded engine (chDB) through Dagster:
+values against gold and an independent recomputation from gold, suppression, reruns,
+late corrections, the engine held by another process, and one SQL for both targets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from dagster import DagsterEventType
+
+from ad_assets.defs.marts import DBT_EXECUTABLE, DBT_PROJECT_DIR, MART_KEYS, marts
+from spark_jobs.contracts import CHANNELS
+from spark_jobs.metrics import MICROS, RATIOS
+from tests.integration.helpers import END, START, all_marts, mart_rows, open_table, run_assets
+
+COUNTS = ("impressions", "clicks", "conversions", "spend_micros", "revenue_micros")
+DBT_VARS = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+
+
+@pytest.fixture(scope="module")
+def built(lakehouse):
+    return lakehouse
+
+
+def _gold(built, name: str, keys: tuple[str, ...]) -> dict[tuple, dict]:
+    rows = open_table(built["lake"], "gold", name).to_pyarrow_table().to_pylist()
+    return {tuple(r[k] for k in keys): r for r in rows}
+
+
+def _mart(built, name: str, keys: tuple[str, ...]) -> dict[tuple, dict]:
+    return {tuple(r[k] for k in keys): r for r in mart_rows(built["resources"]["clickhouse"], name)}
+
+
+def _same(a, b) -> bool:
+    return a == b if a is None or b is None else a == pytest.approx(b, rel=1e-12)
+
+
+def _with_ratios(sums: dict) -> dict:
+    """Money and ratios from sums, computed here from RATIOS (DESIGN.md's definitions)."""
+    v = {**sums, "spend": sums["spend_micros"] / MICROS, "revenue": sums["revenue_micros"] / MICROS}
+    for name, (num, den, scale) in RATIOS.items():
+        v[name] = None if v[den] == 0 else v[num] * scale / v[den]
+    return v
+
+
+@pytest.mark.parametrize(
+    "name, keys",
+    [
+        ("campaign_daily", ("event_date", "campaign_id")),
+        ("campaign_hourly", ("event_date", "event_hour", "campaign_id")),
+    ],
+)
+def test_campaign_marts_equal_gold_for_every_metric_day_and_campaign(built, name, keys):
+    gold, mart = _gold(built, name, keys), _mart(built, name, keys)
+    assert mart.keys() == gold.keys() and len(gold) > 100
+    for key, g in gold.items():
+        m = mart[key]
+        assert {c: m[c] for c in (*COUNTS, "advertiser_id")} == {c: g[c] for c in (*COUNTS, "advertiser_id")}
+        for c in ("spend", "revenue", *RATIOS):
+            assert _same(m[c], g[c]), (key, c, m[c], g[c])
+
+
+def test_publisher_mart_suppresses_rows_about_few_users(built):
+    keys = ("event_date", "publisher_id", "channel")
+    gold, mart = _gold(built, "publisher_daily", keys), _mart(built, "publisher_daily", keys)
+    minimum = DBT_VARS["privacy_min_users"]
+    kept = {k for k, r in gold.items() if r["unique_users"] >= minimum}
+    assert mart.keys() == kept
+    assert 0 < len(kept) < len(gold), "the data should have both small and large publisher-days"
+    assert min(r["unique_users"] for r in mart.values()) >= minimum
+    for key in kept:
+        assert {c: mart[key][c] for c in (*COUNTS, "unique_users")} == {
+            c: gold[key][c] for c in (*COUNTS, "unique_users")
+        }
+
+
+def test_channel_mart_sums_every_publisher_including_suppressed(built):
+    gold = _gold(built, "publisher_daily", ("event_date", "publisher_id", "channel"))
+    sums: dict = defaultdict(lambda: dict.fromkeys(COUNTS, 0))
+    for (day, _, channel), r in gold.items():
+        for c in COUNTS:
+            sums[(day, channel)][c] += r[c]
+    mart = _mart(built, "channel_daily", ("event_date", "channel"))
+    assert mart.keys() == sums.keys()
+    assert {ch for _, ch in mart} <= set(CHANNELS) | {"unknown"}
+    for key, s in sums.items():
+        want = _with_ratios(s)
+        for c in (*COUNTS, "spend", "revenue", *RATIOS):
+            assert _same(mart[key][c], want[c]), (key, c)
+
+
+def test_kpi_overview_has_day_over_day_changes(built):
+    daily: dict = defaultdict(lambda: dict.fromkeys(COUNTS, 0))
+    for (day, _), r in _gold(built, "campaign_daily", ("event_date", "campaign_id")).items():
+        for c in COUNTS:
+            daily[day][c] += r[c]
+    days = sorted(daily)[-DBT_VARS["kpi_days"] :]
+    kpi = _mart(built, "kpi_overview", ("event_date",))
+    assert sorted(k[0] for k in kpi) == days
+    for day in days:
+        today, row = _with_ratios(daily[day]), kpi[(day,)]
+        before = daily.get(day - timedelta(days=1))
+        prev = _with_ratios(before) if before else None
+        for c in ("impressions", "clicks", "spend", "ctr", "roas"):
+            assert _same(row[c], today[c]), (day, c)
+            change = None if not prev or not prev[c] else today[c] / prev[c] - 1
+            assert _same(row[f"{c}_change"], change), (day, c)
+
+
+def test_dbt_tests_ran_as_asset_checks(built):
+    result = run_assets(built["resources"], END, END, built["instance"], assets=[marts])
+    evaluations = result.get_asset_check_evaluations()
+    checked = {e.asset_key.to_user_string() for e in evaluations}
+    assert {k.to_user_string() for k in MART_KEYS.values()} <= checked
+    assert all(e.passed for e in evaluations), [e.asset_check_key for e in evaluations if not e.passed]
+
+
+def test_late_correction_in_gold_reaches_the_mart_after_a_rerun(built, spark):
+    """Change one gold day behind the marts' back (what a late-event rerun of gold does),
+    rerun that day's marts partition, and the mart shows the new value; rerunning gold and
+    marts restores both."""
+    lake, day = built["lake"], START + timedelta(days=1)
+    path = lake.table("gold", "campaign_daily")
+    gold_day = spark.read.format("delta").load(path).where(f"event_date = '{day}'")
+    target = gold_day.orderBy("campaign_id").first()["campaign_id"]
+    corrected = gold_day.selectExpr(
+        *[
+            f"impressions + IF(campaign_id = '{target}', 1000, 0) AS impressions" if c == "impressions" else c
+            for c in gold_day.columns
+        ]
+    )
+    corrected.write.format("delta").mode("overwrite").option("replaceWhere", f"event_date = '{day}'").save(
+        path
+    )
+    before = _mart(built, "campaign_daily", ("event_date", "campaign_id"))[(day, target)]["impressions"]
+    run_assets(built["resources"], day, day, built["instance"], assets=[marts])
+    after = _mart(built, "campaign_daily", ("event_date", "campaign_id"))[(day, target)]["impressions"]
+    assert after == before + 1000
+    from ad_assets.defs.gold import gold_tables
+
+    run_assets(built["resources"], day, day, built["instance"], assets=[gold_tables, marts])
+    assert (
+        _mart(built, "campaign_daily", ("event_date", "campaign_id"))[(day, target)]["impressions"] == before
+    )
+
+
+HOLD = """
+import sys, time
+from dbt.adapters.chdb.engine import EmbeddedClient
+client = EmbeddedClient(sys.argv[1])
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+client.close()
+"""
+
+
+def _hold_engine(path: str, seconds: float) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, path, str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def _mart_tables(built) -> set[str]:
+    with built["resources"]["clickhouse"].client() as client:
+        return {
+            r[0] for r in client.query("SELECT name FROM system.tables WHERE database = 'marts'").result_rows
+        }
+
+
+def _failure_messages(result) -> list[str]:
+    """The error text (with its causes) of each failed try of a step."""
+    return [
+        e.event_specific_data.error.to_string()
+        for e in result.all_events
+        if e.event_type in (DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_UP_FOR_RETRY)
+        and e.event_specific_data.error
+    ]
+
+
+def test_engine_held_by_another_process_fails_clearly_and_leaves_marts_unchanged(built):
+    clickhouse = built["resources"]["clickhouse"]
+    before, tables = all_marts(clickhouse), _mart_tables(built)
+    holder = _hold_engine(clickhouse.chdb_path, 120)
+    try:
+        result = run_assets(
+            built["resources"], END, END, built["instance"], assets=[marts], raise_on_error=False
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not result.success
+    messages = _failure_messages(result)
+    assert len(messages) == 4  # the first try and three retries
+    assert all("is in use by another process" in m and clickhouse.chdb_path in m for m in messages), messages
+    assert all_marts(clickhouse) == before and _mart_tables(built) == tables
+
+
+def test_engine_released_during_the_retry_pause_lets_the_run_finish(built):
+    clickhouse = built["resources"]["clickhouse"]
+    before = all_marts(clickhouse)
+    holder = _hold_engine(clickhouse.chdb_path, 3)
+    try:
+        result = run_assets(
+            built["resources"], END, END, built["instance"], assets=[marts], raise_on_error=False
+        )
+    finally:
+        holder.wait()
+    assert result.success
+    assert len(_failure_messages(result)) == 1
+    assert all_marts(clickhouse) == before
+
+
+SERVER_COMPILE = """
+import sys
+import dbt.adapters.clickhouse.connections as connections
+from dbt.adapters.chdb.client import ChdbClient
+from dbt.cli.main import dbtRunner
+
+path, files_root = sys.argv[1], sys.argv[2]
+
+
+def get_db_client(credentials):
+    # The server target's adapter (type clickhouse: its own dispatch, macros and
+    # materializations), with the HTTP transport swapped for the same ClickHouse engine
+    # in-process: no ClickHouse server runs on this machine.
+    credentials.path, credentials.files_root = path, files_root
+    return ChdbClient(credentials)
+
+
+connections.get_db_client = get_db_client
+result = dbtRunner().invoke(sys.argv[3:])
+sys.exit(0 if result.success else 1)
+"""
+
+
+def _compiled(target_path: Path) -> dict[str, str]:
+    root = target_path / "compiled" / "adlake"
+    return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*.sql"))}
+
+
+def test_embedded_and_server_targets_compile_the_same_sql(built, tmp_path):
+    s = built["settings"]
+    dbt_vars = f'{{"min_date": "{START}", "max_date": "{END}", "lake_root": "{s.lake_root}"}}'
+    common = ["compile", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    env = {
+        **os.environ,
+        "ADLAKE_CHDB_PATH": s.chdb_path,
+        "ADLAKE_LAKE_ROOT": s.lake_root,
+        "DO_NOT_TRACK": "1",
+    }
+    embedded, server = tmp_path / "embedded", tmp_path / "server"
+    subprocess.run(
+        [DBT_EXECUTABLE, *common, "--target", "embedded", "--target-path", str(embedded), "--vars", dbt_vars],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    server_args = [*common, "--target", "server", "--target-path", str(server), "--vars", dbt_vars]
+    subprocess.run(
+        [sys.executable, "-c", SERVER_COMPILE, s.chdb_path, s.lake_root, *server_args],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    a, b = _compiled(embedded), _compiled(server)
+    assert a.keys() == b.keys() and len(a) > 30
+    assert a == b
+    # On a partition run the incremental marts select exactly their window.
+    assert f"BETWEEN toDate('{START}') AND toDate('{END}')" in a["models/marts/campaign_daily.sql"]
+
+
+def test_dbt_channel_vocabulary_is_the_contracts():
+    assert DBT_VARS["channels"] == list(CHANNELS)
