@@ -22,11 +22,28 @@
     revenue_micros / 1e6 AS revenue
 {% endmacro %}
 
-{# Counts and sums that add up across rows (ratios never do: recompute them). #}
+{# The counts and micros sums of gold: they add up across rows (ratios never do). #}
+{% macro metric_counts() %}
+    {{ return(['impressions', 'clicks', 'conversions', 'spend_micros', 'revenue_micros']) }}
+{% endmacro %}
+
+{# Staging: gold's Nullable counts as Int64. #}
+{% macro typed_counts() %}
+    {%- for c in metric_counts() %}
+    coalesce({{ c }}, 0)::Int64 AS {{ c }}{{ ',' if not loop.last }}
+    {%- endfor %}
+{% endmacro %}
+
+{# Marts: counts, money and ratios, from columns of the same names. #}
+{% macro metric_columns() %}
+    {{ metric_counts() | join(', ') }},
+    {{ money_columns() }},
+    {{ metric_ratios() }}
+{% endmacro %}
+
+{# Rollups: sums of the counts (ratios are recomputed from them, never averaged). #}
 {% macro additive_sums() %}
-    sum(impressions) AS impressions,
-    sum(clicks) AS clicks,
-    sum(conversions) AS conversions,
-    sum(spend_micros) AS spend_micros,
-    sum(revenue_micros) AS revenue_micros
+    {%- for c in metric_counts() %}
+    sum({{ c }}) AS {{ c }}{{ ',' if not loop.last }}
+    {%- endfor %}
 {% endmacro %}

@@ -4,6 +4,7 @@ late corrections, the engine held by another process, and one SQL for both targe
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -247,16 +248,24 @@ def _compiled(target_path: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*.sql"))}
 
 
-def test_embedded_and_server_targets_compile_the_same_sql(built, tmp_path):
+def _dbt_env(built) -> dict[str, str]:
     s = built["settings"]
-    dbt_vars = f'{{"min_date": "{START}", "max_date": "{END}", "lake_root": "{s.lake_root}"}}'
-    common = ["compile", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    env = {
+    return {
         **os.environ,
         "ADLAKE_CHDB_PATH": s.chdb_path,
         "ADLAKE_LAKE_ROOT": s.lake_root,
         "DO_NOT_TRACK": "1",
     }
+
+
+DIRS = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+
+
+def test_embedded_and_server_targets_compile_the_same_sql(built, tmp_path):
+    s = built["settings"]
+    dbt_vars = f'{{"min_date": "{START}", "max_date": "{END}", "lake_root": "{s.lake_root}"}}'
+    common = ["compile", *DIRS]
+    env = _dbt_env(built)
     embedded, server = tmp_path / "embedded", tmp_path / "server"
     subprocess.run(
         [DBT_EXECUTABLE, *common, "--target", "embedded", "--target-path", str(embedded), "--vars", dbt_vars],
@@ -276,6 +285,24 @@ def test_embedded_and_server_targets_compile_the_same_sql(built, tmp_path):
     assert a == b
     # On a partition run the incremental marts select exactly their window.
     assert f"BETWEEN toDate('{START}') AND toDate('{END}')" in a["models/marts/campaign_daily.sql"]
+
+
+def test_dbt_docs_generate_catalogs_every_model_and_source(built, tmp_path):
+    subprocess.run(
+        [DBT_EXECUTABLE, "docs", "generate", *DIRS, "--target-path", str(tmp_path)],
+        env=_dbt_env(built),
+        check=True,
+        capture_output=True,
+    )
+    catalog = json.loads((tmp_path / "catalog.json").read_text())
+    models = {n.split(".")[-1] for n in catalog["nodes"]}
+    assert set(MART_KEYS) <= models and len(models) == len(MART_KEYS) + 3  # + staging views
+    assert {n.split(".")[-1] for n in catalog["sources"]} == {
+        "campaign_daily",
+        "campaign_hourly",
+        "publisher_daily",
+    }
+    assert (tmp_path / "index.html").exists()
 
 
 def test_dbt_channel_vocabulary_is_the_contracts():

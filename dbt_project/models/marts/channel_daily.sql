@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='insert_overwrite',
-    engine='MergeTree()',
-    partition_by='event_date',
-    order_by='(event_date, channel)',
-) }}
+{{ config(order_by='(event_date, channel)') }}
 -- Channel is the impression's; built from the unsuppressed publisher rows (no user counts
 -- here, so nothing to suppress).
 SELECT

@@ -1,8 +1,4 @@
-{{ config(
-    materialized='table',
-    engine='MergeTree()',
-    order_by='event_date',
-) }}
+{{ config(materialized='table', partition_by=none, order_by='event_date') }}
 -- Whole-platform KPIs for the last kpi_days event dates, with the change against the
 -- calendar day before (NULL when that day is missing or its value is 0).
 {% set tracked = ['impressions', 'clicks', 'conversions', 'spend', 'revenue', 'ctr', 'cpm', 'roas'] %}

@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='insert_overwrite',
-    engine='MergeTree()',
-    partition_by='event_date',
-    order_by='(event_date, publisher_id, channel)',
-) }}
+{{ config(order_by='(event_date, publisher_id, channel)') }}
 -- User-level mart: rows about fewer than privacy_min_users distinct users are suppressed
 -- (DESIGN.md, Privacy). channel_daily still counts them in its totals.
 SELECT
@@ -12,13 +6,7 @@ SELECT
     publisher_id,
     channel,
     unique_users,
-    impressions,
-    clicks,
-    conversions,
-    spend_micros,
-    revenue_micros,
-    {{ money_columns() }},
-    {{ metric_ratios() }}
+    {{ metric_columns() }}
 FROM {{ ref('stg_gold__publisher_daily') }}
 WHERE {{ partition_window() }}
   AND unique_users >= {{ var('privacy_min_users') }}
