@@ -92,7 +92,8 @@ def marts(
         raise Failure(
             description="gold tables not found, so the marts have nothing to read: "
             + ", ".join(f"gold_{n} ({the_lake.table('gold', n)})" for n in missing)
-            + ". Materialize gold for this partition first."
+            + ". Materialize gold for this partition first.",
+            allow_retries=False,  # waiting will not make them appear
         )
     busy = clickhouse.busy()
     if busy:  # the retry policy tries again after a pause

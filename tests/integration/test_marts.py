@@ -14,11 +14,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dagster import DagsterEventType
+from dagster import DagsterEventType, DagsterInstance
 
+from ad_assets.definitions import build_resources
 from ad_assets.defs.marts import DBT_EXECUTABLE, DBT_PROJECT_DIR, MART_KEYS, marts
+from ad_assets.settings import load_settings
 from spark_jobs.contracts import CHANNELS
 from spark_jobs.metrics import MICROS, RATIOS
+from spark_jobs.pipeline import GOLD_TABLES
 from tests.integration.helpers import END, START, all_marts, mart_rows, open_table, run_assets
 
 COUNTS = ("impressions", "clicks", "conversions", "spend_micros", "revenue_micros")
@@ -297,12 +300,20 @@ def test_dbt_docs_generate_catalogs_every_model_and_source(built, tmp_path):
     catalog = json.loads((tmp_path / "catalog.json").read_text())
     models = {n.split(".")[-1] for n in catalog["nodes"]}
     assert set(MART_KEYS) <= models and len(models) == len(MART_KEYS) + 3  # + staging views
-    assert {n.split(".")[-1] for n in catalog["sources"]} == {
-        "campaign_daily",
-        "campaign_hourly",
-        "publisher_daily",
-    }
+    assert {n.split(".")[-1] for n in catalog["sources"]} == set(GOLD_TABLES)
     assert (tmp_path / "index.html").exists()
+
+
+def test_marts_without_gold_fail_naming_the_missing_tables(tmp_path):
+    settings = load_settings({"ADLAKE_HOME": str(tmp_path), "ADLAKE_START_DATE": START.isoformat()})
+    result = run_assets(
+        build_resources(settings), END, END, DagsterInstance.ephemeral(), assets=[marts], raise_on_error=False
+    )
+    assert not result.success
+    (message,) = {m for m in _failure_messages(result)}
+    for name in GOLD_TABLES:
+        assert f"gold_{name} ({tmp_path}/lake/gold/{name})" in message
+    assert not (tmp_path / "clickhouse").exists()  # dbt never started
 
 
 def test_dbt_channel_vocabulary_is_the_contracts():
