@@ -1,5 +1,6 @@
-from dagster import AssetKey
+from dagster import AssetKey, DagsterInstance
 
+from ad_assets.cli import DAGSTER_YAML
 from ad_assets.definitions import defs
 from ad_assets.defs.gold import GOLD_KEYS
 from ad_assets.defs.marts import MART_KEYS
@@ -59,3 +60,12 @@ def test_checks_schedule_and_sensor_are_defined():
     assert defs.resolve_sensor_def("raw_landing_sensor") is not None
     job = defs.resolve_job_def("lakehouse_daily")
     assert job.partitions_def is not None
+
+
+def test_the_instance_admits_one_step_at_a_time_per_pool(tmp_path):
+    """Pools `spark` and `chdb` (one process per chDB directory) are limited to 1."""
+    (tmp_path / "dagster.yaml").write_text(DAGSTER_YAML)
+    with DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+    graph = defs.resolve_asset_graph()
+    assert all(graph.get(k).pools == {"chdb"} for k in MART_KEYS.values())

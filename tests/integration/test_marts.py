@@ -190,17 +190,22 @@ def _failure_messages(result) -> list[str]:
     ]
 
 
-def test_engine_held_by_another_process_fails_clearly_and_leaves_marts_unchanged(built):
-    clickhouse = built["resources"]["clickhouse"]
-    before, tables = all_marts(clickhouse), _mart_tables(built)
-    holder = _hold_engine(clickhouse.chdb_path, 120)
+def _run_marts_while_held(built, seconds: float):
+    """Run the marts of the last day while another process holds the engine for `seconds`."""
+    holder = _hold_engine(built["resources"]["clickhouse"].chdb_path, seconds)
     try:
-        result = run_assets(
+        return run_assets(
             built["resources"], END, END, built["instance"], assets=[marts], raise_on_error=False
         )
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_engine_held_by_another_process_fails_clearly_and_leaves_marts_unchanged(built):
+    clickhouse = built["resources"]["clickhouse"]
+    before, tables = all_marts(clickhouse), _mart_tables(built)
+    result = _run_marts_while_held(built, 120)
     assert not result.success
     messages = _failure_messages(result)
     assert len(messages) == 4  # the first try and three retries
@@ -209,18 +214,11 @@ def test_engine_held_by_another_process_fails_clearly_and_leaves_marts_unchanged
 
 
 def test_engine_released_during_the_retry_pause_lets_the_run_finish(built):
-    clickhouse = built["resources"]["clickhouse"]
-    before = all_marts(clickhouse)
-    holder = _hold_engine(clickhouse.chdb_path, 3)
-    try:
-        result = run_assets(
-            built["resources"], END, END, built["instance"], assets=[marts], raise_on_error=False
-        )
-    finally:
-        holder.wait()
+    before = all_marts(built["resources"]["clickhouse"])
+    result = _run_marts_while_held(built, 3)  # released before the first retry (5 s)
     assert result.success
     assert len(_failure_messages(result)) == 1
-    assert all_marts(clickhouse) == before
+    assert all_marts(built["resources"]["clickhouse"]) == before
 
 
 SERVER_COMPILE = """
