@@ -1,17 +1,16 @@
 """Bronze: raw JSON lines -> typed rows with ingest metadata, or quarantine rows with the
-raw line and the reason. Nothing is dropped: lines in = bronze rows + quarantine rows."""
+raw line and the reason; a file that cannot be read at all becomes one quarantine row.
+Nothing is dropped: lines in = bronze rows + quarantine rows."""
 
 from __future__ import annotations
 
-from datetime import date
-
-from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from spark_jobs.contracts import RAW_FIELDS, TIMESTAMP_FORMAT, Field, top_level_keys
 from spark_jobs.lake import Lake
+from spark_jobs.raw_files import UnreadableFile
 
 RAW_LINE_SCHEMA = (
     "value string, _source_file string, arrival_date date, arrival_hour int, _line_number bigint"
@@ -22,19 +21,15 @@ _ROW_IN_PARTITION = (1 << 33) - 1
 _CORRUPT = "_corrupt_record"  # monotonically_increasing_id = partition << 33 | row
 
 
-def read_raw_lines(spark: SparkSession, lake: Lake, event_type: str, dates: list[date]) -> DataFrame:
-    """Lines of the raw files of these arrival dates, with file, date, hour and line number.
+def read_raw_lines(spark: SparkSession, lake: Lake, event_type: str, paths: list[str]) -> DataFrame:
+    """Lines of these raw files (the readable ones of a window, see raw_files.py), with
+    file, arrival date and hour, and line number.
 
     Line numbers rely on one file per input partition (session.py sets the split sizes so),
     which also matches gzip: a gzip file cannot be split."""
-    base = lake.raw_dir(event_type)
-    days = ",".join(d.isoformat() for d in dates)
-    try:
-        df = spark.read.option("basePath", base).text(f"{base}/dt={{{days}}}/hour=*/*.jsonl.gz")
-    except AnalysisException as e:
-        if "PATH_NOT_FOUND" in str(e) or "Path does not exist" in str(e):
-            return spark.createDataFrame([], RAW_LINE_SCHEMA)
-        raise
+    if not paths:
+        return spark.createDataFrame([], RAW_LINE_SCHEMA)
+    df = spark.read.option("basePath", lake.raw_dir(event_type)).text(paths)
     return df.select(
         "value",
         F.col("_metadata.file_path").alias("_source_file"),
@@ -123,6 +118,21 @@ def bronze_rows(parsed: DataFrame, event_type: str, ingest_ts: Column, batch_id:
         *LINE_ORIGIN,
         ingest_ts.alias("_ingest_ts"),
         F.lit(batch_id).alias("_batch_id"),
+    )
+
+
+def unreadable_file_rows(
+    spark: SparkSession, files: list[UnreadableFile], event_type: str, ingest_ts: Column, batch_id: str
+) -> DataFrame:
+    """One quarantine row per raw file that could not be read at all (no raw line, no line
+    number: the reason says what was wrong with the file)."""
+    rows = [(event_type, None, f.reason, f.arrival_date, f.arrival_hour, f.source_file, None) for f in files]
+    schema = (
+        "event_type string, raw_line string, reason string, arrival_date date, arrival_hour int, "
+        "_source_file string, _line_number bigint"
+    )
+    return spark.createDataFrame(rows, schema).select(
+        "*", ingest_ts.alias("_ingest_ts"), F.lit(batch_id).alias("_batch_id")
     )
 
 

@@ -24,6 +24,7 @@ from spark_jobs.delta_io import (
     window_predicate,
 )
 from spark_jobs.lake import Lake
+from spark_jobs.raw_files import inspect_raw_files
 
 QUARANTINE_TABLE = ("bronze", "quarantine")
 GOLD_TABLES = ("campaign_daily", "campaign_hourly", "publisher_daily")
@@ -58,7 +59,8 @@ def run_bronze(spark: SparkSession, lake: Lake, w: Window, batch_id: str) -> Lay
     # fixed in the cached parse, so coalescing the writes is safe.
     files_per_write = spark.sparkContext.defaultParallelism
     for event_type in EVENT_TYPES:
-        lines = bronze.read_raw_lines(spark, lake, event_type, w.arrival_dates())
+        files = inspect_raw_files(lake, event_type, w.arrival_dates())
+        lines = bronze.read_raw_lines(spark, lake, event_type, files.readable)
         parsed = bronze.parse_lines(lines, event_type).persist()
         counts = {
             (r["arrival_date"].isoformat(), r["ok"]): r["n"]
@@ -73,17 +75,25 @@ def run_bronze(spark: SparkSession, lake: Lake, w: Window, batch_id: str) -> Lay
             w.start,
             w.end,
         )
+        quarantine = bronze.quarantine_rows(parsed, event_type, ingest_ts, batch_id).unionByName(
+            bronze.unreadable_file_rows(spark, files.unreadable, event_type, ingest_ts, batch_id)
+        )
         replace_where(
-            bronze.quarantine_rows(parsed, event_type, ingest_ts, batch_id).coalesce(1),
+            quarantine.coalesce(1),
             lake.table(*QUARANTINE_TABLE),
             f"event_type = '{event_type}' AND {window_predicate('arrival_date', w.start, w.end)}",
             ("event_type", "arrival_date"),
         )
         parsed.unpersist()
         ok = sum(n for (_, good), n in counts.items() if good)
-        bad = sum(n for (_, good), n in counts.items() if not good)
+        bad = sum(n for (_, good), n in counts.items() if not good) + len(files.unreadable)
         stats.rows[TABLE_NAMES[event_type]] = ok
-        stats.detail[event_type] = {"raw_lines": ok + bad, "bronze_rows": ok, "quarantined": bad}
+        stats.detail[event_type] = {
+            "raw_lines": ok + bad - len(files.unreadable),
+            "bronze_rows": ok,
+            "quarantined": bad,
+            "unreadable_files": [f.source_file for f in files.unreadable],
+        }
     stats.rows["quarantine"] = sum(d["quarantined"] for d in stats.detail.values())
     return stats
 

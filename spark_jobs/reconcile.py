@@ -1,6 +1,7 @@
 """Reconciliation between layers: nothing is lost between raw and bronze.
 
-Raw lines are counted by Spark straight from the files (no parsing); table rows come from
+Raw lines are counted by Spark straight from the files (no parsing; an unreadable file
+counts as the one quarantine row it becomes); table rows come from
 the Delta log that delta-rs reads (row counts per committed file), a second engine that
 does not trust the writer's own bookkeeping."""
 
@@ -17,26 +18,33 @@ from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.delta_io import read_window
 from spark_jobs.lake import Lake
 from spark_jobs.pipeline import QUARANTINE_TABLE, Window
+from spark_jobs.raw_files import inspect_raw_files
 
 _RAW_PATH = r"/raw/([a-z_]+)/dt=(\d{4}-\d{2}-\d{2})/"
 
 
 def raw_line_counts(spark: SparkSession, lake: Lake, w: Window) -> Counter:
-    """(event_type, arrival date) -> lines in the raw files, for every event type at once."""
-    days = ",".join(d.isoformat() for d in w.arrival_dates())
-    types = ",".join(EVENT_TYPES)
-    pattern = f"{lake.spark_path('raw')}/{{{types}}}/dt={{{days}}}/hour=*/*.jsonl.gz"
-    try:
-        df = spark.read.option("recursiveFileLookup", "true").text(pattern)
-    except Exception as e:  # no file at all for the window
-        if "PATH_NOT_FOUND" in str(e) or "Path does not exist" in str(e):
-            return Counter()
-        raise
+    """(event_type, arrival date) -> lines in the readable raw files, counted by Spark for
+    every event type at once, plus one per file that cannot be read (quarantined whole)."""
+    out: Counter = Counter()
+    readable: list[str] = []
+    for event_type in EVENT_TYPES:
+        files = inspect_raw_files(lake, event_type, w.arrival_dates())
+        readable += files.readable
+        for f in files.unreadable:
+            out[(event_type, f.arrival_date.isoformat())] += 1
+    if not readable:
+        return out
     path = F.col("_metadata.file_path")
-    counts = df.groupBy(
-        F.regexp_extract(path, _RAW_PATH, 1).alias("t"), F.regexp_extract(path, _RAW_PATH, 2).alias("d")
-    ).count()
-    return Counter({(r["t"], r["d"]): r["count"] for r in counts.collect()})
+    counts = (
+        spark.read.text(readable)
+        .groupBy(
+            F.regexp_extract(path, _RAW_PATH, 1).alias("t"), F.regexp_extract(path, _RAW_PATH, 2).alias("d")
+        )
+        .count()
+    )
+    out.update({(r["t"], r["d"]): r["count"] for r in counts.collect()})
+    return out
 
 
 def delta_row_counts(lake: Lake, layer: str, name: str, group_by: tuple[str, ...]) -> Counter:

@@ -66,8 +66,17 @@ def bronze_tables(context: AssetExecutionContext, lake: LakeResource, spark: Spa
         d = stats.detail[event_type]
         path = the_lake.table("bronze", TABLE_NAMES[event_type])
         yield table_result(session, key, path, rows=d["bronze_rows"], raw_lines=d["raw_lines"])
+    unreadable = [f for d in stats.detail.values() for f in d["unreadable_files"]]
+    if unreadable:
+        context.log.warning(
+            f"{len(unreadable)} raw file(s) could not be read, quarantined whole: {unreadable}"
+        )
     yield table_result(
-        session, QUARANTINE_KEY, the_lake.table(*QUARANTINE_TABLE), rows=stats.rows["quarantine"]
+        session,
+        QUARANTINE_KEY,
+        the_lake.table(*QUARANTINE_TABLE),
+        rows=stats.rows["quarantine"],
+        unreadable_files=MetadataValue.json(unreadable),
     )
 
     rows = raw_vs_bronze(session, the_lake, w)

@@ -7,7 +7,9 @@ from pyspark.sql import functions as F
 from spark_jobs.bronze import RAW_LINE_SCHEMA, parse_lines, read_raw_lines
 from spark_jobs.contracts import EVENT_TYPES, RAW_FIELDS, TABLE_NAMES
 from spark_jobs.lake import Lake
-from spark_jobs.pipeline import Window, run_bronze
+from spark_jobs.pipeline import QUARANTINE_TABLE, Window, run_bronze
+from spark_jobs.raw_files import inspect_raw_files
+from spark_jobs.reconcile import raw_vs_bronze
 
 CLICK = {
     "event_id": "e1",
@@ -109,11 +111,47 @@ def test_read_raw_lines_numbers_lines_per_file(spark, tmp_path):
         folder.mkdir(parents=True)
         body = "\n".join(json.dumps({**CLICK, "event_id": f"h{hour}-{i}"}) for i in range(1, n + 1)) + "\n"
         (folder / "part-00000.jsonl.gz").write_bytes(gzip.compress(body.encode()))
-    rows = read_raw_lines(spark, lake, "click", [date(2026, 11, 2)]).collect()
+    files = inspect_raw_files(lake, "click", [date(2026, 11, 2)])
+    assert len(files.readable) == 2 and not files.unreadable
+    rows = read_raw_lines(spark, lake, "click", files.readable).collect()
     got = sorted((r["arrival_hour"], r["_line_number"], json.loads(r["value"])["event_id"]) for r in rows)
     expected = sorted((h, i, f"h{h}-{i}") for h, n in ((3, 5), (4, 7)) for i in range(1, n + 1))
     assert got == expected
-    assert read_raw_lines(spark, lake, "click", [date(2026, 11, 9)]).count() == 0
+    assert inspect_raw_files(lake, "click", [date(2026, 11, 9)]).readable == []
+    assert read_raw_lines(spark, lake, "click", []).count() == 0
+
+
+def test_unreadable_files_are_quarantined_whole_and_the_rest_loads(spark, tmp_path):
+    lake = Lake(str(tmp_path))
+    good = gzip.compress(
+        ("\n".join(json.dumps({**CLICK, "event_id": f"ok-{i}"}) for i in range(3)) + "\n").encode()
+    )
+    bad_files = {
+        1: good[:-7],  # truncated in transit
+        2: b"\x89PNG\r\n\x1a\n binary garbage",  # not gzip at all
+        3: b"",  # zero bytes
+        4: gzip.compress(b""),  # a valid gzip with no lines
+    }
+    for hour, data in {0: good, **bad_files}.items():
+        folder = tmp_path / "raw" / "click" / "dt=2026-11-02" / f"hour={hour:02d}"
+        folder.mkdir(parents=True)
+        (folder / "part-00000.jsonl.gz").write_bytes(data)
+    w = Window(date(2026, 11, 2), date(2026, 11, 2))
+    stats = run_bronze(spark, lake, w, "b1")
+    assert stats.rows["clicks"] == 3
+    assert len(stats.detail["click"]["unreadable_files"]) == 4
+    quarantine = spark.read.format("delta").load(lake.table(*QUARANTINE_TABLE)).where("event_type = 'click'")
+    reasons = {
+        r["arrival_hour"]: (r["reason"], r["raw_line"], r["_source_file"]) for r in quarantine.collect()
+    }
+    assert reasons[1][0].startswith("unreadable_file: truncated gzip")
+    assert reasons[2][0].startswith("unreadable_file: not gzip")
+    assert reasons[3][0] == reasons[4][0] == "empty_file"
+    assert all(raw is None and source.endswith("part-00000.jsonl.gz") for _, raw, source in reasons.values())
+    assert reasons[1][2] == f"file:{tmp_path}/raw/click/dt=2026-11-02/hour=01/part-00000.jsonl.gz"
+    # raw = bronze + quarantine still holds: an unreadable file counts as its one row
+    click = [r for r in raw_vs_bronze(spark, lake, w) if r["event_type"] == "click"]
+    assert [(r["raw_lines"], r["bronze_rows"], r["quarantined"], r["ok"]) for r in click] == [(7, 3, 4, True)]
 
 
 def test_run_bronze_reconciles_lines_and_is_idempotent(spark, tmp_path):
@@ -126,7 +164,8 @@ def test_run_bronze_reconciles_lines_and_is_idempotent(spark, tmp_path):
     w = Window(date(2026, 11, 2), date(2026, 11, 2))
     for _ in range(2):
         stats = run_bronze(spark, lake, w, batch_id="t")
-    assert stats.detail["click"] == {"raw_lines": 8, "bronze_rows": 6, "quarantined": 2}
+    expected = {"raw_lines": 8, "bronze_rows": 6, "quarantined": 2, "unreadable_files": []}
+    assert stats.detail["click"] == expected
     bronze = spark.read.format("delta").load(lake.table("bronze", "clicks"))
     assert bronze.count() == 6
     q = spark.read.format("delta").load(lake.table("bronze", "quarantine")).orderBy("_line_number").collect()
