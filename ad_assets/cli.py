@@ -57,10 +57,6 @@ def cmd_run(a: argparse.Namespace) -> int:
         os.environ["ADLAKE_IMPRESSIONS_PER_DAY"] = str(a.impressions_per_day)
     s = load_settings()
     prepare_dagster_home(s)
-    from dagster import DagsterInstance
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-
-    from ad_assets.definitions import defs
     from ad_assets.summary import render
 
     start = date.fromisoformat(a.start)
@@ -71,9 +67,25 @@ def cmd_run(a: argparse.Namespace) -> int:
         flush=True,
     )
     t = time.time()
-    job = defs.resolve_job_def("lakehouse_daily")
+    run_id = _run_job("lakehouse_daily", start, end)
+    if not run_id:
+        return 1
+    print(f"\nDone in {time.time() - t:.0f}s (run {run_id}).\n")
+    print(render(s.lake(), _clickhouse(s)))
+    print(f"Dagster instance: {s.dagster_home} (make ui to browse lineage and runs)")
+    return 0
+
+
+def _run_job(name: str, start: date, end: date) -> str | None:
+    """Runs a partitioned job over arrival dates start..end in this process (one backfill
+    run); the run id, or None after printing where to look."""
+    from dagster import DagsterInstance
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from ad_assets.definitions import defs
+
     with DagsterInstance.get() as instance:
-        result = job.execute_in_process(
+        result = defs.resolve_job_def(name).execute_in_process(
             instance=instance,
             tags={
                 ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
@@ -83,11 +95,36 @@ def cmd_run(a: argparse.Namespace) -> int:
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
     if not result.success:
-        print("run failed; see the run in the Dagster UI (make ui)", file=sys.stderr)
+        print(f"run {result.run_id} failed; see it in the Dagster UI (make ui)", file=sys.stderr)
+        return None
+    return result.run_id
+
+
+def cmd_replay(a: argparse.Namespace) -> int:
+    """Reprocess the arrival dates that have quarantined rows (matching the filters), from
+    the raw files in the lake: after a parser/contract fix or a re-delivered file, lines
+    that now pass move from quarantine to bronze and flow on to the marts."""
+    from ad_assets.quarantine import quarantined
+
+    s = load_settings()
+    prepare_dagster_home(s)
+    rows = quarantined(s.lake(), event_type=a.event_type, reason_prefix=a.reason)
+    if not rows:
+        print("nothing in quarantine matches")
+        return 0
+    for r in rows:
+        print(f"  {r['arrival_date']}  {r['event_type']:<13} {r['count']:>7,}  {r['reason']}")
+    dates = sorted({r["arrival_date"] for r in rows})
+    print(
+        f"replaying arrival dates {dates[0]}..{dates[-1]} (bronze -> marts, raw files as landed)", flush=True
+    )
+    if a.dry_run:
+        return 0
+    run_id = _run_job("reprocess_landed", dates[0], dates[-1])
+    if not run_id:
         return 1
-    print(f"\nDone in {time.time() - t:.0f}s (run {result.run_id}).\n")
-    print(render(s.lake(), _clickhouse(s)))
-    print(f"Dagster instance: {s.dagster_home} (make ui to browse lineage and runs)")
+    left = quarantined(s.lake(), event_type=a.event_type, reason_prefix=a.reason)
+    print(f"done (run {run_id}): {sum(r['count'] for r in left):,} matching rows still in quarantine")
     return 0
 
 
@@ -172,6 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("query")
     q.add_argument("--format", default="PrettyCompactMonoBlock", help="any ClickHouse output format")
     q.set_defaults(fn=cmd_sql)
+    rp = sub.add_parser("replay", help="reprocess arrival dates with quarantined rows after a fix")
+    rp.add_argument("--event-type", help="only this event type's quarantine")
+    rp.add_argument("--reason", help="only rows whose reason starts with this, e.g. unreadable_file")
+    rp.add_argument("--dry-run", action="store_true", help="list what would be replayed")
+    rp.set_defaults(fn=cmd_replay)
     d = sub.add_parser("dbt", help="run dbt on the marts project, e.g. adlake dbt docs generate")
     d.add_argument("args", nargs=argparse.REMAINDER)
     d.set_defaults(fn=cmd_dbt)

@@ -12,7 +12,7 @@ from ad_assets.defs.bronze import bronze_tables
 from ad_assets.defs.gold import gold_tables
 from ad_assets.defs.marts import DBT_EXECUTABLE, dbt_project, marts
 from ad_assets.defs.raw import raw_logs
-from ad_assets.defs.schedules import build_landing_sensor, daily_schedule, lakehouse_job
+from ad_assets.defs.schedules import build_landing_sensor, daily_schedule, lakehouse_job, reprocess_job
 from ad_assets.defs.silver import silver_tables
 from ad_assets.resources import (
     ClickHouseResource,
@@ -67,7 +67,7 @@ def build_resources(s: Settings) -> dict:
 def build_definitions(s: Settings) -> Definitions:
     return Definitions(
         assets=[raw_logs, bronze_tables, silver_tables, gold_tables, marts],
-        jobs=[lakehouse_job],
+        jobs=[lakehouse_job, reprocess_job],
         schedules=[daily_schedule],
         sensors=[build_landing_sensor(enabled=s.raw_source == "landed")],
         resources=build_resources(s),

@@ -15,7 +15,7 @@ from dagster import (
 )
 
 from ad_assets.defs.partitions import daily_partitions
-from ad_assets.defs.raw import landed_files
+from ad_assets.defs.raw import landed_files, raw_logs
 from ad_assets.resources import LakeResource
 from spark_jobs.contracts import EVENT_TYPES
 
@@ -24,6 +24,15 @@ lakehouse_job = define_asset_job(
     selection=AssetSelection.all(),
     partitions_def=daily_partitions,
     description="raw -> bronze -> silver -> gold -> marts for one arrival date (or a range, in one run).",
+)
+
+# Reprocessing what has already landed (after a fix to the parser, the contract or a
+# re-delivered file): every asset but raw_logs, so the raw files are read, never rewritten.
+reprocess_job = define_asset_job(
+    "reprocess_landed",
+    selection=AssetSelection.all() - AssetSelection.assets(raw_logs),
+    partitions_def=daily_partitions,
+    description="bronze -> silver -> gold -> marts from the raw files already landed (replays quarantine).",
 )
 
 daily_schedule = build_schedule_from_partitioned_job(lakehouse_job, hour_of_day=1, minute_of_hour=30)
