@@ -155,13 +155,12 @@ def cmd_sql(a: argparse.Namespace) -> int:
 
 def cmd_dbt(a: argparse.Namespace) -> int:
     """dbt on AdLake's project with the settings of this environment (lake, engine dir)."""
-    from ad_assets.defs.marts import DBT_EXECUTABLE, DBT_PROJECT_DIR
+    from ad_assets.defs.marts import DBT_EXECUTABLE, DBT_PROJECT_DIR, dbt_lake_root
 
     s = load_settings()
-    root = s.lake_root if "://" in s.lake_root else str(Path(s.lake_root).resolve())
     env = {
         **os.environ,
-        "ADLAKE_LAKE_ROOT": root,
+        "ADLAKE_LAKE_ROOT": dbt_lake_root(s.lake()),
         "ADLAKE_CHDB_PATH": s.chdb_path,
         "ADLAKE_CLICKHOUSE_TARGET": s.clickhouse_target,
         "DO_NOT_TRACK": "1",

@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable
 from tabulate import tabulate
 
+from ad_assets.marts_sql import first_line
 from ad_assets.resources.clickhouse import ClickHouseResource
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.lake import Lake
@@ -51,19 +52,22 @@ def campaign_totals(lake: Lake, top: int = 5) -> pa.Table:
     return sums.sort_by([("spend", "descending")]).slice(0, top)
 
 
-MARTS = ("campaign_daily", "campaign_hourly", "channel_daily", "publisher_daily", "kpi_overview")
 KPI_COLUMNS = ("event_date", "impressions", "clicks", "conversions", "spend", "ctr", "impressions_change")
 
 
 def marts_section(clickhouse: ClickHouseResource) -> list[str]:
+    from ad_assets.defs.marts import MART_KEYS  # the dbt project's marts (reads its manifest)
+
     try:
         with clickhouse.client() as client:
-            counts = [(f"marts.{m}", client.command(f"SELECT count() FROM marts.{m}")) for m in MARTS]
+            counts = [
+                (f"marts.{m}", client.command(f"SELECT count() FROM marts.{m}")) for m in sorted(MART_KEYS)
+            ]
             kpi = client.query(
                 f"SELECT {', '.join(KPI_COLUMNS)} FROM marts.kpi_overview ORDER BY event_date DESC LIMIT 3"
             ).result_rows
     except Exception as ex:  # the summary must not hide the lake's numbers behind this
-        return [f"Marts: unavailable ({str(ex).strip().splitlines()[0]})"]
+        return [f"Marts: unavailable ({first_line(str(ex))})"]
     return [
         f"ClickHouse marts ({clickhouse.target}):",
         tabulate(counts, headers=["mart", "rows"], tablefmt="github"),

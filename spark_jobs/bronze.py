@@ -17,8 +17,8 @@ RAW_LINE_SCHEMA = (
 )
 # Where a line came from; every bronze and quarantine row carries it.
 LINE_ORIGIN: tuple[str, ...] = ("arrival_date", "arrival_hour", "_source_file", "_line_number")
-_ROW_IN_PARTITION = (1 << 33) - 1
-_CORRUPT = "_corrupt_record"  # monotonically_increasing_id = partition << 33 | row
+_ROW_IN_PARTITION = (1 << 33) - 1  # monotonically_increasing_id = partition << 33 | row
+_CORRUPT = "_corrupt_record"
 
 
 def read_raw_lines(spark: SparkSession, lake: Lake, event_type: str, paths: list[str]) -> DataFrame:

@@ -86,12 +86,12 @@ def run_bronze(spark: SparkSession, lake: Lake, w: Window, batch_id: str) -> Lay
         )
         parsed.unpersist()
         ok = sum(n for (_, good), n in counts.items() if good)
-        bad = sum(n for (_, good), n in counts.items() if not good) + len(files.unreadable)
+        bad_lines = sum(n for (_, good), n in counts.items() if not good)
         stats.rows[TABLE_NAMES[event_type]] = ok
         stats.detail[event_type] = {
-            "raw_lines": ok + bad - len(files.unreadable),
+            "raw_lines": ok + bad_lines,
             "bronze_rows": ok,
-            "quarantined": bad,
+            "quarantined": bad_lines + len(files.unreadable),  # an unreadable file is one row
             "unreadable_files": [f.source_file for f in files.unreadable],
         }
     stats.rows["quarantine"] = sum(d["quarantined"] for d in stats.detail.values())
@@ -168,13 +168,10 @@ def run_gold(spark: SparkSession, lake: Lake, w: Window) -> LayerStats:
         silver_window("conversion", start),
         silver_window("click", start - timedelta(days=ATTRIBUTION_WINDOW_DAYS)),
     )
-    hourly = gold.campaign_hourly(
-        silver_window("impression", start), silver_window("click", start), credits
-    ).persist()
+    impressions, clicks = silver_window("impression", start), silver_window("click", start)
+    hourly = gold.campaign_hourly(impressions, clicks, credits).persist()
     daily = gold.rollup_daily(hourly)
-    publishers = gold.publisher_daily(
-        silver_window("impression", start), silver_window("click", start), credits
-    )
+    publishers = gold.publisher_daily(impressions, clicks, credits)
     replace_window(hourly, lake.table("gold", "campaign_hourly"), "event_date", start, end)
     replace_window(daily, lake.table("gold", "campaign_daily"), "event_date", start, end)
     replace_window(publishers, lake.table("gold", "publisher_daily"), "event_date", start, end)

@@ -22,6 +22,7 @@ from deltalake import DeltaTable
 from ad_assets.defs.gold import GOLD_KEYS
 from ad_assets.defs.partitions import daily_partitions, single_run, window_of
 from ad_assets.resources import ClickHouseResource, LakeResource
+from spark_jobs.lake import Lake
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -32,15 +33,20 @@ DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 ENGINE_BUSY_RETRY = RetryPolicy(max_retries=3, delay=5, backoff=Backoff.EXPONENTIAL)
 
 
+def dbt_lake_root(lake: Lake) -> str:
+    """The lake as the gold-sources macro wants it: an s3 URL or an absolute path."""
+    return lake.root if lake.is_s3 else str(Path(lake.local_root).resolve())
+
+
 def ensure_manifest(project: DbtProject) -> Path:
     """Parse the dbt project when its manifest is missing or older than any project file,
     so the definitions load without a manual `dbt parse`."""
     manifest = project.manifest_path
-    sources = [
-        p
-        for p in project.project_dir.rglob("*")
-        if p.suffix in (".sql", ".yml") and "target" not in p.parts and "adapter" not in p.parts
-    ]
+    root = project.project_dir
+    # Only the project's own files: target/ gains a folder per dbt invocation.
+    sources = [root / "dbt_project.yml", root / "profiles.yml"]
+    for folder in ("models", "macros", "tests"):
+        sources += [p for p in (root / folder).rglob("*") if p.suffix in (".sql", ".yml")]
     newest = max(p.stat().st_mtime for p in sources)
     if not manifest.exists() or manifest.stat().st_mtime < newest:
         cli = DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
@@ -101,7 +107,7 @@ def marts(
     dbt_vars = {
         "min_date": w.event_start.isoformat(),
         "max_date": w.end.isoformat(),
-        "lake_root": the_lake.root if the_lake.is_s3 else str(Path(the_lake.local_root).resolve()),
+        "lake_root": dbt_lake_root(the_lake),
         "s3_endpoint": (the_lake.s3.endpoint if the_lake.s3 else None) or "",
         "chdb_path": str(Path(clickhouse.chdb_path).resolve()),
     }

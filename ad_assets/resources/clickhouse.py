@@ -43,9 +43,8 @@ class ClickHouseResource(ConfigurableResource):
 
     def client(self) -> Any:
         """An open client; close it when done (chDB admits one process at a time)."""
-        if self.embedded:
-            root = self.files_root if self.files_root and "://" not in self.files_root else None
-            return EmbeddedClient(self.chdb_path, files_root=root)
+        if self.embedded:  # an s3:// lake root is no local directory: EmbeddedClient ignores it
+            return EmbeddedClient(self.chdb_path, files_root=self.files_root)
         return clickhouse_connect.get_client(
             host=self.host,
             port=self.port,
