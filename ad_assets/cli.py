@@ -142,6 +142,17 @@ def cmd_summary(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quality(a: argparse.Namespace) -> int:
+    """Latest result of every check for the newest partition (or the one containing --date);
+    exit 1 when a check of ERROR severity failed."""
+    from ad_assets.quality import latest_results, render, status
+
+    day = date.fromisoformat(a.date) if a.date else None
+    rows = latest_results(load_settings().lake(), day)
+    print(render(rows, day))
+    return 1 if any(status(r) == "FAIL" for r in rows) else 0
+
+
 def cmd_sql(a: argparse.Namespace) -> int:
     from ad_assets.marts_sql import SqlError, run_sql
 
@@ -204,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--impressions-per-day", type=int)
     r.set_defaults(fn=cmd_run)
     sub.add_parser("summary", help="rows per table and top campaigns").set_defaults(fn=cmd_summary)
+    ql = sub.add_parser("quality", help="today's data-quality status: failed and warning checks")
+    ql.add_argument("--date", help="an arrival date (default: the newest checked)")
+    ql.set_defaults(fn=cmd_quality)
     q = sub.add_parser("sql", help="query the ClickHouse marts, e.g. SELECT * FROM marts.kpi_overview")
     q.add_argument("query")
     q.add_argument("--format", default="PrettyCompactMonoBlock", help="any ClickHouse output format")

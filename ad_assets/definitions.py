@@ -11,6 +11,12 @@ from dagster_dbt import DbtCliResource
 from ad_assets.defs.bronze import bronze_tables
 from ad_assets.defs.gold import gold_tables
 from ad_assets.defs.marts import DBT_EXECUTABLE, dbt_project, marts
+from ad_assets.defs.quality_checks import (
+    chain_reconciles,
+    freshness_checks,
+    freshness_sensor,
+    quality_results,
+)
 from ad_assets.defs.raw import raw_logs
 from ad_assets.defs.schedules import build_landing_sensor, daily_schedule, lakehouse_job, reprocess_job
 from ad_assets.defs.silver import silver_tables
@@ -66,10 +72,11 @@ def build_resources(s: Settings) -> dict:
 
 def build_definitions(s: Settings) -> Definitions:
     return Definitions(
-        assets=[raw_logs, bronze_tables, silver_tables, gold_tables, marts],
+        assets=[raw_logs, bronze_tables, silver_tables, gold_tables, marts, quality_results],
+        asset_checks=[chain_reconciles, *freshness_checks],
         jobs=[lakehouse_job, reprocess_job],
         schedules=[daily_schedule],
-        sensors=[build_landing_sensor(enabled=s.raw_source == "landed")],
+        sensors=[build_landing_sensor(enabled=s.raw_source == "landed"), freshness_sensor],
         resources=build_resources(s),
         # Spark steps share one process and so one SparkSession (start-up costs seconds).
         executor=in_process_executor,

@@ -19,6 +19,8 @@ writes goes under ADLAKE_HOME (default ./.adlake): the lake, Dagster's instance,
 | ADLAKE_CHDB_PATH | $ADLAKE_HOME/clickhouse | the embedded engine's data directory |
 | ADLAKE_CLICKHOUSE_HOST / _PORT / _USER / _SECURE | 127.0.0.1, 8123, default, false | server target |
 | ADLAKE_CLICKHOUSE_PASSWORD | (empty) | server target; read from the environment only |
+| ADLAKE_FRESHNESS_DEADLINE | 0 6 * * * | cron (UTC): by then, yesterday's gold and marts must be in |
+| ADLAKE_MIN_FREE_MB | 512 | a step refuses to write to a lake directory with less free space |
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class Settings:
     clickhouse_port: int
     clickhouse_user: str
     clickhouse_secure: bool
+    freshness_deadline: str
+    min_free_mb: int
 
     @property
     def dagster_home(self) -> Path:
@@ -105,4 +109,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         clickhouse_port=int(e.get("ADLAKE_CLICKHOUSE_PORT", "8123")),
         clickhouse_user=e.get("ADLAKE_CLICKHOUSE_USER", "default"),
         clickhouse_secure=e.get("ADLAKE_CLICKHOUSE_SECURE", "false").lower() in ("1", "true", "yes"),
+        freshness_deadline=e.get("ADLAKE_FRESHNESS_DEADLINE", "0 6 * * *"),
+        min_free_mb=int(e.get("ADLAKE_MIN_FREE_MB", "512")),
     )

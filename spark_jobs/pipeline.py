@@ -43,6 +43,10 @@ class Window:
     def arrival_dates(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
 
+    def event_dates(self) -> list[date]:
+        """The event dates this window rewrites downstream of bronze."""
+        return [self.event_start + timedelta(days=i) for i in range((self.end - self.event_start).days + 1)]
+
 
 @dataclass
 class LayerStats:

@@ -1,9 +1,13 @@
-"""Reconciliation between layers: nothing is lost between raw and bronze.
+"""Reconciliation between layers, per partition window: each function returns one row
+per (table, date) with both sides and `ok`.
 
-Raw lines are counted by Spark straight from the files (no parsing; an unreadable file
-counts as the one quarantine row it becomes); table rows come from
-the Delta log that delta-rs reads (row counts per committed file), a second engine that
-does not trust the writer's own bookkeeping."""
+- raw -> bronze: raw lines = bronze rows + quarantined rows (per arrival date). Raw lines
+  are counted by Spark straight from the files (an unreadable file counts as the one
+  quarantine row it becomes); table rows come from the Delta log read by delta-rs, a
+  second engine that does not trust the writer's own bookkeeping.
+- bronze -> silver: silver rows = distinct event ids in bronze (per event date).
+- silver -> gold: gold impressions, clicks and spend = the valid silver events; gold
+  conversions <= valid orders; the hourly and publisher tables add up to the daily one."""
 
 from __future__ import annotations
 
@@ -11,15 +15,18 @@ from collections import Counter
 
 import pyarrow as pa
 from deltalake import DeltaTable
-from pyspark.sql import SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.delta_io import read_window
 from spark_jobs.lake import Lake
-from spark_jobs.pipeline import QUARANTINE_TABLE, Window
+from spark_jobs.pipeline import GOLD_TABLES, QUARANTINE_TABLE, Window
 from spark_jobs.raw_files import inspect_raw_files
+from spark_jobs.silver import with_event_time
 
+# Gold tables that must add up to campaign_daily per event date.
+ROLLUPS = tuple(n for n in GOLD_TABLES if n != "campaign_daily")
 _RAW_PATH = r"/raw/([a-z_]+)/dt=(\d{4}-\d{2}-\d{2})/"
 
 
@@ -82,7 +89,78 @@ def raw_vs_bronze(spark: SparkSession, lake: Lake, w: Window) -> list[dict]:
     return rows
 
 
-def duplicate_keys(spark: SparkSession, path: str, w: Window, key: str = "event_id") -> int:
-    """Number of keys that occur more than once in the event-date window of a silver table."""
-    df = read_window(spark, path, "event_date", w.event_start, w.end)
-    return df.groupBy(key).count().where(F.col("count") > 1).count()
+def _by_date(df: DataFrame, date_col: str, **aggs: Column) -> dict[str, dict[str, int]]:
+    rows = df.groupBy(date_col).agg(*[c.alias(n) for n, c in aggs.items()]).collect()
+    return {r[date_col].isoformat(): {n: int(r[n] or 0) for n in aggs} for r in rows}
+
+
+def bronze_vs_silver(spark: SparkSession, lake: Lake, w: Window) -> list[dict]:
+    """Per event type and event date of the window: distinct event ids in bronze (arrived
+    by the window's end) and silver rows whose first arrival is by the window's end."""
+    rows = []
+    for event_type in EVENT_TYPES:
+        table = TABLE_NAMES[event_type]
+        # Events of the window's dates arrive at most LATENESS_DAYS later, so from event_start.
+        bronze = with_event_time(
+            read_window(spark, lake.table("bronze", table), "arrival_date", w.event_start, w.end)
+        ).where(F.col("event_date") >= F.lit(w.event_start))
+        silver = read_window(spark, lake.table("silver", table), "event_date", w.event_start, w.end).where(
+            F.col("arrival_date") <= F.lit(w.end)
+        )
+        b = _by_date(bronze, "event_date", n=F.countDistinct("event_id"))
+        s = _by_date(silver, "event_date", n=F.count("*"))
+        for day in sorted(b.keys() | s.keys()):
+            nb, ns = b.get(day, {}).get("n", 0), s.get(day, {}).get("n", 0)
+            rows.append(
+                {"table": table, "event_date": day, "bronze_ids": nb, "silver_rows": ns, "ok": nb == ns}
+            )
+    return rows
+
+
+def silver_vs_gold(spark: SparkSession, lake: Lake, w: Window) -> list[dict]:
+    """Per event date of the window: gold sums against the valid silver events."""
+
+    def window(layer: str, name: str) -> DataFrame:
+        return read_window(spark, lake.table(layer, name), "event_date", w.event_start, w.end)
+
+    imp = _by_date(
+        window("silver", "impressions").where("is_valid"),
+        "event_date",
+        impressions=F.count("*"),
+        spend_micros=F.sum("cost_micros"),
+    )
+    clk = _by_date(window("silver", "clicks").where("is_valid"), "event_date", clicks=F.count("*"))
+    orders = _by_date(
+        window("silver", "conversions").where("is_valid"), "event_date", orders=F.countDistinct("order_id")
+    )
+    sums = {c: F.sum(c) for c in ("impressions", "clicks", "spend_micros", "conversions", "revenue_micros")}
+    gold = {name: _by_date(window("gold", name), "event_date", **sums) for name in GOLD_TABLES}
+    rows = []
+    for day in sorted(imp.keys() | clk.keys() | orders.keys() | gold["campaign_daily"].keys()):
+        daily = gold["campaign_daily"].get(day, dict.fromkeys(sums, 0))
+        silver = {**imp.get(day, {}), **clk.get(day, {})}
+        problems = [
+            f"{m}: gold {daily[m]} != silver {silver.get(m, 0)}"
+            for m in ("impressions", "clicks", "spend_micros")
+            if daily[m] != silver.get(m, 0)
+        ]
+        valid_orders = orders.get(day, {}).get("orders", 0)
+        if daily["conversions"] > valid_orders:
+            problems.append(f"conversions: gold {daily['conversions']} > valid orders {valid_orders}")
+        rollups = {}
+        for name in ROLLUPS:
+            other = gold[name].get(day, dict.fromkeys(sums, 0))
+            rollups[name] = [
+                f"{m}: {other[m]} != campaign_daily {daily[m]}" for m in sums if other[m] != daily[m]
+            ]
+        rows.append(
+            {
+                "event_date": day,
+                **daily,
+                "valid_orders": valid_orders,
+                "problems": problems,
+                "rollup_problems": rollups,
+                "ok": not problems and not any(rollups.values()),
+            }
+        )
+    return rows

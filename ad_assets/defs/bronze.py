@@ -11,10 +11,13 @@ from dagster import (
     multi_asset,
 )
 
+from ad_assets.defs.checks import contract_result, contract_spec, recorded
 from ad_assets.defs.partitions import daily_partitions, single_run, window_of
 from ad_assets.defs.results import table_result
 from ad_assets.resources import LakeResource, SparkResource
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
+from spark_jobs.delta_io import read_window
+from spark_jobs.drift import DRIFT_SHARE, drift_report, quarantine_reasons, unknown_fields
 from spark_jobs.pipeline import QUARANTINE_TABLE, run_bronze
 from spark_jobs.reconcile import raw_vs_bronze
 
@@ -50,7 +53,15 @@ QUARANTINE_KEY = AssetKey("bronze_quarantine")
             asset=QUARANTINE_KEY,
             blocking=True,
             description="Per event type and arrival date: raw lines = bronze rows + quarantined rows.",
-        )
+        ),
+        AssetCheckSpec(
+            "schema_drift",
+            asset=QUARANTINE_KEY,
+            description=f"Warns when a field fails its type or is missing in >= {DRIFT_SHARE:.0%} of an "
+            "event type's lines (the sender changed or dropped it), or an unknown field appears that "
+            "often (kept in extra_json). Lists every unknown field seen.",
+        ),
+        *[contract_spec(key, "bronze") for key in BRONZE_KEYS.values()],
     ],
     partitions_def=daily_partitions,
     backfill_policy=single_run,
@@ -81,15 +92,43 @@ def bronze_tables(context: AssetExecutionContext, lake: LakeResource, spark: Spa
 
     rows = raw_vs_bronze(session, the_lake, w)
     bad = [r for r in rows if not r["ok"]]
-    yield AssetCheckResult(
-        check_name="raw_lines_reconcile",
-        asset_key=QUARANTINE_KEY,
-        passed=not bad,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={
-            "raw_lines": sum(r["raw_lines"] for r in rows),
-            "bronze_rows": sum(r["bronze_rows"] for r in rows),
-            "quarantined": sum(r["quarantined"] for r in rows),
-            "mismatches": MetadataValue.json(bad),
-        },
+    checks = [
+        contract_result(
+            key,
+            read_window(session, the_lake.table("bronze", TABLE_NAMES[t]), "arrival_date", w.start, w.end),
+            "bronze",
+            t,
+        )
+        for t, key in BRONZE_KEYS.items()
+    ]
+    lines = {t: sum(r["raw_lines"] for r in rows if r["event_type"] == t) for t in EVENT_TYPES}
+    drift = drift_report(
+        quarantine_reasons(session, the_lake, w), unknown_fields(session, the_lake, w), lines
     )
+    checks.append(
+        AssetCheckResult(
+            check_name="schema_drift",
+            asset_key=QUARANTINE_KEY,
+            passed=not drift["drift"],
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "changed_fields": MetadataValue.json(drift["changed_fields"]),
+                "unknown_fields": MetadataValue.json(drift["unknown_fields"]),
+            },
+        )
+    )
+    checks.append(
+        AssetCheckResult(
+            check_name="raw_lines_reconcile",
+            asset_key=QUARANTINE_KEY,
+            passed=not bad,
+            severity=AssetCheckSeverity.ERROR,
+            metadata={
+                "raw_lines": sum(r["raw_lines"] for r in rows),
+                "bronze_rows": sum(r["bronze_rows"] for r in rows),
+                "quarantined": sum(r["quarantined"] for r in rows),
+                "mismatches": MetadataValue.json(bad),
+            },
+        )
+    )
+    yield from recorded(session, the_lake, checks, w, context.run_id)

@@ -1,6 +1,8 @@
 """Gold: campaign metrics by event date and by hour, publisher metrics by day, with
 last-click conversions."""
 
+from datetime import date, timedelta
+
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -11,16 +13,23 @@ from dagster import (
     MetadataValue,
     multi_asset,
 )
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from ad_assets.defs.checks import recorded
 from ad_assets.defs.partitions import daily_partitions, single_run, window_of
 from ad_assets.defs.results import table_result
 from ad_assets.defs.silver import SILVER_KEYS
 from ad_assets.resources import LakeResource, SparkResource
+from spark_jobs.anomalies import MAX_DROP, TRAILING_DAYS, anomalies
 from spark_jobs.delta_io import read_window
-from spark_jobs.pipeline import GOLD_TABLES, run_gold
+from spark_jobs.lake import Lake
+from spark_jobs.pipeline import GOLD_TABLES, Window, run_gold
+from spark_jobs.reconcile import ROLLUPS, silver_vs_gold
 
 GOLD_KEYS = {name: AssetKey(f"gold_{name}") for name in GOLD_TABLES}
+DAILY = GOLD_KEYS["campaign_daily"]
+ADDS_UP = "adds_up_to_daily"
 _DEPS = [SILVER_KEYS["impression"], SILVER_KEYS["click"], SILVER_KEYS["conversion"]]
 _DESCRIPTIONS = {
     "campaign_daily": "Per event date and campaign: impressions, clicks, spend, last-click "
@@ -41,11 +50,34 @@ _DESCRIPTIONS = {
     check_specs=[
         AssetCheckSpec(
             "metric_bounds",
-            asset=GOLD_KEYS["campaign_daily"],
-            description="CTR within [0, 1], spend and revenue >= 0. A warning, not a block: clicks "
-            "are dated by their own time, so a campaign with an impression at 23:59 and its click "
-            "at 00:01 can show CTR > 1 on a tiny day.",
-        )
+            asset=DAILY,
+            description="CTR and CVR within [0, 1], spend and revenue >= 0, ROAS finite. A warning, "
+            "not a block: clicks are dated by their own time, so a campaign with an impression at "
+            "23:59 and its click at 00:01 can show CTR > 1 on a tiny day.",
+        ),
+        AssetCheckSpec(
+            "reconciles_with_silver",
+            asset=DAILY,
+            blocking=True,
+            description="Per event date: impressions, clicks and spend = the valid silver events; "
+            "conversions <= valid orders; campaign_hourly and publisher_daily add up to campaign_daily.",
+        ),
+        *[
+            AssetCheckSpec(
+                ADDS_UP,
+                asset=GOLD_KEYS[name],
+                blocking=True,
+                description="Per event date: impressions, clicks, conversions, spend and revenue add "
+                "up to gold_campaign_daily's.",
+            )
+            for name in ROLLUPS
+        ],
+        AssetCheckSpec(
+            "volume_anomaly",
+            asset=DAILY,
+            description=f"Warns when a day's impressions or CTR fall more than {MAX_DROP:.0%} below the "
+            f"mean of the {TRAILING_DAYS} days before it.",
+        ),
     ],
     partitions_def=daily_partitions,
     backfill_policy=single_run,
@@ -66,19 +98,73 @@ def gold_tables(context: AssetExecutionContext, lake: LakeResource, spark: Spark
             event_dates=f"{w.event_start}..{w.end}",
         )
     daily = read_window(session, the_lake.table("gold", "campaign_daily"), "event_date", w.event_start, w.end)
-    out_of_bounds = daily.where("ctr < 0 OR ctr > 1 OR spend_micros < 0 OR revenue_micros < 0")
+    bad = daily.where(f"{OUT_OF_BOUNDS}").count()
     totals = daily.agg(
-        F.sum("impressions").alias("impressions"),
-        F.sum("clicks").alias("clicks"),
-        F.sum("conversions").alias("conversions"),
-        F.sum("spend").alias("spend"),
-        F.sum("revenue").alias("revenue"),
-    ).first()
-    bad = out_of_bounds.count()
-    yield AssetCheckResult(
-        check_name="metric_bounds",
-        asset_key=GOLD_KEYS["campaign_daily"],
-        passed=bad == 0,
-        severity=AssetCheckSeverity.WARN,
-        metadata={"rows_out_of_bounds": bad, "totals": MetadataValue.json(totals.asDict())},
+        *[F.sum(c).alias(c) for c in ("impressions", "clicks", "conversions", "spend", "revenue")]
     )
+    checks = [
+        AssetCheckResult(
+            check_name="metric_bounds",
+            asset_key=DAILY,
+            passed=bad == 0,
+            severity=AssetCheckSeverity.WARN,
+            metadata={"rows_out_of_bounds": bad, "totals": MetadataValue.json(totals.first().asDict())},
+        )
+    ]
+    rows = silver_vs_gold(session, the_lake, w)
+    checks.append(
+        AssetCheckResult(
+            check_name="reconciles_with_silver",
+            asset_key=DAILY,
+            passed=not any(r["problems"] for r in rows),
+            severity=AssetCheckSeverity.ERROR,
+            metadata={
+                "event_dates": len(rows),
+                "mismatches": MetadataValue.json(
+                    [{k: v for k, v in r.items() if k != "rollup_problems"} for r in rows if r["problems"]]
+                ),
+            },
+        )
+    )
+    for name in ROLLUPS:
+        problems = [
+            {"event_date": r["event_date"], "problem": p} for r in rows for p in r["rollup_problems"][name]
+        ]
+        checks.append(
+            AssetCheckResult(
+                check_name=ADDS_UP,
+                asset_key=GOLD_KEYS[name],
+                passed=not problems,
+                severity=AssetCheckSeverity.ERROR,
+                metadata={"event_dates": len(rows), "mismatches": MetadataValue.json(problems)},
+            )
+        )
+    found, unjudged = anomalies(daily_totals(session, the_lake, w), w.event_dates())
+    checks.append(
+        AssetCheckResult(
+            check_name="volume_anomaly",
+            asset_key=DAILY,
+            passed=not found,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "anomalies": MetadataValue.json(found),
+                "without_history": MetadataValue.json([d.isoformat() for d in unjudged]),
+            },
+        )
+    )
+    yield from recorded(session, the_lake, checks, w, context.run_id)
+
+
+# Rows that break a business bound (null ratios, from a zero divisor, are fine).
+OUT_OF_BOUNDS = (
+    "ctr < 0 OR ctr > 1 OR cvr < 0 OR cvr > 1 OR spend_micros < 0 OR revenue_micros < 0 "
+    "OR isnan(roas) OR abs(roas) = double('inf')"
+)
+
+
+def daily_totals(session: SparkSession, lake: Lake, w: Window) -> dict[date, dict[str, int]]:
+    """Impressions and clicks per event date, the window and the trailing days before it."""
+    first = w.event_start - timedelta(days=TRAILING_DAYS)
+    df = read_window(session, lake.table("gold", "campaign_daily"), "event_date", first, w.end)
+    rows = df.groupBy("event_date").agg(F.sum("impressions").alias("i"), F.sum("clicks").alias("c")).collect()
+    return {r["event_date"]: {"impressions": r["i"], "clicks": r["c"]} for r in rows}

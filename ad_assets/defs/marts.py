@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, Backoff, Failure, RetryPolicy
+from dagster import AssetCheckResult, AssetExecutionContext, AssetKey, Backoff, Failure, RetryPolicy
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -21,7 +21,8 @@ from deltalake import DeltaTable
 
 from ad_assets.defs.gold import GOLD_KEYS
 from ad_assets.defs.partitions import daily_partitions, single_run, window_of
-from ad_assets.resources import ClickHouseResource, LakeResource
+from ad_assets.quality import ensure_table, record
+from ad_assets.resources import ClickHouseResource, LakeResource, SparkResource
 from spark_jobs.lake import Lake
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
@@ -86,7 +87,11 @@ MART_KEYS = {
     retry_policy=ENGINE_BUSY_RETRY,
 )
 def marts(
-    context: AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource, clickhouse: ClickHouseResource
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    lake: LakeResource,
+    clickhouse: ClickHouseResource,
+    spark: SparkResource,
 ) -> Iterator:
     w = window_of(context)
     the_lake = lake.lake()
@@ -112,4 +117,13 @@ def marts(
         "chdb_path": str(Path(clickhouse.chdb_path).resolve()),
     }
     context.log.info(f"dbt build for event dates {w.event_start}..{w.end} on {clickhouse.target}")
-    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+    session = spark.session(the_lake)
+    ensure_table(session, the_lake)  # the quality_daily mart reads it
+    tests: list[AssetCheckResult] = []
+    try:
+        for event in dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream():
+            if isinstance(event, AssetCheckResult):
+                tests.append(event)
+            yield event
+    finally:  # failed tests are the ones most worth keeping
+        record(session, the_lake, tests, w, context.run_id)

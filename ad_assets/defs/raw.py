@@ -1,12 +1,21 @@
 """Raw landing: gzip JSON Lines by arrival date and hour under raw/<event_type>/."""
 
 import pyarrow.fs as pafs
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from ad_assets.defs.partitions import daily_partitions, single_run, window_of
 from ad_assets.resources import LakeResource, LogSourceResource
 from spark_jobs.contracts import EVENT_TYPES
 from spark_jobs.lake import Lake
+from spark_jobs.raw_files import inspect_raw_files
 
 
 def landed_files(lake: Lake, event_type: str, day: str) -> list[pafs.FileInfo]:
@@ -23,6 +32,14 @@ def landed_files(lake: Lake, event_type: str, day: str) -> list[pafs.FileInfo]:
     description="Ad-server logs (bid requests and responses, impressions, clicks, conversions) "
     "as gzip JSON Lines, by arrival date and hour. Written by the built-in simulator in the "
     "embedded default; shipped by ad servers when ADLAKE_RAW_SOURCE=landed.",
+    check_specs=[
+        AssetCheckSpec(
+            "files_readable",
+            asset="raw_logs",
+            description="Every raw file of the partition is a complete, non-empty gzip. A warning: "
+            "bronze quarantines an unreadable file whole and loads the rest.",
+        )
+    ],
 )
 def raw_logs(
     context: AssetExecutionContext, lake: LakeResource, log_source: LogSourceResource
@@ -49,4 +66,21 @@ def raw_logs(
         files_per_event_type=MetadataValue.json({t: len(v) for t, v in files.items()}),
         location=the_lake.spark_path("raw"),
     )
-    return MaterializeResult(metadata=meta)
+    unreadable = [
+        f for t in EVENT_TYPES for f in inspect_raw_files(the_lake, t, w.arrival_dates()).unreadable
+    ]
+    return MaterializeResult(
+        metadata=meta,
+        check_results=[
+            AssetCheckResult(
+                check_name="files_readable",
+                passed=not unreadable,
+                severity=AssetCheckSeverity.WARN,
+                metadata={
+                    "unreadable_files": MetadataValue.json(
+                        [{"file": f.source_file, "reason": f.reason} for f in unreadable]
+                    )
+                },
+            )
+        ],
+    )

@@ -3,20 +3,24 @@ the campaign of their impression."""
 
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
+    MetadataValue,
     multi_asset,
 )
 
 from ad_assets.defs.bronze import BRONZE_KEYS
+from ad_assets.defs.checks import contract_result, contract_spec, recorded
 from ad_assets.defs.partitions import daily_partitions, single_run, window_of
 from ad_assets.defs.results import table_result
 from ad_assets.resources import LakeResource, PseudonymKeyResource, SparkResource
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
+from spark_jobs.delta_io import read_window
 from spark_jobs.pipeline import run_silver
-from spark_jobs.reconcile import duplicate_keys
+from spark_jobs.reconcile import bronze_vs_silver
 
 SILVER_KEYS = {t: AssetKey(f"silver_{TABLE_NAMES[t]}") for t in EVENT_TYPES}
 _DESCRIPTIONS = {
@@ -28,6 +32,9 @@ _DESCRIPTIONS = {
     "bid_request": "OpenRTB bid requests, deduplicated and pseudonymised.",
     "bid_response": "Bid responses with auction outcome (won, clearing price, loss reason).",
 }
+
+
+RECONCILE = "reconciles_with_bronze"
 
 
 def _deps(event_type: str) -> list[AssetKey]:
@@ -43,13 +50,17 @@ def _deps(event_type: str) -> list[AssetKey]:
         for t, key in SILVER_KEYS.items()
     ],
     check_specs=[
-        AssetCheckSpec(
-            "event_id_unique",
-            asset=key,
-            blocking=True,
-            description="No event_id occurs twice in the event dates this partition rewrote.",
-        )
-        for key in SILVER_KEYS.values()
+        *[contract_spec(key, "silver") for key in SILVER_KEYS.values()],
+        *[
+            AssetCheckSpec(
+                RECONCILE,
+                asset=key,
+                blocking=True,
+                description="Per event date rewritten: silver rows = distinct event ids in bronze "
+                "(both counting what arrived by the partition's end).",
+            )
+            for key in SILVER_KEYS.values()
+        ],
     ],
     partitions_def=daily_partitions,
     backfill_policy=single_run,
@@ -79,8 +90,31 @@ def silver_tables(
             batch_rows=stats.detail[event_type]["source"],
             event_dates=f"{w.event_start}..{w.end}",
         )
-    for event_type, key in SILVER_KEYS.items():
-        dups = duplicate_keys(session, the_lake.table("silver", TABLE_NAMES[event_type]), w)
-        yield AssetCheckResult(
-            check_name="event_id_unique", asset_key=key, passed=dups == 0, metadata={"duplicated_ids": dups}
+    checks = [
+        contract_result(
+            key,
+            read_window(
+                session, the_lake.table("silver", TABLE_NAMES[t]), "event_date", w.event_start, w.end
+            ),
+            "silver",
+            t,
         )
+        for t, key in SILVER_KEYS.items()
+    ]
+    counts = bronze_vs_silver(session, the_lake, w)
+    for event_type, key in SILVER_KEYS.items():
+        rows = [r for r in counts if r["table"] == TABLE_NAMES[event_type]]
+        checks.append(
+            AssetCheckResult(
+                check_name=RECONCILE,
+                asset_key=key,
+                passed=all(r["ok"] for r in rows),
+                severity=AssetCheckSeverity.ERROR,
+                metadata={
+                    "bronze_ids": sum(r["bronze_ids"] for r in rows),
+                    "silver_rows": sum(r["silver_rows"] for r in rows),
+                    "mismatches": MetadataValue.json([r for r in rows if not r["ok"]]),
+                },
+            )
+        )
+    yield from recorded(session, the_lake, checks, w, context.run_id)

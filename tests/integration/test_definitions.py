@@ -54,8 +54,17 @@ def test_checks_schedule_and_sensor_are_defined():
     graph = defs.resolve_asset_graph()
     checks = {(c.asset_key, c.name) for c in graph.asset_check_keys}
     assert (AssetKey("bronze_quarantine"), "raw_lines_reconcile") in checks
-    assert all((AssetKey(f"silver_{TABLE_NAMES[t]}"), "event_id_unique") in checks for t in EVENT_TYPES)
-    assert (AssetKey("gold_campaign_daily"), "metric_bounds") in checks
+    for t in EVENT_TYPES:
+        assert (AssetKey(f"bronze_{TABLE_NAMES[t]}"), "contract") in checks
+        assert (AssetKey(f"silver_{TABLE_NAMES[t]}"), "contract") in checks
+        assert (AssetKey(f"silver_{TABLE_NAMES[t]}"), "reconciles_with_bronze") in checks
+    for name in ("metric_bounds", "reconciles_with_silver", "volume_anomaly", "freshness_check"):
+        assert (AssetKey("gold_campaign_daily"), name) in checks
+    assert (MART_KEYS["campaign_daily"], "chain_reconciles") in checks
+    assert (AssetKey("raw_logs"), "files_readable") in checks
+    # Every asset of every layer has checks; the check results table is written by them.
+    unchecked = set(graph.get_all_asset_keys()) - {asset for asset, _ in checks}
+    assert unchecked == {AssetKey("quality_check_results")}
     assert defs.resolve_schedule_def("lakehouse_daily_schedule").cron_schedule == "30 1 * * *"
     assert defs.resolve_sensor_def("raw_landing_sensor") is not None
     job = defs.resolve_job_def("lakehouse_daily")

@@ -297,7 +297,7 @@ def test_dbt_docs_generate_catalogs_every_model_and_source(built, tmp_path):
     )
     catalog = json.loads((tmp_path / "catalog.json").read_text())
     models = {n.split(".")[-1] for n in catalog["nodes"]}
-    assert set(MART_KEYS) <= models and len(models) == len(MART_KEYS) + 3  # + staging views
+    assert set(MART_KEYS) <= models and len(models) == len(MART_KEYS) + 4  # + staging views
     assert {n.split(".")[-1] for n in catalog["sources"]} == set(GOLD_TABLES)
     assert (tmp_path / "index.html").exists()
 

@@ -1,0 +1,51 @@
+"""Helpers shared by the layers' asset checks: the contract (Great Expectations) check
+and the hand-off of results to the quality table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
+from pyspark.sql import DataFrame, SparkSession
+
+from ad_assets.quality import record
+from spark_jobs.expectations import validate
+from spark_jobs.lake import Lake
+from spark_jobs.pipeline import Window
+
+CONTRACT = "contract"
+
+
+def contract_spec(key: AssetKey, layer: str) -> AssetCheckSpec:
+    return AssetCheckSpec(
+        CONTRACT,
+        asset=key,
+        blocking=True,
+        description=f"Great Expectations suite built from the data contract for {layer}: column types, "
+        "required fields not null, accepted values, amounts >= 0, event time within the documented "
+        "lateness of its arrival" + (", event_id unique." if layer == "silver" else "."),
+    )
+
+
+def contract_result(key: AssetKey, df: DataFrame, layer: str, event_type: str) -> AssetCheckResult:
+    outcome = validate(df, layer, event_type)
+    return AssetCheckResult(
+        check_name=CONTRACT,
+        asset_key=key,
+        passed=outcome.success,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "suite": outcome.suite,
+            "expectations": outcome.evaluated,
+            "failed_expectations": len(outcome.failed),
+            "failures": MetadataValue.json(outcome.failed),
+        },
+    )
+
+
+def recorded(
+    spark: SparkSession, lake: Lake, results: list[AssetCheckResult], w: Window, run_id: str
+) -> Iterator[AssetCheckResult]:
+    """Write the results to the quality table, then hand them to Dagster."""
+    record(spark, lake, results, w, run_id)
+    yield from results

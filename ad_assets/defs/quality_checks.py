@@ -1,0 +1,120 @@
+"""Checks that span layers or time: the chain reconciliation of a partition from raw to
+marts, and the freshness of gold and marts."""
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetSpec,
+    MetadataValue,
+    asset_check,
+    build_sensor_for_freshness_checks,
+    build_time_partition_freshness_checks,
+)
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from ad_assets.defs.gold import GOLD_KEYS
+from ad_assets.defs.marts import MART_KEYS
+from ad_assets.defs.partitions import daily_partitions, window_of
+from ad_assets.quality import record
+from ad_assets.resources import ClickHouseResource, LakeResource, SparkResource
+from ad_assets.settings import load_settings
+from spark_jobs.delta_io import read_window
+from spark_jobs.lake import Lake
+from spark_jobs.pipeline import Window
+from spark_jobs.reconcile import bronze_vs_silver, raw_vs_bronze, silver_vs_gold
+
+# Written by the checks themselves (not materialized): shown so that lineage reaches the
+# quality_daily mart that reads it.
+quality_results = AssetSpec(
+    "quality_check_results",
+    group_name="quality",
+    kinds={"delta"},
+    description="Every check result of bronze, silver, gold and marts, per partition and run "
+    "(Delta table quality/check_results; `adlake quality` prints the latest).",
+)
+
+SUMS = ("impressions", "clicks", "conversions", "spend_micros", "revenue_micros")
+
+
+def gold_vs_marts(session: SparkSession, lake: Lake, w: Window, clickhouse: ClickHouseResource) -> list[dict]:
+    """Per event date of the window: marts.campaign_daily sums = gold campaign_daily sums."""
+    gold = {
+        r["event_date"].isoformat(): {m: int(r[m] or 0) for m in SUMS}
+        for r in read_window(
+            session, lake.table("gold", "campaign_daily"), "event_date", w.event_start, w.end
+        )
+        .groupBy("event_date")
+        .agg(*[F.sum(m).alias(m) for m in SUMS])
+        .collect()
+    }
+    sql = (
+        f"SELECT toString(event_date), {', '.join(f'toInt64(sum({m}))' for m in SUMS)} "
+        f"FROM marts.campaign_daily WHERE event_date BETWEEN '{w.event_start}' AND '{w.end}' "
+        "GROUP BY event_date"
+    )
+    with clickhouse.client() as client:
+        mart = {row[0]: dict(zip(SUMS, row[1:], strict=True)) for row in client.query(sql).result_rows}
+    zero = dict.fromkeys(SUMS, 0)
+    return [
+        {
+            "event_date": d,
+            "gold": gold.get(d, zero),
+            "marts": mart.get(d, zero),
+            "ok": gold.get(d) == mart.get(d),
+        }
+        for d in sorted(gold.keys() | mart.keys())
+    ]
+
+
+@asset_check(
+    asset=MART_KEYS["campaign_daily"],
+    name="chain_reconciles",
+    partitions_def=daily_partitions,
+    pool="chdb",
+    description="Walks the partition's data from raw to marts: raw lines = bronze + quarantine, "
+    "silver = distinct bronze ids, gold = valid silver, marts = gold; names the first link that "
+    "disagrees.",
+)
+def chain_reconciles(
+    context: AssetCheckExecutionContext,
+    lake: LakeResource,
+    spark: SparkResource,
+    clickhouse: ClickHouseResource,
+) -> AssetCheckResult:
+    w = window_of(context)
+    the_lake = lake.lake()
+    session = spark.session(the_lake)
+    links = {
+        "raw -> bronze": raw_vs_bronze(session, the_lake, w),
+        "bronze -> silver": bronze_vs_silver(session, the_lake, w),
+        "silver -> gold": silver_vs_gold(session, the_lake, w),
+        "gold -> marts": gold_vs_marts(session, the_lake, w, clickhouse),
+    }
+    broken = {name: [r for r in rows if not r["ok"]] for name, rows in links.items()}
+    first = next((name for name, bad in broken.items() if bad), None)
+    result = AssetCheckResult(
+        asset_key=MART_KEYS["campaign_daily"],
+        check_name="chain_reconciles",
+        passed=first is None,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "first_disagreement": first or "none",
+            "detail": MetadataValue.json(broken[first] if first else []),
+            "links_checked": MetadataValue.json({name: len(rows) for name, rows in links.items()}),
+        },
+    )
+    record(session, the_lake, [result], w, context.run.run_id)
+    return result
+
+
+# Gold and marts of yesterday's arrival date must exist by the deadline (cron, UTC).
+freshness_checks = build_time_partition_freshness_checks(
+    assets=[*GOLD_KEYS.values(), *MART_KEYS.values()],
+    deadline_cron=load_settings().freshness_deadline,
+    timezone="UTC",
+)
+freshness_sensor = build_sensor_for_freshness_checks(
+    freshness_checks=freshness_checks, minimum_interval_seconds=600
+)
