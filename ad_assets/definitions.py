@@ -44,6 +44,7 @@ def build_resources(s: Settings) -> dict:
             s3_secret_key=_secret("AWS_SECRET_ACCESS_KEY"),
             s3_region=s.s3_region,
             s3_path_style=s.s3_path_style,
+            min_free_mb=s.min_free_mb,
         ),
         "spark": SparkResource(
             master=s.spark_master,

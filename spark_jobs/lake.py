@@ -4,6 +4,7 @@ gives the same location to every engine: Spark (s3a://), delta-rs and pyarrow (s
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -91,3 +92,30 @@ class Lake:
         if s3.path_style:
             opts["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"] = "false"
         return opts
+
+    # --- before writing ---
+    def check_writable(self, layer: str, min_free_mb: int = 0) -> None:
+        """Fail early, naming the directory, when a local layer cannot take writes (no
+        permission, read-only, or less than min_free_mb free). Spark would fail later with
+        the cause buried in a JVM stack trace, maybe after a partial file. An S3 lake's
+        errors come from the store itself."""
+        if self.is_s3:
+            return
+        path = os.path.join(self.local_root, layer)
+        probe = os.path.join(path, f".adlake-write-probe-{os.getpid()}")
+        try:
+            os.makedirs(path, exist_ok=True)
+            with open(probe, "w") as f:
+                f.write("ok")
+            os.remove(probe)
+        except OSError as ex:
+            raise LakeNotWritable(f"cannot write to the lake directory {path}: {ex.strerror}") from ex
+        free_mb = shutil.disk_usage(path).free // 2**20
+        if free_mb < min_free_mb:
+            raise LakeNotWritable(
+                f"the lake directory {path} has {free_mb:,} MB free, below ADLAKE_MIN_FREE_MB={min_free_mb:,}"
+            )
+
+
+class LakeNotWritable(RuntimeError):
+    """The lake cannot take the writes of a step (the message names the directory)."""

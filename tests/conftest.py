@@ -61,64 +61,76 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class MinioServer:
+    """A MinIO server (built by scripts/bootstrap.sh --minio) on 127.0.0.1 with one bucket,
+    which a test may stop and start again on the same port and data directory."""
+
+    def __init__(self, data: Path, bucket: str = "adlake-test") -> None:
+        if not MINIO_BIN.exists():
+            pytest.fail(
+                f"MinIO binary missing at {MINIO_BIN}: run scripts/bootstrap.sh --minio (make test does)"
+            )
+        self.data, self.port, self.console = data, _free_port(), _free_port()
+        self.info = {
+            "endpoint": f"http://127.0.0.1:{self.port}",
+            "access_key": "adlake-test",
+            "secret_key": secrets.token_hex(16),
+            "bucket": bucket,
+        }
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "MINIO_ROOT_USER": self.info["access_key"],
+            "MINIO_ROOT_PASSWORD": self.info["secret_key"],
+            "MINIO_BROWSER": "off",
+        }
+        cmd = [str(MINIO_BIN), "server", str(self.data), "--address", f"127.0.0.1:{self.port}"]
+        cmd += ["--console-address", f"127.0.0.1:{self.console}", "--quiet"]
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        import pyarrow.fs as pafs
+
+        fs = pafs.S3FileSystem(
+            access_key=self.info["access_key"],
+            secret_key=self.info["secret_key"],
+            endpoint_override=f"127.0.0.1:{self.port}",
+            scheme="http",
+            region="us-east-1",
+            force_virtual_addressing=False,
+            allow_bucket_creation=True,
+        )
+        # Ready = the health probe answers and the bucket really exists (a request made
+        # while MinIO is still initialising can be lost).
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.info['endpoint']}/minio/health/ready", timeout=2) as r:
+                    if r.status == 200:
+                        fs.create_dir(self.info["bucket"])
+                        if fs.get_file_info(self.info["bucket"]).type == pafs.FileType.Directory:
+                            return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.time() > deadline:
+                err = self.proc.stderr.read().decode()[-2000:] if self.proc.stderr else ""
+                raise RuntimeError(f"MinIO did not start: {err}")
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+
 @pytest.fixture(scope="session")
 def minio() -> Iterator[dict[str, str]]:
-    """A MinIO server (built by scripts/bootstrap.sh --minio) with a fresh bucket."""
-    if not MINIO_BIN.exists():
-        pytest.fail(f"MinIO binary missing at {MINIO_BIN}: run scripts/bootstrap.sh --minio (make test does)")
-    data = Path(tempfile.mkdtemp(prefix="adlake-minio-"))
-    port, console = _free_port(), _free_port()
-    user, password = "adlake-test", secrets.token_hex(16)
-    env = {**os.environ, "MINIO_ROOT_USER": user, "MINIO_ROOT_PASSWORD": password, "MINIO_BROWSER": "off"}
-    proc = subprocess.Popen(
-        [
-            str(MINIO_BIN),
-            "server",
-            str(data),
-            "--address",
-            f"127.0.0.1:{port}",
-            "--console-address",
-            f"127.0.0.1:{console}",
-            "--quiet",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    info = {"endpoint": endpoint, "access_key": user, "secret_key": password, "bucket": "adlake-test"}
-    import pyarrow.fs as pafs
-
-    fs = pafs.S3FileSystem(
-        access_key=user,
-        secret_key=password,
-        endpoint_override=f"127.0.0.1:{port}",
-        scheme="http",
-        region="us-east-1",
-        force_virtual_addressing=False,
-        allow_bucket_creation=True,
-    )
-    # Ready = the health probe answers and the bucket really exists (a request made while
-    # MinIO is still initialising can be lost).
-    deadline = time.time() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{endpoint}/minio/health/ready", timeout=2) as r:
-                if r.status == 200:
-                    fs.create_dir(info["bucket"])
-                    if fs.get_file_info(info["bucket"]).type == pafs.FileType.Directory:
-                        break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            raise RuntimeError(
-                f"MinIO did not start: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}"
-            )
-        time.sleep(0.3)
-    yield info
-    proc.terminate()
-    proc.wait(timeout=30)
-    shutil.rmtree(data, ignore_errors=True)
+    """A MinIO server with a fresh bucket for the session."""
+    server = MinioServer(Path(tempfile.mkdtemp(prefix="adlake-minio-")))
+    server.start()
+    yield server.info
+    server.stop()
+    shutil.rmtree(server.data, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -73,7 +73,15 @@ def read_raw(root: Path) -> RawEvents:
         files = sorted((root / "raw" / event_type).glob("dt=*/hour=*/*.jsonl.gz"))
         for path in files:  # dt=, hour= and name sort in arrival order
             dt = path.parent.parent.name.removeprefix("dt=")
-            for line in gzip.decompress(path.read_bytes()).splitlines():
+            try:
+                text = gzip.decompress(path.read_bytes())
+            except (OSError, EOFError):
+                text = b""
+            if not text:  # unreadable or empty: the whole file is one quarantined row
+                out.lines[(event_type, dt)] += 1
+                out.invalid[(event_type, dt)] += 1
+                continue
+            for line in text.splitlines():
                 out.lines[(event_type, dt)] += 1
                 if not line_is_valid(line, event_type):
                     out.invalid[(event_type, dt)] += 1

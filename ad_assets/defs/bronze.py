@@ -12,6 +12,7 @@ from dagster import (
 )
 
 from ad_assets.defs.checks import contract_result, contract_spec, recorded
+from ad_assets.defs.outages import STORAGE_RETRY, outage_aware
 from ad_assets.defs.partitions import daily_partitions, single_run, window_of
 from ad_assets.defs.results import table_result
 from ad_assets.resources import LakeResource, SparkResource
@@ -66,9 +67,11 @@ QUARANTINE_KEY = AssetKey("bronze_quarantine")
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     pool="spark",
+    retry_policy=STORAGE_RETRY,
 )
+@outage_aware
 def bronze_tables(context: AssetExecutionContext, lake: LakeResource, spark: SparkResource):
-    the_lake = lake.lake()
+    the_lake = lake.writable_lake("bronze", "quality")
     session = spark.session(the_lake)
     w = window_of(context)
     stats = run_bronze(session, the_lake, w, batch_id=context.run_id)

@@ -17,6 +17,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from ad_assets.defs.checks import recorded
+from ad_assets.defs.outages import STORAGE_RETRY, outage_aware
 from ad_assets.defs.partitions import daily_partitions, single_run, window_of
 from ad_assets.defs.results import table_result
 from ad_assets.defs.silver import SILVER_KEYS
@@ -82,9 +83,11 @@ _DESCRIPTIONS = {
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     pool="spark",
+    retry_policy=STORAGE_RETRY,
 )
+@outage_aware
 def gold_tables(context: AssetExecutionContext, lake: LakeResource, spark: SparkResource):
-    the_lake = lake.lake()
+    the_lake = lake.writable_lake("gold", "quality")
     session = spark.session(the_lake)
     w = window_of(context)
     stats = run_gold(session, the_lake, w)

@@ -94,7 +94,7 @@ def marts(
     spark: SparkResource,
 ) -> Iterator:
     w = window_of(context)
-    the_lake = lake.lake()
+    the_lake = lake.writable_lake("quality")
     storage = the_lake.delta_rs_storage_options()
     missing = [
         n for n in GOLD_KEYS if not DeltaTable.is_deltatable(the_lake.delta_rs_uri("gold", n), storage)

@@ -45,9 +45,10 @@ def raw_logs(
     context: AssetExecutionContext, lake: LakeResource, log_source: LogSourceResource
 ) -> MaterializeResult:
     w = window_of(context)
-    the_lake = lake.lake()
+    generating = log_source.mode == "generator"
+    the_lake = lake.writable_lake("raw") if generating else lake.lake()
     meta: dict = {}
-    if log_source.mode == "generator":
+    if generating:
         report = log_source.generate(the_lake, w.arrival_dates())
         meta["generated_lines"] = MetadataValue.json(report.lines)
         context.log.info(f"generated {sum(report.lines.values()):,} lines in {report.files} files")

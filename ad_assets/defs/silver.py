@@ -14,6 +14,7 @@ from dagster import (
 
 from ad_assets.defs.bronze import BRONZE_KEYS
 from ad_assets.defs.checks import contract_result, contract_spec, recorded
+from ad_assets.defs.outages import STORAGE_RETRY, outage_aware
 from ad_assets.defs.partitions import daily_partitions, single_run, window_of
 from ad_assets.defs.results import table_result
 from ad_assets.resources import LakeResource, PseudonymKeyResource, SparkResource
@@ -65,14 +66,16 @@ def _deps(event_type: str) -> list[AssetKey]:
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     pool="spark",
+    retry_policy=STORAGE_RETRY,
 )
+@outage_aware
 def silver_tables(
     context: AssetExecutionContext,
     lake: LakeResource,
     spark: SparkResource,
     pseudonym_key: PseudonymKeyResource,
 ):
-    the_lake = lake.lake()
+    the_lake = lake.writable_lake("silver", "quality")
     session = spark.session(the_lake)
     w = window_of(context)
     stats = run_silver(session, the_lake, w, pseudonym_key.key_bytes(), pseudonym_key.key_version)

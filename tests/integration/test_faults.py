@@ -1,0 +1,220 @@
+"""Faults survived, with the real engines: an object store that goes away mid-run, a
+Spark process killed in the middle of a write, two runs of one partition at once, and a
+lake directory that cannot take writes. Small lakes (one arrival date)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from dagster import DagsterEventType, DagsterInstance
+from deltalake import DeltaTable
+
+from ad_assets.definitions import build_resources
+from ad_assets.defs.bronze import bronze_tables
+from ad_assets.defs.gold import gold_tables
+from ad_assets.defs.outages import STORAGE_RETRY
+from ad_assets.defs.raw import raw_logs
+from ad_assets.defs.silver import silver_tables
+from ad_assets.resources import LakeResource, LogSourceResource, PseudonymKeyResource, SparkResource
+from ad_assets.settings import Settings, load_settings
+from ad_assets.summary import TABLES
+from spark_jobs.lake import Lake
+from tests.conftest import MinioServer
+from tests.integration.helpers import all_marts, open_table, run_assets, table_content
+
+DAY = date(2026, 11, 1)
+SMALL = "1500"
+HMAC_KEY = "faults-test-key"  # the same pseudonyms in every home, so homes compare
+SPARK_LAYERS = [raw_logs, bronze_tables, silver_tables, gold_tables]
+
+
+def _settings(home: Path) -> Settings:
+    return load_settings(
+        {
+            "ADLAKE_HOME": str(home),
+            "ADLAKE_IMPRESSIONS_PER_DAY": SMALL,
+            "ADLAKE_START_DATE": DAY.isoformat(),
+        }
+    )
+
+
+def _adlake_run(home: Path) -> subprocess.Popen:
+    """`adlake run` for DAY in its own process (its own Spark driver), as a user would."""
+    env = {
+        **os.environ,
+        "ADLAKE_HOME": str(home),
+        "ADLAKE_HMAC_KEY": HMAC_KEY,
+        "DAGSTER_HOME": str(home / "dagster"),
+    }
+    cmd = [sys.executable, "-m", "ad_assets.cli", "run", "--start", DAY.isoformat(), "--days", "1"]
+    cmd += ["--impressions-per-day", SMALL]
+    # Its own process group: killing it takes the JVM child along.
+    return subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, text=True
+    )
+
+
+def _gold_and_counts(lake: Lake) -> dict:
+    """What must equal between two lakes fed the same raw files: every gold row and the
+    row count of every table (bronze and silver rows name their absolute source file)."""
+    out: dict = {name: table_content(lake, "gold", name) for name in ("campaign_daily", "publisher_daily")}
+    for layer, name in TABLES:
+        out[f"{layer}_{name}_rows"] = open_table(lake, layer, name).to_pyarrow_dataset().count_rows()
+    return out
+
+
+def _versions(lake: Lake) -> dict[str, int]:
+    return {f"{layer}_{name}": open_table(lake, layer, name).version() for layer, name in TABLES}
+
+
+# ------------------------------------------------------------------ object store outage
+def test_an_object_store_outage_fails_clearly_is_retried_and_leaves_no_partial_table(spark, monkeypatch):
+    server = MinioServer(Path(tempfile.mkdtemp(prefix="adlake-outage-")))
+    server.start()
+    m = server.info
+    try:
+        resources = {
+            "lake": LakeResource(
+                root=f"s3a://{m['bucket']}/lake",
+                s3_endpoint=m["endpoint"],
+                s3_access_key=m["access_key"],
+                s3_secret_key=m["secret_key"],
+            ),
+            "spark": SparkResource(jars_dir=load_settings().spark_jars_dir),
+            "pseudonym_key": PseudonymKeyResource(key=HMAC_KEY),
+            "log_source": LogSourceResource(world_start=DAY.isoformat(), impressions_per_day=int(SMALL)),
+        }
+        lake = resources["lake"].lake()
+        instance = DagsterInstance.ephemeral()
+        run_assets(resources, DAY, DAY, instance, assets=SPARK_LAYERS)
+        before, versions = _gold_and_counts(lake), _versions(lake)
+
+        # The store goes down as silver starts and comes back ~20 s later; silver fails
+        # against it and Dagster retries it with backoff (10 s, then 20 s).
+        server.stop()
+        threading.Timer(20, server.start).start()
+        t = time.time()
+        result = run_assets(resources, DAY, DAY, instance, assets=[silver_tables, gold_tables])
+        assert time.time() - t >= STORAGE_RETRY.delay
+        retried = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
+        failures = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+        assert retried and not failures
+        message = retried[0].event_specific_data.error.message
+        assert f"object store {m['endpoint']} unreachable" in message, message
+        # No duplicates, nothing partial: the same content, one new commit per rewritten table.
+        assert _gold_and_counts(lake) == before
+        after = _versions(lake)
+        for table, version in after.items():
+            rewritten = table.startswith(("silver_", "gold_"))
+            assert version == versions[table] + (1 if rewritten else 0), table
+    finally:
+        server.stop()
+
+
+# ------------------------------------------------------------------ Spark killed mid-write
+def _data_files(table_dir: Path) -> set[str]:
+    return {str(p.relative_to(table_dir)) for p in table_dir.rglob("*.parquet")}
+
+
+def test_a_spark_process_killed_mid_write_leaves_the_last_committed_version(tmp_path):
+    home = tmp_path / "home"
+    first = _adlake_run(home)
+    assert first.wait(timeout=900) == 0, first.stdout.read()[-3000:]
+    lake = _settings(home).lake()
+    before, versions = _gold_and_counts(lake), _versions(lake)
+    table_dir = Path(lake.local_root) / "bronze" / "bid_requests"
+    committed = _data_files(table_dir)
+
+    # Again, killed (driver and JVM) the moment bronze's first table has a new data file
+    # on disk, i.e. while its write is in flight and not yet committed.
+    second = _adlake_run(home)
+    deadline = time.time() + 600
+    while not (_data_files(table_dir) - committed):
+        assert second.poll() is None, "the run ended before it wrote: " + second.stdout.read()[-3000:]
+        assert time.time() < deadline
+        time.sleep(0.05)
+    os.killpg(second.pid, signal.SIGKILL)
+    second.wait(timeout=60)
+
+    in_flight = _data_files(table_dir) - committed
+    table = DeltaTable(str(table_dir))
+    assert table.version() == versions["bronze_bid_requests"]  # the write never committed
+    assert not in_flight & {Path(u).relative_to(table_dir).as_posix() for u in table.file_uris()}
+    assert _gold_and_counts(lake) == before
+
+    rerun = _adlake_run(home)
+    assert rerun.wait(timeout=900) == 0, rerun.stdout.read()[-3000:]
+    assert _gold_and_counts(lake) == before
+
+
+# ------------------------------------------------------------------ two runs at once
+def test_two_runs_of_one_partition_at_once_equal_a_single_run(spark, tmp_path, monkeypatch):
+    home = tmp_path / "both"
+    runs = [_adlake_run(home), _adlake_run(home)]
+    codes = [r.wait(timeout=1200) for r in runs]
+    outputs = [r.stdout.read() for r in runs]
+    assert 0 in codes, outputs[0][-3000:]
+
+    monkeypatch.setenv("ADLAKE_HMAC_KEY", HMAC_KEY)
+    single = _settings(tmp_path / "single")
+    resources = build_resources(single)
+    run_assets(resources, DAY, DAY, DagsterInstance.ephemeral())
+    both = _settings(home)
+    assert _gold_and_counts(both.lake()) == _gold_and_counts(single.lake())
+    assert all_marts(build_resources(both)["clickhouse"]) == all_marts(resources["clickhouse"])
+
+    # The instance's pools ("spark", "chdb": one step at a time) made them take turns.
+    kinds = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        runs = instance.get_runs()
+        steps = sorted(
+            (e.timestamp, e.dagster_event.event_type, e.step_key)
+            for run in runs
+            for e in instance.all_logs(run.run_id, of_type=kinds)
+            if e.step_key.startswith(("bronze", "silver", "gold"))
+        )
+    assert len(runs) == 2 and len(steps) >= 12
+    running = 0
+    for _, kind, key in steps:
+        running += 1 if kind == DagsterEventType.STEP_START else -1
+        assert running <= 1, f"two Spark steps ran at once ({key})"
+    assert codes == [0, 0], [o[-2000:] for o in outputs]
+
+
+# ------------------------------------------------------------------ lake cannot take writes
+def _silver_failure(resources: dict) -> str:
+    result = run_assets(
+        resources, DAY, DAY, DagsterInstance.ephemeral(), assets=[silver_tables], raise_on_error=False
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+    return failure.event_specific_data.error.message
+
+
+def test_a_lake_directory_that_refuses_writes_fails_naming_it(spark, tmp_path):
+    settings = _settings(tmp_path / "home")
+    resources = build_resources(settings)
+    silver_dir = Path(settings.lake_root) / "silver"
+    silver_dir.mkdir(parents=True)
+    # Read-only even for root: the immutable attribute (ext4 and most Linux filesystems).
+    if subprocess.run(["chattr", "+i", str(silver_dir)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here, so a write refusal cannot be staged")
+    try:
+        message = _silver_failure(resources)
+    finally:
+        subprocess.run(["chattr", "-i", str(silver_dir)], check=True)
+    assert f"cannot write to the lake directory {silver_dir}: Operation not permitted" in message, message
+
+    full = {**resources, "lake": LakeResource(root=settings.lake_root, min_free_mb=2**40)}
+    message = _silver_failure(full)
+    assert f"the lake directory {silver_dir} has" in message and "ADLAKE_MIN_FREE_MB" in message, message
+    assert not list(silver_dir.iterdir())  # nothing was written
