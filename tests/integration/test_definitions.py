@@ -1,9 +1,20 @@
-from dagster import AssetKey, DagsterInstance
+from datetime import UTC, datetime, timedelta
+
+from dagster import (
+    AssetCheckSeverity,
+    AssetKey,
+    AssetMaterialization,
+    AssetSelection,
+    DagsterInstance,
+    materialize,
+)
 
 from ad_assets.cli import DAGSTER_YAML
-from ad_assets.definitions import defs
-from ad_assets.defs.gold import GOLD_KEYS
-from ad_assets.defs.marts import MART_KEYS
+from ad_assets.definitions import build_resources, defs
+from ad_assets.defs.gold import GOLD_KEYS, gold_tables
+from ad_assets.defs.marts import MART_KEYS, marts
+from ad_assets.defs.quality_checks import freshness_checks
+from ad_assets.settings import load_settings
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 
 
@@ -78,3 +89,31 @@ def test_the_instance_admits_one_step_at_a_time_per_pool(tmp_path):
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
     graph = defs.resolve_asset_graph()
     assert all(graph.get(k).pools == {"chdb"} for k in MART_KEYS.values())
+
+
+def _freshness(instance: DagsterInstance) -> dict:
+    result = materialize(
+        [gold_tables, marts, *freshness_checks],
+        selection=AssetSelection.checks(*freshness_checks),
+        instance=instance,
+        resources=build_resources(load_settings()),
+    )
+    return {e.asset_key: e for e in result.get_asset_check_evaluations()}
+
+
+def test_freshness_wants_yesterdays_gold_and_marts_by_the_deadline():
+    """Gold and marts are fresh when the arrival date before the latest deadline tick
+    (ADLAKE_FRESHNESS_DEADLINE, UTC) is materialized; older data warns."""
+    instance = DagsterInstance.ephemeral()
+    watched = [*GOLD_KEYS.values(), *MART_KEYS.values()]
+    for key in watched:
+        instance.report_runless_asset_event(AssetMaterialization(asset_key=key, partition="2026-11-02"))
+    stale = _freshness(instance)
+    assert set(stale) == set(watched)
+    assert not any(e.passed for e in stale.values())
+    assert all(e.severity == AssetCheckSeverity.WARN for e in stale.values())
+    tick = stale[GOLD_KEYS["campaign_daily"]].metadata["dagster/latest_cron_tick_timestamp"].value
+    due = (datetime.fromtimestamp(tick, UTC).date() - timedelta(days=1)).isoformat()
+    for key in watched:
+        instance.report_runless_asset_event(AssetMaterialization(asset_key=key, partition=due))
+    assert all(e.passed for e in _freshness(instance).values())

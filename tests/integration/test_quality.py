@@ -149,7 +149,8 @@ def test_check_results_reach_the_quality_table_mart_and_command(faulty, capsys, 
 def test_a_silver_contract_breach_stops_gold_and_marts_in_the_same_run(faulty, monkeypatch, capsys):
     settings, resources = faulty["settings"], faulty["resources"]
     lake = settings.lake()
-    silver = DeltaTable(lake.delta_rs_uri("silver", "impressions"))
+    # Bid requests join nothing downstream, so the duplicate reaches the check unchanged.
+    silver = DeltaTable(lake.delta_rs_uri("silver", "bid_requests"))
     clean_version = silver.version()
     gold_version = DeltaTable(lake.delta_rs_uri("gold", "campaign_daily")).version()
     one = silver.to_pyarrow_dataset().head(1, filter=pa.compute.field("event_date") == pa.scalar(FAULTY))
@@ -165,7 +166,7 @@ def test_a_silver_contract_breach_stops_gold_and_marts_in_the_same_run(faulty, m
         )
         assert not result.success
         check = {(e.asset_key, e.check_name): e for e in result.get_asset_check_evaluations()}
-        contract = check[(AssetKey("silver_impressions"), "contract")]
+        contract = check[(AssetKey("silver_bid_requests"), "contract")]
         assert not contract.passed
         (failure,) = contract.metadata["failures"].value
         assert failure["expectation"] == "expect_column_values_to_be_unique"
@@ -175,7 +176,7 @@ def test_a_silver_contract_breach_stops_gold_and_marts_in_the_same_run(faulty, m
         assert DeltaTable(lake.delta_rs_uri("gold", "campaign_daily")).version() == gold_version
         monkeypatch.setenv("ADLAKE_HOME", str(settings.home))
         assert main(["quality", "--date", FAULTY.isoformat()]) == 1
-        assert "FAIL silver_impressions.contract" in capsys.readouterr().out
+        assert "FAIL silver_bid_requests.contract" in capsys.readouterr().out
     finally:
         DeltaTable(silver.table_uri).restore(clean_version)
     result = run_assets(
