@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable
 from tabulate import tabulate
 
+from ad_assets import quality
 from ad_assets.marts_sql import first_line
 from ad_assets.resources.clickhouse import ClickHouseResource
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
@@ -104,6 +105,9 @@ def render(lake: Lake, clickhouse: ClickHouseResource | None = None) -> str:
             tabulate(top_rows, headers=cols, tablefmt="github", floatfmt=".4f"),
             "",
             *(marts_section(clickhouse) if clickhouse else []),
+            "Data quality (adlake quality):",
+            quality.render(quality.latest_results(lake)),
+            "",
             f"Lake: {lake.spark_path()}",
         ]
     )

@@ -32,7 +32,7 @@ def _gist(ex: BaseException) -> str:
         i = text.find(marker)
         if i >= 0:
             line = text[text.rfind("\n", 0, i) + 1 :].split("\n", 1)[0]
-            return line.strip()[:300]
+            return line.strip().lstrip(": ")[:300]
     return text.strip().split("\n", 1)[0][:300]
 
 

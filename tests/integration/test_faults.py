@@ -72,6 +72,15 @@ def _gold_and_counts(lake: Lake) -> dict:
     return out
 
 
+def _messages(error) -> str:
+    """An error's message and its causes' (a retry wraps the step's own failure)."""
+    out = []
+    while error is not None:
+        out.append(error.message)
+        error = error.cause
+    return "\n".join(out)
+
+
 def _versions(lake: Lake) -> dict[str, int]:
     return {f"{layer}_{name}": open_table(lake, layer, name).version() for layer, name in TABLES}
 
@@ -108,8 +117,8 @@ def test_an_object_store_outage_fails_clearly_is_retried_and_leaves_no_partial_t
         retried = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
         failures = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
         assert retried and not failures
-        message = retried[0].event_specific_data.error.message
-        assert f"object store {m['endpoint']} unreachable" in message, message
+        message = _messages(retried[0].event_specific_data.error)
+        assert f"object store {m['endpoint']} unreachable for s3a://{m['bucket']}/lake" in message, message
         # No duplicates, nothing partial: the same content, one new commit per rewritten table.
         assert _gold_and_counts(lake) == before
         after = _versions(lake)
