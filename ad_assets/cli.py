@@ -4,6 +4,7 @@ summary, query the marts, run dbt on the marts project, start the Dagster UI."""
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import subprocess
 import sys
@@ -28,9 +29,17 @@ concurrency:
 def prepare_dagster_home(s: Settings) -> Path:
     s.dagster_home.mkdir(parents=True, exist_ok=True)
     cfg = s.dagster_home / "dagster.yaml"
-    # Ours to rewrite when AdLake's defaults change; a file the user wrote is left alone.
-    if not cfg.exists() or cfg.read_text().startswith(DAGSTER_YAML.splitlines()[0]):
-        cfg.write_text(DAGSTER_YAML)
+    # Two `adlake` commands started at once on a new home would both create and migrate
+    # the SQLite storage and can leave it unusable: the first creates it, under a lock.
+    with open(s.dagster_home / ".adlake-init.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        # Ours to rewrite when AdLake's defaults change; a file the user wrote is left alone.
+        if not cfg.exists() or cfg.read_text().startswith(DAGSTER_YAML.splitlines()[0]):
+            cfg.write_text(DAGSTER_YAML)
+        from dagster import DagsterInstance
+
+        with DagsterInstance.from_config(str(s.dagster_home)):
+            pass
     os.environ["DAGSTER_HOME"] = str(s.dagster_home)
     return s.dagster_home
 
@@ -83,13 +92,17 @@ def _run_job(name: str, start: date, end: date) -> str | None:
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from ad_assets.definitions import defs
+    from ad_assets.runs import release_abandoned_runs, run_tags
 
     with DagsterInstance.get() as instance:
+        for run_id in release_abandoned_runs(instance):
+            print(f"run {run_id} was killed before it ended: marked failed, its pool slots freed")
         result = defs.resolve_job_def(name).execute_in_process(
             instance=instance,
             tags={
                 ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
                 ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
+                **run_tags(),
             },
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
