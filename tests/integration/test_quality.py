@@ -183,3 +183,8 @@ def test_a_silver_contract_breach_stops_gold_and_marts_in_the_same_run(faulty, m
         resources, FAULTY, FAULTY, DagsterInstance.ephemeral(), assets=[silver_tables, gold_tables, marts]
     )
     assert all(e.passed for e in result.get_asset_check_evaluations())
+    # The mart counts each check once per day, by its latest result: the failure is gone.
+    silver_day = {
+        (r["arrival_date"], r["layer"]): r for r in mart_rows(resources["clickhouse"], QUALITY_MART)
+    }[(FAULTY, "silver")]
+    assert (silver_day["checks"], silver_day["passed"], silver_day["failures"]) == (10, 10, 0)
