@@ -87,7 +87,9 @@ def _versions(lake: Lake) -> dict[str, int]:
 
 # ------------------------------------------------------------------ object store outage
 def test_an_object_store_outage_fails_clearly_is_retried_and_leaves_no_partial_table(spark, monkeypatch):
-    server = MinioServer(Path(tempfile.mkdtemp(prefix="adlake-outage-")))
+    # A bucket of its own: Hadoop caches one S3A client per bucket for the JVM, and the
+    # session-wide MinIO of test_minio must not meet this one's (stopped) endpoint.
+    server = MinioServer(Path(tempfile.mkdtemp(prefix="adlake-outage-")), bucket="adlake-outage")
     server.start()
     m = server.info
     try:

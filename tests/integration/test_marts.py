@@ -18,6 +18,7 @@ from dagster import DagsterEventType, DagsterInstance
 
 from ad_assets.definitions import build_resources
 from ad_assets.defs.marts import DBT_EXECUTABLE, DBT_PROJECT_DIR, MART_KEYS, marts
+from ad_assets.quality import QUALITY_TABLE
 from ad_assets.settings import load_settings
 from spark_jobs.contracts import CHANNELS
 from spark_jobs.metrics import MICROS, RATIOS
@@ -298,7 +299,7 @@ def test_dbt_docs_generate_catalogs_every_model_and_source(built, tmp_path):
     catalog = json.loads((tmp_path / "catalog.json").read_text())
     models = {n.split(".")[-1] for n in catalog["nodes"]}
     assert set(MART_KEYS) <= models and len(models) == len(MART_KEYS) + 4  # + staging views
-    assert {n.split(".")[-1] for n in catalog["sources"]} == set(GOLD_TABLES)
+    assert {n.split(".")[-1] for n in catalog["sources"]} == {*GOLD_TABLES, QUALITY_TABLE[1]}
     assert (tmp_path / "index.html").exists()
 
 

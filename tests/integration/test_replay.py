@@ -42,15 +42,15 @@ def test_replay_loads_a_redelivered_file_and_empties_its_quarantine(capsys):
     lake = load_settings().lake()  # the test session's ADLAKE_HOME, which the CLI reads too
     first = gzip.compress(("\n".join(_click(i) for i in range(3)) + "\n").encode())
     second = gzip.compress(("\n".join(_click(i) for i in range(10, 12)) + "\n").encode())
-    _land(lake.local_root, 0, first)
-    _land(lake.local_root, 1, second[:-8])  # arrives truncated
+    _land(lake.local_root, 10, first)  # events at 10:00 arrive in the 10:00 and 11:00 folders
+    _land(lake.local_root, 11, second[:-8])  # arrives truncated
 
     assert _run_job("reprocess_landed", DAY, DAY)
     (row,) = quarantined(lake, reason_prefix="unreadable_file")
     assert (row["arrival_date"], row["event_type"], row["count"]) == (DAY, "click", 1)
     assert open_table(lake, "bronze", "clicks").to_pyarrow_dataset().count_rows() == 3
 
-    _land(lake.local_root, 1, second)  # the sender re-delivers it
+    _land(lake.local_root, 11, second)  # the sender re-delivers it
     assert main(["replay", "--reason", "unreadable_file", "--event-type", "click"]) == 0
     assert "0 matching rows still in quarantine" in capsys.readouterr().out
     assert quarantined(lake) == []
