@@ -61,7 +61,7 @@ _DESCRIPTIONS = {
             asset=DAILY,
             blocking=True,
             description="Per event date: impressions, clicks and spend = the valid silver events; "
-            "conversions <= valid orders; campaign_hourly and publisher_daily add up to campaign_daily.",
+            "conversions <= valid orders (the hourly and publisher tables: adds_up_to_daily).",
         ),
         *[
             AssetCheckSpec(
@@ -101,7 +101,7 @@ def gold_tables(context: AssetExecutionContext, lake: LakeResource, spark: Spark
             event_dates=f"{w.event_start}..{w.end}",
         )
     daily = read_window(session, the_lake.table("gold", "campaign_daily"), "event_date", w.event_start, w.end)
-    bad = daily.where(f"{OUT_OF_BOUNDS}").count()
+    bad = daily.where(OUT_OF_BOUNDS).count()
     totals = daily.agg(
         *[F.sum(c).alias(c) for c in ("impressions", "clicks", "conversions", "spend", "revenue")]
     )
