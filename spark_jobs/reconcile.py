@@ -89,7 +89,7 @@ def raw_vs_bronze(spark: SparkSession, lake: Lake, w: Window) -> list[dict]:
     return rows
 
 
-def _by_date(df: DataFrame, date_col: str, **aggs: Column) -> dict[str, dict[str, int]]:
+def aggregates_by_date(df: DataFrame, date_col: str, **aggs: Column) -> dict[str, dict[str, int]]:
     rows = df.groupBy(date_col).agg(*[c.alias(n) for n, c in aggs.items()]).collect()
     return {r[date_col].isoformat(): {n: int(r[n] or 0) for n in aggs} for r in rows}
 
@@ -107,8 +107,8 @@ def bronze_vs_silver(spark: SparkSession, lake: Lake, w: Window) -> list[dict]:
         silver = read_window(spark, lake.table("silver", table), "event_date", w.event_start, w.end).where(
             F.col("arrival_date") <= F.lit(w.end)
         )
-        b = _by_date(bronze, "event_date", n=F.countDistinct("event_id"))
-        s = _by_date(silver, "event_date", n=F.count("*"))
+        b = aggregates_by_date(bronze, "event_date", n=F.countDistinct("event_id"))
+        s = aggregates_by_date(silver, "event_date", n=F.count("*"))
         for day in sorted(b.keys() | s.keys()):
             nb, ns = b.get(day, {}).get("n", 0), s.get(day, {}).get("n", 0)
             rows.append(
@@ -123,18 +123,18 @@ def silver_vs_gold(spark: SparkSession, lake: Lake, w: Window) -> list[dict]:
     def window(layer: str, name: str) -> DataFrame:
         return read_window(spark, lake.table(layer, name), "event_date", w.event_start, w.end)
 
-    imp = _by_date(
+    imp = aggregates_by_date(
         window("silver", "impressions").where("is_valid"),
         "event_date",
         impressions=F.count("*"),
         spend_micros=F.sum("cost_micros"),
     )
-    clk = _by_date(window("silver", "clicks").where("is_valid"), "event_date", clicks=F.count("*"))
-    orders = _by_date(
+    clk = aggregates_by_date(window("silver", "clicks").where("is_valid"), "event_date", clicks=F.count("*"))
+    orders = aggregates_by_date(
         window("silver", "conversions").where("is_valid"), "event_date", orders=F.countDistinct("order_id")
     )
     sums = {c: F.sum(c) for c in ("impressions", "clicks", "spend_micros", "conversions", "revenue_micros")}
-    gold = {name: _by_date(window("gold", name), "event_date", **sums) for name in GOLD_TABLES}
+    gold = {name: aggregates_by_date(window("gold", name), "event_date", **sums) for name in GOLD_TABLES}
     rows = []
     for day in sorted(imp.keys() | clk.keys() | orders.keys() | gold["campaign_daily"].keys()):
         daily = gold["campaign_daily"].get(day, dict.fromkeys(sums, 0))

@@ -23,7 +23,7 @@ from ad_assets.settings import load_settings
 from spark_jobs.delta_io import read_window
 from spark_jobs.lake import Lake
 from spark_jobs.pipeline import Window
-from spark_jobs.reconcile import bronze_vs_silver, raw_vs_bronze, silver_vs_gold
+from spark_jobs.reconcile import aggregates_by_date, bronze_vs_silver, raw_vs_bronze, silver_vs_gold
 
 # Written by the checks themselves (not materialized): shown so that lineage reaches the
 # quality_daily mart that reads it.
@@ -40,15 +40,8 @@ SUMS = ("impressions", "clicks", "conversions", "spend_micros", "revenue_micros"
 
 def gold_vs_marts(session: SparkSession, lake: Lake, w: Window, clickhouse: ClickHouseResource) -> list[dict]:
     """Per event date of the window: marts.campaign_daily sums = gold campaign_daily sums."""
-    gold = {
-        r["event_date"].isoformat(): {m: int(r[m] or 0) for m in SUMS}
-        for r in read_window(
-            session, lake.table("gold", "campaign_daily"), "event_date", w.event_start, w.end
-        )
-        .groupBy("event_date")
-        .agg(*[F.sum(m).alias(m) for m in SUMS])
-        .collect()
-    }
+    daily = read_window(session, lake.table("gold", "campaign_daily"), "event_date", w.event_start, w.end)
+    gold = aggregates_by_date(daily, "event_date", **{m: F.sum(m) for m in SUMS})
     sql = (
         f"SELECT toString(event_date), {', '.join(f'toInt64(sum({m}))' for m in SUMS)} "
         f"FROM marts.campaign_daily WHERE event_date BETWEEN '{w.event_start}' AND '{w.end}' "
