@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Sets up everything AdLake needs, idempotently, and fast the second time:
-#   - a virtualenv for requirements.txt, kept in the cache and keyed by the file's hash
-#     (so a fresh clone on the same machine reuses it), linked as ./.venv
+#   - a virtualenv installed from requirements.lock (the whole dependency tree, pinned) by
+#     uv, kept in the cache and keyed by the lock's hash (so a fresh clone on the same
+#     machine reuses it), linked as ./.venv
 #   - the Spark jars (Delta, hadoop-aws) copied by Maven into the cache
-#   - the MinIO server binary built from source with `go install` (tests only: --minio)
+#   - the MinIO server binary built from source with `go install` at a pinned release
+#     (tests only: --minio)
 # Cache root: $ADLAKE_CACHE (default ~/.cache/adlake). Nothing here is committed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,14 +14,25 @@ PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 mkdir -p "$CACHE"
 
-req_hash=$( (cat requirements.txt; "$PYTHON" --version) | sha256sum | cut -c1-16)
+UV_VERSION=0.13.8
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c  # RELEASE.2026-02-12T20-18-48Z
+
+# uv installs the locked tree in seconds where pip takes minutes; it lives in its own venv.
+uv="$CACHE/uv-$UV_VERSION/bin/uv"
+if [ ! -x "$uv" ]; then
+  echo "bootstrap: installing uv $UV_VERSION"
+  rm -rf "$CACHE/uv-$UV_VERSION"
+  "$PYTHON" -m venv "$CACHE/uv-$UV_VERSION"
+  "$CACHE/uv-$UV_VERSION/bin/pip" install -q "uv==$UV_VERSION"
+fi
+
+req_hash=$( (cat requirements.lock; "$PYTHON" --version) | sha256sum | cut -c1-16)
 venv="$CACHE/venv-$req_hash"
 if [ ! -x "$venv/.ready" ]; then
-  echo "bootstrap: creating virtualenv $venv"
+  echo "bootstrap: creating virtualenv $venv from requirements.lock"
   rm -rf "$venv"
   "$PYTHON" -m venv "$venv"
-  "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q -r requirements.txt
+  UV_CACHE_DIR="$CACHE/uv-cache" "$uv" pip install -q --python "$venv/bin/python" -r requirements.lock
   printf '#!/bin/sh\n' > "$venv/.ready" && chmod +x "$venv/.ready"
 fi
 # The project itself and its dbt adapter for chDB, editable, so `adlake`, `dbt` and imports
@@ -44,8 +57,10 @@ fi
 ln -sfn "$jars" "$CACHE/jars-current"
 
 if [ "${1:-}" = "--minio" ]; then
-  if [ ! -x "$CACHE/bin/minio" ]; then
-    echo "bootstrap: building MinIO from source (go install, a few minutes once)"
-    (cd /tmp && GOBIN="$CACHE/bin" GOFLAGS=-mod=mod go install github.com/minio/minio@latest)
+  minio_bin="$CACHE/minio-$MINIO_VERSION/minio"
+  if [ ! -x "$minio_bin" ]; then
+    echo "bootstrap: building MinIO $MINIO_VERSION from source (go install, about 12 minutes once)"
+    (cd /tmp && GOBIN="$CACHE/minio-$MINIO_VERSION" GOFLAGS=-mod=mod go install "github.com/minio/minio@$MINIO_VERSION")
   fi
+  mkdir -p "$CACHE/bin" && ln -sfn "$minio_bin" "$CACHE/bin/minio"
 fi
