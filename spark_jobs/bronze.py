@@ -145,3 +145,11 @@ def quarantine_rows(parsed: DataFrame, event_type: str, ingest_ts: Column, batch
         ingest_ts.alias("_ingest_ts"),
         F.lit(batch_id).alias("_batch_id"),
     )
+
+
+def unknown_field_counts(bronze: DataFrame) -> dict[str, int]:
+    """Unknown field -> bronze rows that carried it (kept in extra_json)."""
+    keys = bronze.where("extra_json IS NOT NULL").select(
+        F.explode(F.json_object_keys("extra_json")).alias("k")
+    )
+    return {r["k"]: r["count"] for r in keys.groupBy("k").count().collect()}

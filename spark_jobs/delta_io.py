@@ -3,11 +3,16 @@ the first arrival. Running the same window twice leaves the table content unchan
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 
+import deltalake
+import pyarrow as pa
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
+
+from spark_jobs.lake import Lake
 
 # Arrival order of a line: the first arrival of a resent event is the one kept.
 ARRIVAL_ORDER: tuple[str, ...] = ("arrival_date", "arrival_hour", "_source_file", "_line_number")
@@ -56,6 +61,23 @@ def merge_first_arrival(
     key is replaced only by an earlier arrival (or when `also_update_when` holds).
     Returns the merge's row counts (source, inserted, updated) from the Delta log."""
     ensure_table(spark, path, batch.schema, partition_col)
+    # The batch is used three times (its dates, the files it touches, the write): computed
+    # once (deduplication and pseudonyms are the costly part), then read from the cache.
+    batch = batch.persist()
+    try:
+        return _merge(spark, path, batch, partition_col, key, also_update_when)
+    finally:
+        batch.unpersist()
+
+
+def _merge(
+    spark: SparkSession,
+    path: str,
+    batch: DataFrame,
+    partition_col: str,
+    key: str,
+    also_update_when: str | None,
+) -> dict[str, int]:
     dates = [r[0] for r in batch.select(partition_col).distinct().collect()]
     if not dates:
         return {"source": 0, "inserted": 0, "updated": 0}
@@ -91,3 +113,14 @@ def merge_first_arrival(
 
 def read_window(spark: SparkSession, path: str, partition_col: str, start: date, end: date) -> DataFrame:
     return spark.read.format("delta").load(path).where(window_predicate(partition_col, start, end))
+
+
+def delta_row_counts(lake: Lake, layer: str, name: str, group_by: tuple[str, ...]) -> Counter:
+    """Rows per partition value(s) of a Delta table, from its log's add actions (delta-rs)."""
+    dt = deltalake.DeltaTable(lake.delta_rs_uri(layer, name), storage_options=lake.delta_rs_storage_options())
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    out: Counter = Counter()
+    cols = [actions[f"partition.{c}"].to_pylist() for c in group_by]
+    for n, *key in zip(actions["num_records"].to_pylist(), *cols, strict=True):
+        out[tuple(str(k) for k in key)] += n
+    return out

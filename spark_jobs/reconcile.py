@@ -2,9 +2,10 @@
 per (table, date) with both sides and `ok`.
 
 - raw -> bronze: raw lines = bronze rows + quarantined rows (per arrival date). Raw lines
-  are counted by Spark straight from the files (an unreadable file counts as the one
-  quarantine row it becomes); table rows come from the Delta log read by delta-rs, a
-  second engine that does not trust the writer's own bookkeeping.
+  are counted straight from the decompressed files, not by the Spark job that parsed them
+  (an unreadable file counts as the one quarantine row it becomes); table rows come from
+  the Delta log read by delta-rs, a second engine that does not trust the writer's own
+  bookkeeping.
 - bronze -> silver: silver rows = distinct event ids in bronze (per event date).
 - silver -> gold: gold impressions, clicks and spend = the valid silver events; gold
   conversions <= valid orders; the hourly and publisher tables add up to the daily one."""
@@ -13,13 +14,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pyarrow as pa
-from deltalake import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
-from spark_jobs.delta_io import read_window
+from spark_jobs.delta_io import delta_row_counts, read_window
 from spark_jobs.lake import Lake
 from spark_jobs.pipeline import GOLD_TABLES, QUARANTINE_TABLE, Window
 from spark_jobs.raw_files import inspect_raw_files
@@ -27,47 +26,25 @@ from spark_jobs.silver import with_event_time
 
 # Gold tables that must add up to campaign_daily per event date.
 ROLLUPS = tuple(n for n in GOLD_TABLES if n != "campaign_daily")
-_RAW_PATH = r"/raw/([a-z_]+)/dt=(\d{4}-\d{2}-\d{2})/"
 
 
-def raw_line_counts(spark: SparkSession, lake: Lake, w: Window) -> Counter:
-    """(event_type, arrival date) -> lines in the readable raw files, counted by Spark for
-    every event type at once, plus one per file that cannot be read (quarantined whole)."""
+def raw_line_counts(lake: Lake, w: Window) -> Counter:
+    """(event_type, arrival date) -> lines in the readable raw files (decompressed and
+    counted outside Spark, see raw_files.py), plus one per file that cannot be read
+    (quarantined whole)."""
     out: Counter = Counter()
-    readable: list[str] = []
     for event_type in EVENT_TYPES:
         files = inspect_raw_files(lake, event_type, w.arrival_dates())
-        readable += files.readable
+        for day, n in files.lines.items():
+            out[(event_type, day.isoformat())] += n
         for f in files.unreadable:
             out[(event_type, f.arrival_date.isoformat())] += 1
-    if not readable:
-        return out
-    path = F.col("_metadata.file_path")
-    counts = (
-        spark.read.text(readable)
-        .groupBy(
-            F.regexp_extract(path, _RAW_PATH, 1).alias("t"), F.regexp_extract(path, _RAW_PATH, 2).alias("d")
-        )
-        .count()
-    )
-    out.update({(r["t"], r["d"]): r["count"] for r in counts.collect()})
     return out
 
 
-def delta_row_counts(lake: Lake, layer: str, name: str, group_by: tuple[str, ...]) -> Counter:
-    """Rows per partition value(s) of a Delta table, from its log's add actions (delta-rs)."""
-    dt = DeltaTable(lake.delta_rs_uri(layer, name), storage_options=lake.delta_rs_storage_options())
-    actions = pa.table(dt.get_add_actions(flatten=True))
-    out: Counter = Counter()
-    cols = [actions[f"partition.{c}"].to_pylist() for c in group_by]
-    for n, *key in zip(actions["num_records"].to_pylist(), *cols, strict=True):
-        out[tuple(str(k) for k in key)] += n
-    return out
-
-
-def raw_vs_bronze(spark: SparkSession, lake: Lake, w: Window) -> list[dict]:
+def raw_vs_bronze(lake: Lake, w: Window) -> list[dict]:
     """Per event type and arrival date: raw lines, bronze rows, quarantined rows, ok."""
-    raw = raw_line_counts(spark, lake, w)
+    raw = raw_line_counts(lake, w)
     quarantined = delta_row_counts(lake, *QUARANTINE_TABLE, ("event_type", "arrival_date"))
     days = {d.isoformat() for d in w.arrival_dates()}
     rows = []
@@ -94,27 +71,31 @@ def aggregates_by_date(df: DataFrame, date_col: str, **aggs: Column) -> dict[str
     return {r[date_col].isoformat(): {n: int(r[n] or 0) for n in aggs} for r in rows}
 
 
-def bronze_vs_silver(spark: SparkSession, lake: Lake, w: Window) -> list[dict]:
-    """Per event type and event date of the window: distinct event ids in bronze (arrived
-    by the window's end) and silver rows whose first arrival is by the window's end."""
+def bronze_vs_silver_table(
+    spark: SparkSession, lake: Lake, w: Window, event_type: str, silver: DataFrame | None = None
+) -> list[dict]:
+    """Per event date of the window: distinct event ids in bronze (arrived by the window's
+    end) and silver rows whose first arrival is by the window's end. `silver` is the
+    table's window when the caller holds it already (cached), else it is read."""
+    table = TABLE_NAMES[event_type]
+    # Events of the window's dates arrive at most LATENESS_DAYS later, so from event_start.
+    bronze = with_event_time(
+        read_window(spark, lake.table("bronze", table), "arrival_date", w.event_start, w.end)
+    ).where(F.col("event_date") >= F.lit(w.event_start))
+    if silver is None:
+        silver = read_window(spark, lake.table("silver", table), "event_date", w.event_start, w.end)
+    b = aggregates_by_date(bronze, "event_date", n=F.countDistinct("event_id"))
+    s = aggregates_by_date(silver.where(F.col("arrival_date") <= F.lit(w.end)), "event_date", n=F.count("*"))
     rows = []
-    for event_type in EVENT_TYPES:
-        table = TABLE_NAMES[event_type]
-        # Events of the window's dates arrive at most LATENESS_DAYS later, so from event_start.
-        bronze = with_event_time(
-            read_window(spark, lake.table("bronze", table), "arrival_date", w.event_start, w.end)
-        ).where(F.col("event_date") >= F.lit(w.event_start))
-        silver = read_window(spark, lake.table("silver", table), "event_date", w.event_start, w.end).where(
-            F.col("arrival_date") <= F.lit(w.end)
-        )
-        b = aggregates_by_date(bronze, "event_date", n=F.countDistinct("event_id"))
-        s = aggregates_by_date(silver, "event_date", n=F.count("*"))
-        for day in sorted(b.keys() | s.keys()):
-            nb, ns = b.get(day, {}).get("n", 0), s.get(day, {}).get("n", 0)
-            rows.append(
-                {"table": table, "event_date": day, "bronze_ids": nb, "silver_rows": ns, "ok": nb == ns}
-            )
+    for day in sorted(b.keys() | s.keys()):
+        nb, ns = b.get(day, {}).get("n", 0), s.get(day, {}).get("n", 0)
+        rows.append({"table": table, "event_date": day, "bronze_ids": nb, "silver_rows": ns, "ok": nb == ns})
     return rows
+
+
+def bronze_vs_silver(spark: SparkSession, lake: Lake, w: Window) -> list[dict]:
+    """bronze_vs_silver_table for every event type."""
+    return [row for t in EVENT_TYPES for row in bronze_vs_silver_table(spark, lake, w, t)]
 
 
 def silver_vs_gold(spark: SparkSession, lake: Lake, w: Window) -> list[dict]:

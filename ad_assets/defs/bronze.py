@@ -10,15 +10,20 @@ from dagster import (
     MetadataValue,
     multi_asset,
 )
+from pyspark.sql import DataFrame
 
-from ad_assets.defs.checks import contract_result, contract_spec, recorded
+from ad_assets.defs.checks import (
+    contract_result,
+    contract_spec,
+    import_expectations_in_background,
+    recorded,
+)
 from ad_assets.defs.outages import STORAGE_RETRY, outage_aware
 from ad_assets.defs.partitions import daily_partitions, single_run, window_of
 from ad_assets.defs.results import table_result
 from ad_assets.resources import LakeResource, SparkResource
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
-from spark_jobs.delta_io import read_window
-from spark_jobs.drift import DRIFT_SHARE, drift_report, quarantine_reasons, unknown_fields
+from spark_jobs.drift import DRIFT_SHARE, drift_report, field_problems
 from spark_jobs.pipeline import QUARANTINE_TABLE, run_bronze
 from spark_jobs.reconcile import raw_vs_bronze
 
@@ -71,43 +76,39 @@ QUARANTINE_KEY = AssetKey("bronze_quarantine")
 )
 @outage_aware
 def bronze_tables(context: AssetExecutionContext, lake: LakeResource, spark: SparkResource):
+    import_expectations_in_background()
     the_lake = lake.writable_lake("bronze", "quality")
     session = spark.session(the_lake)
     w = window_of(context)
-    stats = run_bronze(session, the_lake, w, batch_id=context.run_id)
+    checks: list[AssetCheckResult] = []
+
+    def judge(event_type: str, rows: DataFrame) -> None:  # the rows just written, still cached
+        checks.append(contract_result(BRONZE_KEYS[event_type], rows, "bronze", event_type))
+
+    stats = run_bronze(session, the_lake, w, batch_id=context.run_id, on_written=judge)
     context.log.info(f"bronze {w.start}..{w.end}: " + ", ".join(f"{k} {v:,}" for k, v in stats.rows.items()))
     for event_type, key in BRONZE_KEYS.items():
         d = stats.detail[event_type]
-        path = the_lake.table("bronze", TABLE_NAMES[event_type])
-        yield table_result(session, key, path, rows=d["bronze_rows"], raw_lines=d["raw_lines"])
+        yield table_result(
+            the_lake, key, "bronze", TABLE_NAMES[event_type], rows=d["bronze_rows"], raw_lines=d["raw_lines"]
+        )
     unreadable = [f for d in stats.detail.values() for f in d["unreadable_files"]]
     if unreadable:
         context.log.warning(
             f"{len(unreadable)} raw file(s) could not be read, quarantined whole: {unreadable}"
         )
     yield table_result(
-        session,
+        the_lake,
         QUARANTINE_KEY,
-        the_lake.table(*QUARANTINE_TABLE),
+        *QUARANTINE_TABLE,
         rows=stats.rows["quarantine"],
         unreadable_files=MetadataValue.json(unreadable),
     )
 
-    rows = raw_vs_bronze(session, the_lake, w)
+    rows = raw_vs_bronze(the_lake, w)
     bad = [r for r in rows if not r["ok"]]
-    checks = [
-        contract_result(
-            key,
-            read_window(session, the_lake.table("bronze", TABLE_NAMES[t]), "arrival_date", w.start, w.end),
-            "bronze",
-            t,
-        )
-        for t, key in BRONZE_KEYS.items()
-    ]
     lines = {t: sum(r["raw_lines"] for r in rows if r["event_type"] == t) for t in EVENT_TYPES}
-    drift = drift_report(
-        quarantine_reasons(session, the_lake, w), unknown_fields(session, the_lake, w), lines
-    )
+    drift = drift_report(*field_problems(stats.detail), lines)
     checks.append(
         AssetCheckResult(
             check_name="schema_drift",

@@ -3,13 +3,14 @@ and the hand-off of results to the quality table."""
 
 from __future__ import annotations
 
+import importlib
+import threading
 from collections.abc import Iterator
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 from pyspark.sql import DataFrame, SparkSession
 
 from ad_assets.quality import record
-from spark_jobs.expectations import validate
 from spark_jobs.lake import Lake
 from spark_jobs.pipeline import Window
 
@@ -27,7 +28,21 @@ def contract_spec(key: AssetKey, layer: str) -> AssetCheckSpec:
     )
 
 
+def import_expectations_in_background() -> None:
+    """Great Expectations takes seconds to import, all Python: a step that will validate
+    starts the import on a thread while its Spark work (in the JVM) keeps the main thread
+    waiting on a socket; contract_result's own import then finds it done."""
+    threading.Thread(
+        target=importlib.import_module, args=("spark_jobs.expectations",), name="gx-import", daemon=True
+    ).start()
+
+
 def contract_result(key: AssetKey, df: DataFrame, layer: str, event_type: str) -> AssetCheckResult:
+    """The contract suite on `df`; cache df first: each expectation is a Spark job over it."""
+    # Great Expectations takes seconds to import: only processes that validate pay for it,
+    # not every process that loads the definitions (the UI, sensors, services).
+    from spark_jobs.expectations import validate
+
     outcome = validate(df, layer, event_type)
     return AssetCheckResult(
         check_name=CONTRACT,

@@ -94,9 +94,10 @@ def gold_tables(context: AssetExecutionContext, lake: LakeResource, spark: Spark
     context.log.info(f"gold {w.start}..{w.end}: " + ", ".join(f"{k} {v:,}" for k, v in stats.rows.items()))
     for name, key in GOLD_KEYS.items():
         yield table_result(
-            session,
+            the_lake,
             key,
-            the_lake.table("gold", name),
+            "gold",
+            name,
             rows_in_window=stats.rows[name],
             event_dates=f"{w.event_start}..{w.end}",
         )

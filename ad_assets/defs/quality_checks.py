@@ -80,7 +80,7 @@ def chain_reconciles(
     the_lake = lake.lake()
     session = spark.session(the_lake)
     links = {
-        "raw -> bronze": raw_vs_bronze(session, the_lake, w),
+        "raw -> bronze": raw_vs_bronze(the_lake, w),
         "bronze -> silver": bronze_vs_silver(session, the_lake, w),
         "silver -> gold": silver_vs_gold(session, the_lake, w),
         "gold -> marts": gold_vs_marts(session, the_lake, w, clickhouse),

@@ -13,7 +13,12 @@ from dagster import (
 )
 
 from ad_assets.defs.bronze import BRONZE_KEYS
-from ad_assets.defs.checks import contract_result, contract_spec, recorded
+from ad_assets.defs.checks import (
+    contract_result,
+    contract_spec,
+    import_expectations_in_background,
+    recorded,
+)
 from ad_assets.defs.outages import STORAGE_RETRY, outage_aware
 from ad_assets.defs.partitions import daily_partitions, single_run, window_of
 from ad_assets.defs.results import table_result
@@ -21,7 +26,7 @@ from ad_assets.resources import LakeResource, PseudonymKeyResource, SparkResourc
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.delta_io import read_window
 from spark_jobs.pipeline import run_silver
-from spark_jobs.reconcile import bronze_vs_silver
+from spark_jobs.reconcile import bronze_vs_silver_table
 
 SILVER_KEYS = {t: AssetKey(f"silver_{TABLE_NAMES[t]}") for t in EVENT_TYPES}
 _DESCRIPTIONS = {
@@ -75,6 +80,7 @@ def silver_tables(
     spark: SparkResource,
     pseudonym_key: PseudonymKeyResource,
 ):
+    import_expectations_in_background()
     the_lake = lake.writable_lake("silver", "quality")
     session = spark.session(the_lake)
     w = window_of(context)
@@ -83,30 +89,25 @@ def silver_tables(
         f"silver {w.start}..{w.end}: new rows " + ", ".join(f"{k} {v:,}" for k, v in stats.rows.items())
     )
     for event_type, key in SILVER_KEYS.items():
-        path = the_lake.table("silver", TABLE_NAMES[event_type])
         yield table_result(
-            session,
+            the_lake,
             key,
-            path,
+            "silver",
+            TABLE_NAMES[event_type],
             rows_inserted=stats.detail[event_type]["inserted"],
             rows_updated=stats.detail[event_type]["updated"],
             batch_rows=stats.detail[event_type]["source"],
             event_dates=f"{w.event_start}..{w.end}",
         )
-    checks = [
-        contract_result(
-            key,
-            read_window(
-                session, the_lake.table("silver", TABLE_NAMES[t]), "event_date", w.event_start, w.end
-            ),
-            "silver",
-            t,
-        )
-        for t, key in SILVER_KEYS.items()
-    ]
-    counts = bronze_vs_silver(session, the_lake, w)
+    checks = []
     for event_type, key in SILVER_KEYS.items():
-        rows = [r for r in counts if r["table"] == TABLE_NAMES[event_type]]
+        # The window is read once, cached, and judged by both checks.
+        window = read_window(
+            session, the_lake.table("silver", TABLE_NAMES[event_type]), "event_date", w.event_start, w.end
+        ).persist()
+        checks.append(contract_result(key, window, "silver", event_type))
+        rows = bronze_vs_silver_table(session, the_lake, w, event_type, silver=window)
+        window.unpersist()
         checks.append(
             AssetCheckResult(
                 check_name=RECONCILE,

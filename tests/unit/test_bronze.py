@@ -150,7 +150,7 @@ def test_unreadable_files_are_quarantined_whole_and_the_rest_loads(spark, tmp_pa
     assert all(raw is None and source.endswith("part-00000.jsonl.gz") for _, raw, source in reasons.values())
     assert reasons[1][2] == f"file:{tmp_path}/raw/click/dt=2026-11-02/hour=01/part-00000.jsonl.gz"
     # raw = bronze + quarantine still holds: an unreadable file counts as its one row
-    click = [r for r in raw_vs_bronze(spark, lake, w) if r["event_type"] == "click"]
+    click = [r for r in raw_vs_bronze(lake, w) if r["event_type"] == "click"]
     assert [(r["raw_lines"], r["bronze_rows"], r["quarantined"], r["ok"]) for r in click] == [(7, 3, 4, True)]
 
 
@@ -164,7 +164,14 @@ def test_run_bronze_reconciles_lines_and_is_idempotent(spark, tmp_path):
     w = Window(date(2026, 11, 2), date(2026, 11, 2))
     for _ in range(2):
         stats = run_bronze(spark, lake, w, batch_id="t")
-    expected = {"raw_lines": 8, "bronze_rows": 6, "quarantined": 2, "unreadable_files": []}
+    expected = {
+        "raw_lines": 8,
+        "bronze_rows": 6,
+        "quarantined": 2,
+        "unreadable_files": [],
+        "reasons": {"malformed_json": 1, "missing:ivt": 1},
+        "unknown_fields": {},
+    }
     assert stats.detail["click"] == expected
     bronze = spark.read.format("delta").load(lake.table("bronze", "clicks"))
     assert bronze.count() == 6
