@@ -8,8 +8,9 @@ PY := .venv/bin/python
 DAYS ?= 7
 START ?= 2026-11-01
 IMPRESSIONS_PER_DAY ?= 10000
+BENCH_SCALE ?= all
 
-.PHONY: setup setup-test run ui docs test lint clean
+.PHONY: setup setup-test run ui docs test lint lock clean bench bench-quick
 
 setup:
 	@scripts/bootstrap.sh
@@ -31,6 +32,19 @@ docs: setup
 test: setup-test
 	.venv/bin/ruff check .
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# Throughput with the real engines against floors and targets (bench/run.py); results in
+# bench/results/. BENCH_ARGS passes more flags, e.g. BENCH_ARGS="--skip-history --readme".
+bench: setup
+	$(PY) -m bench.run --scale $(BENCH_SCALE) $(BENCH_ARGS)
+
+bench-quick: setup
+	$(PY) -m bench.run --scale quick $(BENCH_ARGS)
+
+# Re-pin the whole dependency tree after changing pyproject.toml's (uv from the bootstrap).
+lock: setup
+	$${ADLAKE_CACHE:-$$HOME/.cache/adlake}/uv-0.13.8/bin/uv pip compile pyproject.toml --extra dev -o requirements.lock \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 -q
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

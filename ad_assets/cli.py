@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -60,8 +62,12 @@ def cmd_generate(a: argparse.Namespace) -> int:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
-    # The partitions and the simulated world start where the run starts.
-    os.environ["ADLAKE_START_DATE"] = a.start
+    # The partitions and the simulated world start where the first run starts, unless
+    # ADLAKE_START_DATE says where an earlier world began (later days of one history).
+    os.environ.setdefault("ADLAKE_START_DATE", a.start)
+    if a.start < os.environ["ADLAKE_START_DATE"]:
+        print(f"adlake run: --start {a.start} is before ADLAKE_START_DATE", file=sys.stderr)
+        return 2
     if a.impressions_per_day:
         os.environ["ADLAKE_IMPRESSIONS_PER_DAY"] = str(a.impressions_per_day)
     s = load_settings()
@@ -85,6 +91,21 @@ def cmd_run(a: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def _one_run_at_a_time(dagster_home: Path) -> Iterator[None]:
+    """`adlake` runs of one home take turns, whole runs at a time. The instance's pools
+    would also keep their Spark steps apart, but a run waiting for a pool slot polls for
+    it and keeps a core busy; a run waiting here sleeps in the kernel until the lock is
+    free (the kernel frees it when the holder exits, even when it is killed)."""
+    with open(dagster_home / ".adlake-run.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"another adlake run is using {dagster_home.parent}: waiting for it to end", flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def _run_job(name: str, start: date, end: date) -> str | None:
     """Runs a partitioned job over arrival dates start..end in this process (one backfill
     run); the run id, or None after printing where to look."""
@@ -94,7 +115,7 @@ def _run_job(name: str, start: date, end: date) -> str | None:
     from ad_assets.definitions import defs
     from ad_assets.runs import release_abandoned_runs, run_tags
 
-    with DagsterInstance.get() as instance:
+    with _one_run_at_a_time(Path(os.environ["DAGSTER_HOME"])), DagsterInstance.get() as instance:
         for run_id in release_abandoned_runs(instance):
             print(f"run {run_id} was killed before it ended: marked failed, its pool slots freed")
         result = defs.resolve_job_def(name).execute_in_process(
