@@ -1,10 +1,15 @@
 """Realistic ad-server logs: a simulated ad ecosystem (catalog), its daily traffic
-(simulate) and how the logs are shipped to the lake (delivery).
+(simulate) and how the logs are shipped to the lake (delivery), written as JSON Lines
+(jsonlines, textblocks) in gzip files by arrival hour (rawfiles).
 
 `generate` writes raw/<event_type>/dt=YYYY-MM-DD/hour=HH/part-00000.jsonl.gz by arrival
 time. The simulated world starts at `start`; "now" is the end of its last day, so events
 that would arrive later are not written yet. Each event day draws from its own random
-stream, so an arrival date's files are the same whichever window produced them."""
+stream, so an arrival date's files are the same whichever window produced them.
+
+Speed (bench/generator_speed.py): columns hold codes and random bytes rather than strings
+(columns), lines are assembled in bulk in numpy rather than one Python object each, and
+only the lines that land on the dates being written are serialised."""
 
 from __future__ import annotations
 
@@ -15,13 +20,9 @@ import numpy as np
 import pyarrow.fs as pafs
 
 from ad_assets.generator.catalog import build_catalog
-from ad_assets.generator.delivery import (
-    DeliveryProfile,
-    group_by_arrival_hour,
-    gzip_lines,
-    serialise,
-)
-from ad_assets.generator.simulate import TrafficProfile, day_start_us, generate_day
+from ad_assets.generator.delivery import DeliveryProfile, Phases, Shipment, epoch_day, ship
+from ad_assets.generator.rawfiles import FileBuffer, fill, hour_files
+from ad_assets.generator.simulate import DAY_US, TrafficProfile, day_start_us, simulate_day
 from spark_jobs.contracts import EVENT_TYPES, LATENESS_DAYS
 from spark_jobs.lake import Lake
 
@@ -36,6 +37,7 @@ class GenerationReport:
     bytes: int = 0
     lines: dict[str, int] = field(default_factory=dict)  # per event type, as written
     arrival_dates: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # per phase of the work
 
 
 def generate(
@@ -48,51 +50,87 @@ def generate(
     traffic: TrafficProfile | None = None,
     delivery: DeliveryProfile | None = None,
 ) -> GenerationReport:
-    """Write the raw files of `arrival_dates` (default: every day of the window)."""
+    """Write the raw files of `arrival_dates` (default: every day of the window).
+
+    Simulates the event days whose lines can land on those dates, in order; a date's files
+    are written as soon as its own day is simulated (nothing arrives before it happens),
+    and only the lines bound for later dates are kept from one day to the next."""
     end = start + timedelta(days=days)  # "now": nothing arrives after this
     targets = sorted(set(arrival_dates or [start + timedelta(days=i) for i in range(days)]))
     if any(not (start <= d < end) for d in targets):
         raise ValueError(f"arrival dates must lie in the simulated window [{start}, {end})")
     dp = delivery or DeliveryProfile()
+    phases = Phases()
     cat = build_catalog(seed, start, impressions_per_day)
-    first_event_day = max(start, targets[0] - timedelta(days=LOOKBACK_DAYS))
-    target_set = set(targets)
     now_us = day_start_us(end)
+    target_days = np.array([epoch_day(d) for d in targets])
+    target_set = set(targets)
 
-    buckets: dict[str, dict[tuple[date, int], list[bytes]]] = {t: {} for t in EVENT_TYPES}
-    day = first_event_day
-    while day <= targets[-1]:
-        events = generate_day(cat, seed, day, impressions_per_day, traffic)
+    def lands(arrival: np.ndarray) -> np.ndarray:
+        return (arrival < now_us) & np.isin(arrival // DAY_US, target_days)
+
+    report = GenerationReport(
+        arrival_dates=[d.isoformat() for d in targets], lines=dict.fromkeys(EVENT_TYPES, 0)
+    )
+    writer = _Writer(lake, report, phases)
+    pending: dict[str, list[Shipment]] = {t: [] for t in EVENT_TYPES}
+    for day in _event_days(start, targets):
+        with phases("simulate"):
+            events = simulate_day(cat, seed, day, impressions_per_day, traffic)
         rng = np.random.default_rng([seed, day.toordinal(), 0xD11])
         for event_type in EVENT_TYPES:
-            lines, arrival = serialise(rng, event_type, events[event_type], dp)
-            keep = arrival < now_us
-            idx = np.flatnonzero(keep)
-            grouped = group_by_arrival_hour([lines[i] for i in idx], arrival[idx])
-            for key, chunk in grouped.items():
-                if key[0] in target_set:
-                    buckets[event_type].setdefault(key, []).extend(chunk)
-        day += timedelta(days=1)
-
-    fs, base = lake.arrow_fs()
-    report = GenerationReport(arrival_dates=[d.isoformat() for d in targets])
-    for event_type in EVENT_TYPES:
-        for d in targets:  # replace whole arrival dates: rerunning is idempotent
-            _delete_dir(fs, f"{base}/raw/{event_type}/dt={d.isoformat()}")
-        report.lines[event_type] = 0
-        for (d, hour), lines in sorted(buckets[event_type].items()):
-            # Lines of one hour may come from several event days: order by arrival is kept
-            # within each day's batch; the file holds them in that order.
-            folder = f"{base}/raw/{event_type}/dt={d.isoformat()}/hour={hour:02d}"
-            fs.create_dir(folder, recursive=True)
-            payload = gzip_lines(lines)
-            # compression=None: pyarrow would otherwise gzip again because of the extension.
-            with fs.open_output_stream(f"{folder}/part-00000.jsonl.gz", compression=None) as out:
-                out.write(payload)
-            report.files += 1
-            report.bytes += len(payload)
-            report.lines[event_type] += len(lines)
+            pending[event_type].append(ship(rng, event_type, events[event_type], dp, lands, phases))
+        del events
+        # Nothing arrives before it happens: once `day` is simulated, its files are complete.
+        for event_type, shipments in pending.items():
+            if day in target_set:
+                writer.write_day(event_type, day, shipments)
+            for s in shipments:
+                s.keep_from(s.arrived_by_end_of(day))  # what is left lands on a later date
+            pending[event_type] = [s for s in shipments if len(s.arrival)]
+    report.seconds = dict(phases.seconds)
     return report
+
+
+def _event_days(start: date, targets: list[date]) -> list[date]:
+    """Event days whose lines can arrive on a target date (each has its own random
+    stream, so skipping the others changes nothing)."""
+    days = {
+        t - timedelta(days=back)
+        for t in targets
+        for back in range(LOOKBACK_DAYS + 1)
+        if t - timedelta(days=back) >= start
+    }
+    return sorted(days)
+
+
+class _Writer:
+    """Replaces whole arrival dates of raw/ (rerunning is idempotent)."""
+
+    def __init__(self, lake: Lake, report: GenerationReport, phases: Phases) -> None:
+        self.fs, self.base = lake.arrow_fs()
+        self.report = report
+        self.phases = phases
+        self.buf = FileBuffer()
+
+    def write_day(self, event_type: str, day: date, shipments: list[Shipment]) -> None:
+        with self.phases("write"):
+            _delete_dir(self.fs, f"{self.base}/raw/{event_type}/dt={day.isoformat()}")
+        for hour, parts in hour_files(shipments, day):
+            # Lines of one hour may come from several event days: one day's after another,
+            # each day's in arrival order.
+            lines = fill(self.buf, parts, self.phases)
+            with self.phases("gzip"):
+                payload = self.buf.gzip()
+            with self.phases("write"):
+                folder = f"{self.base}/raw/{event_type}/dt={day.isoformat()}/hour={hour:02d}"
+                self.fs.create_dir(folder, recursive=True)
+                # compression=None: pyarrow would otherwise gzip again because of the extension.
+                with self.fs.open_output_stream(f"{folder}/part-00000.jsonl.gz", compression=None) as out:
+                    out.write(payload)
+            self.report.files += 1
+            self.report.bytes += len(payload)
+            self.report.lines[event_type] += lines
 
 
 def _delete_dir(fs: pafs.FileSystem, path: str) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 import numpy as np
 
+from ad_assets.generator.columns import Coded, HexIds, random_ids
+from ad_assets.generator.sampling import WeightedChoice
 from spark_jobs.contracts import CHANNELS
 
 # Per vertical: conversion type mix, value model (log-normal median in currency units and
@@ -58,6 +61,8 @@ DEVICES = {  # device type -> (share, operating systems, their weights)
     "tablet": (0.07, ("ios", "android"), (0.6, 0.4)),
     "ctv": (0.05, ("tvos", "android", "other"), (0.3, 0.4, 0.3)),
 }
+DEVICE_TYPES = np.array(list(DEVICES))
+OPERATING_SYSTEMS = np.array(list(dict.fromkeys(os for _, oses, _ in DEVICES.values() for os in oses)))
 USER_AGENTS = {
     "android": "Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0 Mobile Safari/537.36",  # noqa: E501
     "ios": "Mozilla/5.0 (iPhone; CPU iPhone OS 19_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/19.1 Mobile/15E148 Safari/604.1",  # noqa: E501
@@ -116,22 +121,63 @@ class Catalog:
     publisher_id: np.ndarray
     publisher_is_app: np.ndarray
     publisher_domain: np.ndarray  # domain or app bundle
-    user_id: np.ndarray
+    # Users as codes (millions of them at scale): strings only when asked for.
+    user_key: np.ndarray  # (users, 8) uint8: the random bytes of the id "u-<hex>"
     user_weight: np.ndarray  # Zipf-like activity, sums to 1
-    user_device: np.ndarray
-    user_os: np.ndarray
-    user_country: np.ndarray
+    user_device_code: np.ndarray  # index into DEVICE_TYPES
+    user_os_code: np.ndarray  # index into OPERATING_SYSTEMS
+    user_country_code: np.ndarray  # index into COUNTRIES
+
+    @cached_property
+    def user_id(self) -> np.ndarray:
+        return HexIds(self.user_key, USER_PREFIX).materialise()
+
+    @cached_property
+    def user_device(self) -> np.ndarray:
+        return DEVICE_TYPES[self.user_device_code]
+
+    @cached_property
+    def user_os(self) -> np.ndarray:
+        return OPERATING_SYSTEMS[self.user_os_code]
+
+    @cached_property
+    def user_country(self) -> np.ndarray:
+        return np.array(COUNTRIES)[self.user_country_code]
+
+    @cached_property
+    def creative_ids(self) -> np.ndarray:
+        """Every campaign's creatives: campaign c's slot s (from 1) is at c * per_campaign + s - 1."""
+        slots = range(1, self.creatives_per_campaign + 1)
+        return np.array([f"{c}-cr{s}" for c in self.campaign_id for s in slots])
+
+    # Samplers of the weighted draws made every day (their tables are built once).
+
+    @cached_property
+    def user_choice(self) -> WeightedChoice:
+        return WeightedChoice(self.user_weight)
+
+    @cached_property
+    def placement_choice(self) -> WeightedChoice:
+        return WeightedChoice(self.placement_weight)
+
+    @cached_property
+    def placement_channel_code(self) -> np.ndarray:
+        """Index into CHANNELS of each placement's channel."""
+        return np.array([CHANNELS.index(c) for c in self.placement_channel])
+
+    def creative(self, campaign: np.ndarray, slot: np.ndarray) -> Coded:
+        return Coded(campaign * self.creatives_per_campaign + slot - 1, self.creative_ids)
 
     def creative_id(self, campaign: np.ndarray, slot: np.ndarray) -> np.ndarray:
-        return np.char.add(np.char.add(self.campaign_id[campaign], "-cr"), slot.astype(str))
+        return self.creative(campaign, slot).materialise()
+
+
+USER_PREFIX = "u-"
 
 
 def hex_ids(rng: np.random.Generator, n: int, nbytes: int = 16) -> np.ndarray:
     """n random lowercase hex ids, vectorised (one hex string, cut into fixed widths)."""
-    if n == 0:
-        return np.array([], dtype=f"U{2 * nbytes}")
-    raw = rng.bytes(n * nbytes).hex().encode("ascii")
-    return np.frombuffer(raw, dtype=f"S{2 * nbytes}").astype(f"U{2 * nbytes}")
+    return random_ids(rng, n, nbytes).materialise()
 
 
 # Campaign flights start or end within this many days of the simulation start.
@@ -186,15 +232,14 @@ def build_catalog(seed: int, start: date, impressions_per_day: int, n_advertiser
     ranks = np.arange(1, n_users + 1, dtype=float)
     user_weight = rng.permutation(1.0 / ranks**1.05)
     user_weight /= user_weight.sum()
-    dev_names = np.array(list(DEVICES))
-    user_device = dev_names[rng.choice(len(dev_names), n_users, p=[d[0] for d in DEVICES.values()])]
-    user_os = np.empty(n_users, dtype="U8")
-    for dev, (_, oses, weights) in DEVICES.items():
+    user_device = rng.choice(len(DEVICE_TYPES), n_users, p=[d[0] for d in DEVICES.values()]).astype(np.int8)
+    user_os = np.empty(n_users, dtype=np.int8)
+    for dev, (_, oses, weights) in enumerate(DEVICES.values()):
         mask = user_device == dev
-        user_os[mask] = np.array(oses)[rng.choice(len(oses), int(mask.sum()), p=weights)]
-    user_country = np.array(COUNTRIES)[
-        rng.choice(len(COUNTRIES), n_users, p=COUNTRY_WEIGHTS / COUNTRY_WEIGHTS.sum())
-    ]
+        os_codes = np.array([list(OPERATING_SYSTEMS).index(o) for o in oses])
+        user_os[mask] = os_codes[rng.choice(len(oses), int(mask.sum()), p=weights)]
+    country_share = COUNTRY_WEIGHTS / COUNTRY_WEIGHTS.sum()
+    user_country = rng.choice(len(COUNTRIES), n_users, p=country_share).astype(np.int8)
     return Catalog(
         advertiser_id=adv_ids,
         advertiser_vertical=adv_vertical,
@@ -217,9 +262,9 @@ def build_catalog(seed: int, start: date, impressions_per_day: int, n_advertiser
         publisher_id=pub_ids,
         publisher_is_app=pub_is_app,
         publisher_domain=pub_domain,
-        user_id=np.char.add("u-", hex_ids(rng, n_users, 8)),
+        user_key=random_ids(rng, n_users, 8).raw,
         user_weight=user_weight,
-        user_device=user_device,
-        user_os=user_os,
-        user_country=user_country,
+        user_device_code=user_device,
+        user_os_code=user_os,
+        user_country_code=user_country,
     )

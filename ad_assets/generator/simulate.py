@@ -1,8 +1,10 @@
 """One day of ad-server traffic, vectorised with numpy: bid requests, OpenRTB auctions,
 impressions for won auctions, clicks and the conversions they lead to, plus invalid and
-test traffic. Each event carries `_arrival_us`, when the log shipper delivered it.
+test traffic.
 
-Times are integer microseconds since the epoch (UTC) until serialisation."""
+Times are integer microseconds since the epoch (UTC) until serialisation. `simulate_day`
+keeps strings as codes and random bytes (see columns.py); `generate_day` gives the same
+columns as plain arrays."""
 
 from __future__ import annotations
 
@@ -11,13 +13,32 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 
-from ad_assets.generator.catalog import CHANNEL_CTR, VERTICALS, Catalog, hex_ids
+from ad_assets.generator.catalog import (
+    CHANNEL_CTR,
+    COUNTRIES,
+    DEVICE_TYPES,
+    OPERATING_SYSTEMS,
+    USER_PREFIX,
+    VERTICALS,
+    Catalog,
+)
+from ad_assets.generator.columns import (
+    Coded,
+    Column,
+    HexIds,
+    materialise,
+    random_ids,
+    take,
+    take_columns,
+)
+from ad_assets.generator.sampling import WeightedChoice
 from spark_jobs.contracts import CHANNELS
 
 US = 1_000_000
 HOUR_US = 3600 * US
 DAY_US = 24 * HOUR_US
 MAX_BIDS = 4  # bid responses per request at most
+_ROWS = 1 << 15  # rows per slice of row-wise arithmetic
 
 
 @dataclass(frozen=True)
@@ -47,6 +68,27 @@ HOURLY_WEIGHTS = (
 HOURLY_WEIGHTS = HOURLY_WEIGHTS / HOURLY_WEIGHTS.sum()
 WEEKDAY_FACTOR = (1.0, 0.98, 1.0, 1.02, 1.06, 0.93, 0.88)  # Monday first
 NIGHT_HOURS = frozenset(range(0, 6))
+_HOUR_CHOICE = WeightedChoice(HOURLY_WEIGHTS)
+
+# Vocabularies of the coded columns.
+IVT = np.array(["none", "givt", "sivt"])  # codes 0, 1, 2
+IVT_NONE, IVT_GIVT, IVT_SIVT = 0, 1, 2
+BIDDERS = np.array([f"dsp-{i}" for i in range(7)])  # a campaign bids through dsp-<campaign % 7>
+CONSENT = np.array(["", "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"])  # code 1: consent string
+CONV_TYPES = np.array(list(dict.fromkeys(t for v in VERTICALS.values() for t in v["conv"])))
+_IMPRESSION_FROM_REQUEST = (
+    "request_id",
+    "publisher_id",
+    "placement_id",
+    "channel",
+    "ad_format",
+    "device_type",
+    "os",
+    "country",
+    "user_id",
+)
+_ONE = np.array(["1"])
+_USD = np.array(["USD"])
 
 
 def day_start_us(day: date) -> int:
@@ -54,7 +96,7 @@ def day_start_us(day: date) -> int:
 
 
 def _timestamps(rng: np.random.Generator, day: date, n: int) -> np.ndarray:
-    hours = rng.choice(24, n, p=HOURLY_WEIGHTS)
+    hours = _HOUR_CHOICE.draw(rng, n)
     return np.sort(day_start_us(day) + hours * HOUR_US + rng.integers(0, HOUR_US, n))
 
 
@@ -62,46 +104,91 @@ def _run_auctions(rng: np.random.Generator, cat: Catalog, day: date, n_req: int)
     """Requests and up to MAX_BIDS bids each; second-price with floor. Returns arrays."""
     day64 = np.datetime64(day, "D")
     active = (cat.campaign_start <= day64) & (cat.campaign_end > day64)
-    plc = rng.choice(len(cat.placement_id), n_req, p=cat.placement_weight)
-    channel_of_req = cat.placement_channel[plc]
+    plc = cat.placement_choice.draw(rng, n_req)
+    channel_of_req = cat.placement_channel_code[plc]
     # Most open-exchange requests draw no bid at all (no matching demand or budget).
     has_demand = rng.random(n_req) < 0.38
     n_bids = np.where(has_demand, np.minimum(rng.poisson(1.6, n_req), MAX_BIDS), 0)
-    bid_camp = np.full((n_req, MAX_BIDS), -1)
-    for ch in CHANNELS:
+    bid_camp = np.full((n_req, MAX_BIDS), -1, dtype=np.int32)
+    for code, ch in enumerate(CHANNELS):
         pool = np.flatnonzero(active & (cat.campaign_channel == ch))
-        rows = np.flatnonzero(channel_of_req == ch)
+        rows = np.flatnonzero(channel_of_req == code)
         if len(pool) == 0 or len(rows) == 0:
             n_bids[rows] = 0
             continue
         weight = cat.campaign_daily_budget_micros[pool].astype(float)
-        bid_camp[rows] = pool[rng.choice(len(pool), (len(rows), MAX_BIDS), p=weight / weight.sum())]
-    slot = np.arange(MAX_BIDS)[None, :]
-    has_bid = slot < n_bids[:, None]
-    price = np.where(
-        has_bid, cat.campaign_base_bid_cpm[bid_camp] * rng.lognormal(0, 0.35, bid_camp.shape), 0.0
-    )
-    price = np.round(price, 4)
-    floor = np.round(cat.placement_floor_cpm[plc] * rng.lognormal(0, 0.15, n_req), 4)
+        bid_camp[rows] = pool[WeightedChoice(weight / weight.sum()).draw(rng, (len(rows), MAX_BIDS))]
+    bid_noise = rng.lognormal(0, 0.35, bid_camp.shape)
+    floor_noise = rng.lognormal(0, 0.15, n_req)
+    # Row-wise arithmetic on millions of rows runs several times faster on slices that stay
+    # in cache: settle the auctions a slice of requests at a time, into arrays made once.
+    first_bid = np.concatenate([[0], np.cumsum(n_bids)])  # of each request, in request order
+    out: dict[str, np.ndarray] = {}
+    for a in range(0, max(n_req, 1), _ROWS):
+        b = min(a + _ROWS, n_req)
+        per_request, per_bid = _settle(
+            cat, a, plc[a:b], n_bids[a:b], bid_camp[a:b], bid_noise[a:b], floor_noise[a:b]
+        )
+        for name, v in per_request.items():
+            _slice_of(out, name, n_req, v.dtype)[a:b] = v
+        for name, v in per_bid.items():
+            _slice_of(out, name, first_bid[-1], v.dtype)[first_bid[a] : first_bid[b]] = v
+    return {"placement": plc, **out}
+
+
+def _slice_of(out: dict[str, np.ndarray], name: str, n: int, dtype: np.dtype) -> np.ndarray:
+    if name not in out:
+        out[name] = np.empty(n, dtype=dtype)
+    return out[name]
+
+
+def _settle(
+    cat: Catalog,
+    first: int,
+    plc: np.ndarray,
+    n_bids: np.ndarray,
+    bid_camp: np.ndarray,
+    bid_noise: np.ndarray,
+    floor_noise: np.ndarray,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Prices, floors and the second-price outcome of the auctions of requests `first`
+    onwards: per request, and per bid (request, slot, campaign, price, above the floor)."""
+    has_bid = np.arange(MAX_BIDS)[None, :] < n_bids[:, None]
+    price = np.round(np.where(has_bid, cat.campaign_base_bid_cpm[bid_camp] * bid_noise, 0.0), 4)
+    floor = np.round(cat.placement_floor_cpm[plc] * floor_noise, 4)
     above = has_bid & (price >= floor[:, None])
     ranked = np.where(above, price, -1.0)
-    winner = ranked.argmax(axis=1)
     has_winner = above.any(axis=1)
-    sorted_prices = np.sort(ranked, axis=1)
-    second = np.where(sorted_prices[:, -2] > 0, sorted_prices[:, -2], floor)
-    top = sorted_prices[:, -1]
+    top, runner_up = _top_two(ranked)
+    second = np.where(runner_up > 0, runner_up, floor)
     clear = np.where(has_winner, np.minimum(np.maximum(second, floor) + 0.01, top), np.nan)
-    return {
-        "placement": plc,
+    r_idx, s_idx = np.nonzero(has_bid)  # by request, then slot
+    per_request = {
         "floor": floor,
-        "bid_campaign": bid_camp,
-        "has_bid": has_bid,
-        "price": price,
-        "above_floor": above,
-        "winner": winner,
+        "winner": ranked.argmax(axis=1),
         "has_winner": has_winner,
         "clear": np.round(clear, 4),
     }
+    per_bid = {
+        "bid_request": r_idx + first,
+        "bid_slot": s_idx,
+        "bid_campaign": bid_camp[r_idx, s_idx],
+        "bid_price": price[r_idx, s_idx],
+        "bid_above_floor": above[r_idx, s_idx],
+    }
+    return per_request, per_bid
+
+
+def _top_two(ranked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's highest and second-highest value (a row sort's last two columns, ties
+    included), column by column rather than sorting every short row."""
+    top = ranked[:, 0].copy()
+    second = np.full(len(ranked), -np.inf)
+    for c in range(1, ranked.shape[1]):
+        col = ranked[:, c]
+        second = np.maximum(second, np.minimum(top, col))
+        top = np.maximum(top, col)
+    return top, second
 
 
 def calibrate_fill_rate(cat: Catalog, seed: int, day: date) -> float:
@@ -115,57 +202,66 @@ def generate_day(
     cat: Catalog, seed: int, day: date, impressions_per_day: int, profile: TrafficProfile | None = None
 ) -> dict[str, dict[str, np.ndarray]]:
     """Events whose event_ts falls on `day` (conversions: whose click does), as columns."""
+    events = simulate_day(cat, seed, day, impressions_per_day, profile)
+    return {t: {k: materialise(c) for k, c in cols.items()} for t, cols in events.items()}
+
+
+def simulate_day(
+    cat: Catalog, seed: int, day: date, impressions_per_day: int, profile: TrafficProfile | None = None
+) -> dict[str, dict[str, Column]]:
+    """`generate_day` with strings left as codes and random bytes. The draws, and their
+    order, are what fix the output: keep both when editing."""
     p = profile or TrafficProfile()
     rng = np.random.default_rng([seed, day.toordinal()])
     fill = calibrate_fill_rate(cat, seed, day)
     n_req = int(impressions_per_day * WEEKDAY_FACTOR[day.weekday()] / fill)
 
-    # Bid requests.
+    # Bid requests. Placement-level columns share the placement codes, so serialisation
+    # writes each placement's fields once.
     req_ts = _timestamps(rng, day, n_req)
-    user = rng.choice(len(cat.user_id), n_req, p=cat.user_weight)
+    user = cat.user_choice.draw(rng, n_req)
     a = _run_auctions(rng, cat, day, n_req)
     plc = a["placement"]
-    pub = cat.placement_publisher[plc]
+    pub = cat.placement_publisher
     req_test = rng.random(n_req) < p.test_rate
-    country = cat.user_country[user]
-    requests = {
-        "event_id": hex_ids(rng, n_req),
+    country = cat.user_country_code[user]
+    requests: dict[str, Column] = {
+        "event_id": random_ids(rng, n_req),
         "event_ts": req_ts,
-        "request_id": hex_ids(rng, n_req, 12),
-        "imp_id": np.full(n_req, "1"),
+        "request_id": random_ids(rng, n_req, 12),
+        "imp_id": Coded(np.zeros(n_req, dtype=np.int8), _ONE),
         "bidfloor_cpm": a["floor"],
-        "placement_id": cat.placement_id[plc],
-        "ad_format": cat.placement_format[plc],
-        "channel": cat.placement_channel[plc],
-        "publisher_id": cat.publisher_id[pub],
-        "publisher_is_app": cat.publisher_is_app[pub],
-        "publisher_domain": cat.publisher_domain[pub],
-        "device_type": cat.user_device[user],
-        "os": cat.user_os[user],
-        "country": country,
-        "user_id": cat.user_id[user],
-        "gdpr": np.isin(country, p.gdpr_countries).astype(np.int8),
-        "consent": np.where(rng.random(n_req) < 0.85, "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA", ""),
+        "placement_id": Coded(plc, cat.placement_id),
+        "ad_format": Coded(plc, cat.placement_format),
+        "channel": Coded(plc, cat.placement_channel),
+        "publisher_id": Coded(plc, cat.publisher_id[pub]),
+        "publisher_is_app": Coded(plc, cat.publisher_is_app[pub]),
+        "publisher_domain": Coded(plc, cat.publisher_domain[pub]),
+        "device_type": Coded(cat.user_device_code[user], DEVICE_TYPES),
+        "os": Coded(cat.user_os_code[user], OPERATING_SYSTEMS),
+        "country": Coded(country, np.array(COUNTRIES)),
+        "user_id": HexIds(cat.user_key[user], USER_PREFIX),
+        "gdpr": np.isin(COUNTRIES, p.gdpr_countries).astype(np.int8)[country],
+        "consent": Coded((rng.random(n_req) < 0.85).astype(np.int8), CONSENT),
         "is_test": req_test,
     }
 
     # Bid responses: one per bid, the auction outcome known to the exchange's logger.
-    r_idx, s_idx = np.nonzero(a["has_bid"])
-    camp = a["bid_campaign"][r_idx, s_idx]
+    r_idx, s_idx, camp = a["bid_request"], a["bid_slot"], a["bid_campaign"]
     won = a["has_winner"][r_idx] & (a["winner"][r_idx] == s_idx)
-    loss = np.where(won, 0, np.where(a["above_floor"][r_idx, s_idx], 102, 100))
+    loss = np.where(won, 0, np.where(a["bid_above_floor"], 102, 100))
     expired = ~won & (rng.random(len(r_idx)) < 0.01)
     loss = np.where(expired, 2, loss)
-    responses = {
-        "event_id": hex_ids(rng, len(r_idx)),
+    responses: dict[str, Column] = {
+        "event_id": random_ids(rng, len(r_idx)),
         "event_ts": req_ts[r_idx] + rng.integers(20_000, 120_000, len(r_idx)),  # 20-120 ms
-        "request_id": requests["request_id"][r_idx],
-        "imp_id": np.full(len(r_idx), "1"),
-        "bidder_id": np.char.add("dsp-", (camp % 7).astype(str)),
-        "advertiser_id": cat.advertiser_id[cat.campaign_advertiser[camp]],
-        "campaign_id": cat.campaign_id[camp],
-        "creative_id": cat.creative_id(camp, rng.integers(1, cat.creatives_per_campaign + 1, len(r_idx))),
-        "bid_price_cpm": a["price"][r_idx, s_idx],
+        "request_id": take(requests["request_id"], r_idx),
+        "imp_id": Coded(np.zeros(len(r_idx), dtype=np.int8), _ONE),
+        "bidder_id": Coded(camp % len(BIDDERS), BIDDERS),
+        "advertiser_id": Coded(camp, cat.advertiser_id[cat.campaign_advertiser]),
+        "campaign_id": Coded(camp, cat.campaign_id),
+        "creative_id": cat.creative(camp, rng.integers(1, cat.creatives_per_campaign + 1, len(r_idx))),
+        "bid_price_cpm": a["bid_price"],
         "won": won,
         "clear_price_cpm": np.where(won, a["clear"][r_idx], np.nan),
         "loss_reason": loss,
@@ -184,58 +280,60 @@ def generate_day(
     u = rng.random(n_imp)
     ivt = np.where(
         u < p.sivt_rate * ivt_mult,
-        "sivt",
-        np.where(u < (p.sivt_rate + p.givt_rate) * ivt_mult, "givt", "none"),
+        IVT_SIVT,
+        np.where(u < (p.sivt_rate + p.givt_rate) * ivt_mult, IVT_GIVT, IVT_NONE),
     )
     imp_camp = camp[w]
-    impressions = {
-        "event_id": hex_ids(rng, n_imp),
+    req = take_columns(requests, wr, _IMPRESSION_FROM_REQUEST)
+    resp = take_columns(responses, w, ("advertiser_id", "campaign_id", "creative_id"))
+    impressions: dict[str, Column] = {
+        "event_id": random_ids(rng, n_imp),
         "event_ts": imp_ts,
-        "impression_id": hex_ids(rng, n_imp),
-        "request_id": requests["request_id"][wr],
-        "advertiser_id": responses["advertiser_id"][w],
-        "campaign_id": responses["campaign_id"][w],
-        "creative_id": responses["creative_id"][w],
-        "publisher_id": requests["publisher_id"][wr],
-        "placement_id": requests["placement_id"][wr],
-        "channel": requests["channel"][wr],
-        "ad_format": requests["ad_format"][wr],
-        "device_type": requests["device_type"][wr],
-        "os": requests["os"][wr],
-        "country": requests["country"][wr],
-        "user_id": requests["user_id"][wr],
+        "impression_id": random_ids(rng, n_imp),
+        "request_id": req["request_id"],
+        "advertiser_id": resp["advertiser_id"],
+        "campaign_id": resp["campaign_id"],
+        "creative_id": resp["creative_id"],
+        "publisher_id": req["publisher_id"],
+        "placement_id": req["placement_id"],
+        "channel": req["channel"],
+        "ad_format": req["ad_format"],
+        "device_type": req["device_type"],
+        "os": req["os"],
+        "country": req["country"],
+        "user_id": req["user_id"],
         # CPM is per thousand impressions: micros per impression = CPM * 1e6 / 1000.
         "cost_micros": np.round(a["clear"][wr] * 1000).astype(np.int64),
-        "ivt": ivt,
+        "ivt": Coded(ivt, IVT),
         "is_test": req_test[wr],
     }
 
     # Clicks: channel CTR x campaign factor; bots click far more often.
-    ctr = np.array([CHANNEL_CTR[c] for c in impressions["channel"]]) * cat.campaign_ctr_factor[imp_camp]
-    ctr = np.where(ivt == "sivt", ctr * p.bot_ctr_multiplier, ctr)
+    channel_ctr = np.array([CHANNEL_CTR[c] for c in cat.placement_channel])
+    ctr = channel_ctr[plc[wr]] * cat.campaign_ctr_factor[imp_camp]
+    ctr = np.where(ivt == IVT_SIVT, ctr * p.bot_ctr_multiplier, ctr)
     c = np.flatnonzero(rng.random(n_imp) < np.minimum(ctr, 0.5))
     n_clk = len(c)
     click_ivt = np.where(
-        ivt[c] != "none", ivt[c], np.where(rng.random(n_clk) < p.click_givt_rate, "givt", "none")
+        ivt[c] != IVT_NONE, ivt[c], np.where(rng.random(n_clk) < p.click_givt_rate, IVT_GIVT, IVT_NONE)
     )
-    clicks = {
-        "event_id": hex_ids(rng, n_clk),
+    clicks: dict[str, Column] = {
+        "event_id": random_ids(rng, n_clk),
         "event_ts": imp_ts[c]
         + np.minimum(rng.lognormal(np.log(15e6), 1.0, n_clk), 1800e6).astype(np.int64)
         + 1,
-        "click_id": hex_ids(rng, n_clk),
-        "impression_id": impressions["impression_id"][c],
-        "user_id": impressions["user_id"][c],
-        "ivt": click_ivt,
+        "click_id": random_ids(rng, n_clk),
+        "impression_id": take(impressions["impression_id"], c),
+        "user_id": take(impressions["user_id"], c),
+        "ivt": Coded(click_ivt, IVT),
         "is_test": impressions["is_test"][c],
     }
 
     # Conversions after valid clicks: a third within the hour, most within days, none after 30.
     adv = cat.campaign_advertiser[imp_camp[c]]
-    vertical = cat.advertiser_vertical[adv]
-    cvr = np.array([VERTICALS[v]["cvr"] for v in vertical])
-    human = (click_ivt == "none") & ~clicks["is_test"]
-    k = np.flatnonzero(human & (rng.random(n_clk) < cvr))
+    advertiser_cvr = np.array([VERTICALS[v]["cvr"] for v in cat.advertiser_vertical])
+    human = (click_ivt == IVT_NONE) & ~clicks["is_test"]
+    k = np.flatnonzero(human & (rng.random(n_clk) < advertiser_cvr[adv]))
     fast = rng.random(len(k)) < 1 / 3
     delay = np.where(
         fast,
@@ -244,14 +342,14 @@ def generate_day(
     ).astype(np.int64)
     conv_ts = clicks["event_ts"][k] + delay
     conv_adv = adv[k]
-    conv_user = clicks["user_id"][k]
+    conv_user = cat.user_key[user[wr[c[k]]]]  # the clicking users
     # Organic conversions (no ad click) on the same day, from random users.
     n_org = int(len(k) * p.organic_conversion_share)
     org_adv = rng.integers(0, len(cat.advertiser_id), n_org)
-    org_user = cat.user_id[rng.choice(len(cat.user_id), n_org, p=cat.user_weight)]
+    org_user = cat.user_key[cat.user_choice.draw(rng, n_org)]
     conv_ts = np.concatenate([conv_ts, _timestamps(rng, day, n_org)])
     conv_adv = np.concatenate([conv_adv, org_adv])
-    conv_user = np.concatenate([conv_user, org_user])
+    conv_user = HexIds(np.concatenate([conv_user, org_user]), USER_PREFIX)
     conversions = _conversions(rng, cat, p, conv_ts, conv_adv, conv_user)
     return {
         "bid_request": requests,
@@ -268,33 +366,34 @@ def _conversions(
     p: TrafficProfile,
     ts: np.ndarray,
     adv: np.ndarray,
-    user: np.ndarray,
-) -> dict[str, np.ndarray]:
+    user: HexIds,
+) -> dict[str, Column]:
     n = len(ts)
     vertical = cat.advertiser_vertical[adv]
-    conv_type = np.empty(n, dtype="U12")
+    conv_type = np.zeros(n, dtype=np.int8)  # into CONV_TYPES
     value = np.zeros(n, dtype=np.int64)
+    signup = list(CONV_TYPES).index("signup")
     for name, v in VERTICALS.items():
         m = np.flatnonzero(vertical == name)
-        types = np.array(list(v["conv"]))
+        types = np.array([list(CONV_TYPES).index(t) for t in v["conv"]], dtype=np.int8)
         conv_type[m] = types[rng.choice(len(types), len(m), p=list(v["conv"].values()))]
         amount = rng.lognormal(np.log(v["median"]), v["sigma"], len(m))
-        value[m] = np.where(conv_type[m] == "signup", 0, np.round(amount * 1e6)).astype(np.int64)
-    order = np.char.add("ord-", hex_ids(rng, n, 10))
+        value[m] = np.where(conv_type[m] == signup, 0, np.round(amount * 1e6)).astype(np.int64)
+    order = random_ids(rng, n, 10, prefix="ord-")
     # The advertiser's pixel sometimes fires twice for one order, seconds apart.
     dup = np.flatnonzero(rng.random(n) < p.duplicate_pixel_rate)
     idx = np.concatenate([np.arange(n), dup])
     ts_all = np.concatenate([ts, ts[dup] + rng.integers(1_000_000, 20_000_000, len(dup))])
     m = len(idx)
     return {
-        "event_id": hex_ids(rng, m),
+        "event_id": random_ids(rng, m),
         "event_ts": ts_all,
-        "conversion_id": hex_ids(rng, m),
-        "order_id": order[idx],
-        "advertiser_id": cat.advertiser_id[adv[idx]],
-        "user_id": user[idx],
-        "conv_type": conv_type[idx],
+        "conversion_id": random_ids(rng, m),
+        "order_id": take(order, idx),
+        "advertiser_id": Coded(adv[idx], cat.advertiser_id),
+        "user_id": take(user, idx),
+        "conv_type": Coded(conv_type[idx], CONV_TYPES),
         "value_micros": value[idx],
-        "currency": np.full(m, "USD"),
+        "currency": Coded(np.zeros(m, dtype=np.int8), _USD),
         "is_test": rng.random(m) < 0.002,
     }
