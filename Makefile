@@ -6,7 +6,8 @@ export ADLAKE_HOME ?= $(CURDIR)/.adlake
 export DO_NOT_TRACK := 1
 PY := .venv/bin/python
 DAYS ?= 7
-START ?= 2026-11-01
+# START unset: the CLI's default first day (ad_assets.settings.DEFAULT_START_DATE).
+START ?=
 IMPRESSIONS_PER_DAY ?= 10000
 BENCH_SCALE ?= all
 
@@ -19,7 +20,7 @@ setup-test:
 	@scripts/bootstrap.sh --minio
 
 run: setup
-	$(PY) -m ad_assets.cli run --start $(START) --days $(DAYS) --impressions-per-day $(IMPRESSIONS_PER_DAY)
+	$(PY) -m ad_assets.cli run $(if $(START),--start $(START)) --days $(DAYS) --impressions-per-day $(IMPRESSIONS_PER_DAY)
 
 ui: setup
 	$(PY) -m ad_assets.cli ui

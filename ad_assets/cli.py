@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
-from ad_assets.settings import Settings, load_settings
+from ad_assets.settings import DEFAULT_START_DATE, Settings, load_settings
 
 DAGSTER_YAML = """\
 # Written by `adlake`: Dagster's instance for AdLake (SQLite storage under ADLAKE_HOME).
@@ -237,14 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="adlake", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("generate", help="write simulated ad-server logs to <out>/raw")
-    g.add_argument("--start", default="2026-11-01")
+    g.add_argument("--start", default=DEFAULT_START_DATE)
     g.add_argument("--days", type=int, default=7)
     g.add_argument("--impressions-per-day", type=int, default=10_000)
     g.add_argument("--seed", type=int, default=42)
     g.add_argument("--out", help="lake root (default $ADLAKE_HOME/lake)")
     g.set_defaults(fn=cmd_generate)
     r = sub.add_parser("run", help="materialize every asset for a range of arrival dates")
-    r.add_argument("--start", default="2026-11-01")
+    r.add_argument("--start", default=DEFAULT_START_DATE)
     r.add_argument("--days", type=int, default=7)
     r.add_argument("--impressions-per-day", type=int)
     r.set_defaults(fn=cmd_run)

@@ -17,7 +17,7 @@ from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
 from spark_jobs.lake import Lake
-from spark_jobs.pipeline import Window
+from spark_jobs.layers import ArrivalWindow
 
 QUALITY_TABLE = ("quality", "check_results")
 QUALITY_MART = "quality_daily"  # the dbt model over it
@@ -38,7 +38,7 @@ def layer_of(asset: str) -> str:
     return "marts" if prefix in ("mart", "stg") else prefix
 
 
-def rows_for(results: Iterable[AssetCheckResult], w: Window, run_id: str) -> list[tuple]:
+def rows_for(results: Iterable[AssetCheckResult], w: ArrivalWindow, run_id: str) -> list[tuple]:
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = []
     for r in results:
@@ -69,7 +69,9 @@ def ensure_table(spark: SparkSession, lake: Lake) -> None:
         spark.createDataFrame([], SCHEMA).write.format("delta").mode("append").save(path)
 
 
-def record(spark: SparkSession, lake: Lake, results: list[AssetCheckResult], w: Window, run_id: str) -> None:
+def record(
+    spark: SparkSession, lake: Lake, results: list[AssetCheckResult], w: ArrivalWindow, run_id: str
+) -> None:
     """Append the results (one Delta commit). Spark writes it so that S3 and local lakes
     get the same commit protocol as every other table."""
     if results:

@@ -7,7 +7,7 @@ from deltalake import DeltaTable
 
 from ad_assets.summary import open_table
 from spark_jobs.lake import Lake
-from spark_jobs.pipeline import QUARANTINE_TABLE
+from spark_jobs.layers import QUARANTINE_TABLE
 
 
 def quarantined(lake: Lake, event_type: str | None = None, reason_prefix: str | None = None) -> list[dict]:

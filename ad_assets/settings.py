@@ -32,6 +32,9 @@ from pathlib import Path
 from spark_jobs.lake import Lake, S3Options
 
 ENVIRONMENTS = ("embedded", "docker", "aws")
+# The first daily partition and the simulated world's first day, unless ADLAKE_START_DATE
+# (or `adlake run --start`) says otherwise. The CLI and the log source default to it too.
+DEFAULT_START_DATE = "2026-11-01"
 CLICKHOUSE_TARGETS = ("embedded", "server")
 
 
@@ -95,7 +98,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         s3_region=e.get("AWS_REGION", "us-east-1"),
         # MinIO wants path-style URLs (http://host/bucket/key); AWS accepts both.
         s3_path_style=e.get("ADLAKE_S3_PATH_STYLE", "true").lower() in ("1", "true", "yes"),
-        start_date=e.get("ADLAKE_START_DATE", "2026-11-01"),
+        start_date=e.get("ADLAKE_START_DATE", DEFAULT_START_DATE),
         raw_source=e.get("ADLAKE_RAW_SOURCE", "generator" if env == "embedded" else "landed"),
         impressions_per_day=int(e.get("ADLAKE_IMPRESSIONS_PER_DAY", "10000")),
         seed=int(e.get("ADLAKE_SEED", "42")),

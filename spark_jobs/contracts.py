@@ -13,10 +13,9 @@ from datetime import timedelta
 
 EVENT_TYPES: tuple[str, ...] = ("bid_request", "bid_response", "impression", "click", "conversion")
 
-# Events can arrive this long after their event_ts: processing arrival date D rewrites the
-# event dates D-2..D downstream.
+# Events can arrive this long after their event_ts. The event dates an arrival date
+# rewrites downstream follow from it (spark_jobs.layers.LATENESS_DAYS: D-2..D).
 MAX_LATENESS = timedelta(hours=48)
-LATENESS_DAYS = 2
 # Last-click attribution looks back this far from a conversion.
 ATTRIBUTION_WINDOW_DAYS = 7
 

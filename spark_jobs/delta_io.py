@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from spark_jobs.lake import Lake
+from spark_jobs.layers import ArrivalWindow, date_column
 
 # Arrival order of a line: the first arrival of a resent event is the one kept.
 ARRIVAL_ORDER: tuple[str, ...] = ("arrival_date", "arrival_hour", "_source_file", "_line_number")
@@ -113,6 +114,12 @@ def _merge(
 
 def read_window(spark: SparkSession, path: str, partition_col: str, start: date, end: date) -> DataFrame:
     return spark.read.format("delta").load(path).where(window_predicate(partition_col, start, end))
+
+
+def read_rewritten(spark: SparkSession, lake: Lake, layer: str, name: str, w: ArrivalWindow) -> DataFrame:
+    """The partitions of table `layer`/`name` that window `w` rewrites (its arrival dates
+    in bronze, its event dates in silver and gold)."""
+    return read_window(spark, lake.table(layer, name), date_column(layer), *w.dates(layer))
 
 
 def delta_row_counts(lake: Lake, layer: str, name: str, group_by: tuple[str, ...]) -> Counter:

@@ -1,6 +1,7 @@
 """The layer jobs: read a window, transform with the pure functions, write idempotently.
-A window is a range of arrival dates [start, end]; downstream of bronze the tables are
-keyed by event date, so a window rewrites event dates [start - LATENESS_DAYS, end].
+A window (spark_jobs.layers.ArrivalWindow) is a range of arrival dates [start, end];
+downstream of bronze the tables are keyed by event date, so a window rewrites event dates
+[start - LATENESS_DAYS, end].
 
 Called by the Dagster assets (ad_assets/defs); no Dagster imports here, so any Spark
 driver can call them too."""
@@ -17,38 +18,21 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs import bronze, gold, silver
-from spark_jobs.contracts import ATTRIBUTION_WINDOW_DAYS, EVENT_TYPES, LATENESS_DAYS, TABLE_NAMES
+from spark_jobs.contracts import ATTRIBUTION_WINDOW_DAYS, EVENT_TYPES, TABLE_NAMES
 from spark_jobs.delta_io import (
     delta_row_counts,
     merge_first_arrival,
+    read_rewritten,
     read_window,
     replace_where,
     replace_window,
     window_predicate,
 )
 from spark_jobs.lake import Lake
+from spark_jobs.layers import BRONZE, GOLD, QUARANTINE_TABLE, SILVER, ArrivalWindow, date_column
 from spark_jobs.raw_files import inspect_raw_files
 
-QUARANTINE_TABLE = ("bronze", "quarantine")
 GOLD_TABLES = ("campaign_daily", "campaign_hourly", "publisher_daily")
-
-
-@dataclass(frozen=True)
-class Window:
-    start: date
-    end: date
-
-    @property
-    def event_start(self) -> date:
-        """First event date that arrivals in this window can touch."""
-        return self.start - timedelta(days=LATENESS_DAYS)
-
-    def arrival_dates(self) -> list[date]:
-        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
-
-    def event_dates(self) -> list[date]:
-        """The event dates this window rewrites downstream of bronze."""
-        return [self.event_start + timedelta(days=i) for i in range((self.end - self.event_start).days + 1)]
 
 
 @dataclass
@@ -64,7 +48,7 @@ OnWritten = Callable[[str, DataFrame], None]
 
 # ---------------------------------------------------------------- bronze
 def run_bronze(
-    spark: SparkSession, lake: Lake, w: Window, batch_id: str, on_written: OnWritten | None = None
+    spark: SparkSession, lake: Lake, w: ArrivalWindow, batch_id: str, on_written: OnWritten | None = None
 ) -> LayerStats:
     """Parse each event type's raw files once (cached), write its bronze table from the
     cache, count lines by verdict and unknown fields from the same cache, then write every
@@ -90,10 +74,9 @@ def run_bronze(
         rows = bronze.bronze_rows(parsed, event_type, ingest_ts, batch_id)
         replace_window(
             rows.coalesce(files_per_write),
-            lake.table("bronze", TABLE_NAMES[event_type]),
-            "arrival_date",
-            w.start,
-            w.end,
+            lake.table(BRONZE, TABLE_NAMES[event_type]),
+            date_column(BRONZE),
+            *w.dates(BRONZE),
         )
         if on_written:
             on_written(event_type, rows)
@@ -114,8 +97,8 @@ def run_bronze(
     replace_where(
         quarantine.coalesce(1),
         lake.table(*QUARANTINE_TABLE),
-        window_predicate("arrival_date", w.start, w.end),
-        ("event_type", "arrival_date"),
+        window_predicate(date_column(BRONZE), *w.dates(BRONZE)),
+        ("event_type", date_column(BRONZE)),
     )
     for df in cached:
         df.unpersist()
@@ -124,15 +107,15 @@ def run_bronze(
 
 
 # ---------------------------------------------------------------- silver
-def _bronze(spark: SparkSession, lake: Lake, event_type: str, w: Window) -> DataFrame:
-    return read_window(spark, lake.table("bronze", TABLE_NAMES[event_type]), "arrival_date", w.start, w.end)
+def _bronze(spark: SparkSession, lake: Lake, event_type: str, w: ArrivalWindow) -> DataFrame:
+    return read_rewritten(spark, lake, BRONZE, TABLE_NAMES[event_type], w)
 
 
 def _silver_path(lake: Lake, event_type: str) -> str:
-    return lake.table("silver", TABLE_NAMES[event_type])
+    return lake.table(SILVER, TABLE_NAMES[event_type])
 
 
-def run_silver(spark: SparkSession, lake: Lake, w: Window, key: bytes, key_version: str) -> LayerStats:
+def run_silver(spark: SparkSession, lake: Lake, w: ArrivalWindow, key: bytes, key_version: str) -> LayerStats:
     stats = LayerStats()
     batches = {
         "impression": silver.silver_impressions(_bronze(spark, lake, "impression", w), key, key_version),
@@ -148,7 +131,9 @@ def run_silver(spark: SparkSession, lake: Lake, w: Window, key: bytes, key_versi
     return stats
 
 
-def _merge_clicks(spark: SparkSession, lake: Lake, w: Window, key: bytes, key_version: str) -> dict[str, int]:
+def _merge_clicks(
+    spark: SparkSession, lake: Lake, w: ArrivalWindow, key: bytes, key_version: str
+) -> dict[str, int]:
     """New clicks, plus earlier clicks still waiting for their impression, joined to the
     impressions; an existing click is updated once its impression shows up."""
     path = _silver_path(lake, "click")
@@ -156,7 +141,7 @@ def _merge_clicks(spark: SparkSession, lake: Lake, w: Window, key: bytes, key_ve
     candidates = new
     if _exists(spark, path):
         waiting = (
-            read_window(spark, path, "event_date", w.event_start, w.end)
+            read_rewritten(spark, lake, SILVER, TABLE_NAMES["click"], w)
             .where("NOT impression_found")
             .select(*new.columns)
         )
@@ -166,7 +151,7 @@ def _merge_clicks(spark: SparkSession, lake: Lake, w: Window, key: bytes, key_ve
     impressions = read_window(
         spark,
         _silver_path(lake, "impression"),
-        "event_date",
+        date_column(SILVER),
         w.event_start - timedelta(days=1),
         w.end + timedelta(days=1),
     )
@@ -183,11 +168,11 @@ def _exists(spark: SparkSession, path: str) -> bool:
 
 
 # ---------------------------------------------------------------- gold
-def run_gold(spark: SparkSession, lake: Lake, w: Window) -> LayerStats:
-    start, end = w.event_start, w.end
+def run_gold(spark: SparkSession, lake: Lake, w: ArrivalWindow) -> LayerStats:
+    start, end = w.dates(GOLD)
 
     def silver_window(event_type: str, first: date) -> DataFrame:
-        return read_window(spark, _silver_path(lake, event_type), "event_date", first, end)
+        return read_window(spark, _silver_path(lake, event_type), date_column(SILVER), first, end)
 
     credits = gold.last_click_credits(
         silver_window("conversion", start),
@@ -197,13 +182,13 @@ def run_gold(spark: SparkSession, lake: Lake, w: Window) -> LayerStats:
     hourly = gold.campaign_hourly(impressions, clicks, credits).persist()
     daily = gold.rollup_daily(hourly)
     publishers = gold.publisher_daily(impressions, clicks, credits)
-    replace_window(hourly, lake.table("gold", "campaign_hourly"), "event_date", start, end)
-    replace_window(daily, lake.table("gold", "campaign_daily"), "event_date", start, end)
-    replace_window(publishers, lake.table("gold", "publisher_daily"), "event_date", start, end)
+    replace_window(hourly, lake.table(GOLD, "campaign_hourly"), date_column(GOLD), start, end)
+    replace_window(daily, lake.table(GOLD, "campaign_daily"), date_column(GOLD), start, end)
+    replace_window(publishers, lake.table(GOLD, "publisher_daily"), date_column(GOLD), start, end)
     stats = LayerStats()
     window = {(d.isoformat(),) for d in w.event_dates()}
     for name in GOLD_TABLES:
-        counts = delta_row_counts(lake, "gold", name, ("event_date",))
+        counts = delta_row_counts(lake, GOLD, name, (date_column(GOLD),))
         stats.rows[name] = sum(n for day, n in counts.items() if day in window)
     hourly.unpersist()
     return stats

@@ -18,9 +18,19 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
-from spark_jobs.delta_io import delta_row_counts, read_window
+from spark_jobs.delta_io import delta_row_counts, read_rewritten, read_window
 from spark_jobs.lake import Lake
-from spark_jobs.pipeline import GOLD_TABLES, QUARANTINE_TABLE, Window
+from spark_jobs.layers import (
+    ARRIVAL_DATE,
+    BRONZE,
+    EVENT_DATE,
+    GOLD,
+    QUARANTINE_TABLE,
+    SILVER,
+    ArrivalWindow,
+    date_column,
+)
+from spark_jobs.pipeline import GOLD_TABLES
 from spark_jobs.raw_files import inspect_raw_files
 from spark_jobs.silver import with_event_time
 
@@ -28,7 +38,7 @@ from spark_jobs.silver import with_event_time
 ROLLUPS = tuple(n for n in GOLD_TABLES if n != "campaign_daily")
 
 
-def raw_line_counts(lake: Lake, w: Window) -> Counter:
+def raw_line_counts(lake: Lake, w: ArrivalWindow) -> Counter:
     """(event_type, arrival date) -> lines in the readable raw files (decompressed and
     counted outside Spark, see raw_files.py), plus one per file that cannot be read
     (quarantined whole)."""
@@ -42,14 +52,14 @@ def raw_line_counts(lake: Lake, w: Window) -> Counter:
     return out
 
 
-def raw_vs_bronze(lake: Lake, w: Window) -> list[dict]:
+def raw_vs_bronze(lake: Lake, w: ArrivalWindow) -> list[dict]:
     """Per event type and arrival date: raw lines, bronze rows, quarantined rows, ok."""
     raw = raw_line_counts(lake, w)
-    quarantined = delta_row_counts(lake, *QUARANTINE_TABLE, ("event_type", "arrival_date"))
+    quarantined = delta_row_counts(lake, *QUARANTINE_TABLE, ("event_type", ARRIVAL_DATE))
     days = {d.isoformat() for d in w.arrival_dates()}
     rows = []
     for event_type in EVENT_TYPES:
-        loaded = delta_row_counts(lake, "bronze", TABLE_NAMES[event_type], ("arrival_date",))
+        loaded = delta_row_counts(lake, BRONZE, TABLE_NAMES[event_type], (ARRIVAL_DATE,))
         for day in sorted(days):
             r, b, q = raw[(event_type, day)], loaded[(day,)], quarantined[(event_type, day)]
             if r or b or q:
@@ -72,7 +82,7 @@ def aggregates_by_date(df: DataFrame, date_col: str, **aggs: Column) -> dict[str
 
 
 def bronze_vs_silver_table(
-    spark: SparkSession, lake: Lake, w: Window, event_type: str, silver: DataFrame | None = None
+    spark: SparkSession, lake: Lake, w: ArrivalWindow, event_type: str, silver: DataFrame | None = None
 ) -> list[dict]:
     """Per event date of the window: distinct event ids in bronze (arrived by the window's
     end) and silver rows whose first arrival is by the window's end. `silver` is the
@@ -80,12 +90,12 @@ def bronze_vs_silver_table(
     table = TABLE_NAMES[event_type]
     # Events of the window's dates arrive at most LATENESS_DAYS later, so from event_start.
     bronze = with_event_time(
-        read_window(spark, lake.table("bronze", table), "arrival_date", w.event_start, w.end)
-    ).where(F.col("event_date") >= F.lit(w.event_start))
+        read_window(spark, lake.table(BRONZE, table), date_column(BRONZE), w.event_start, w.end)
+    ).where(F.col(EVENT_DATE) >= F.lit(w.event_start))
     if silver is None:
-        silver = read_window(spark, lake.table("silver", table), "event_date", w.event_start, w.end)
-    b = aggregates_by_date(bronze, "event_date", n=F.countDistinct("event_id"))
-    s = aggregates_by_date(silver.where(F.col("arrival_date") <= F.lit(w.end)), "event_date", n=F.count("*"))
+        silver = read_rewritten(spark, lake, SILVER, table, w)
+    b = aggregates_by_date(bronze, EVENT_DATE, n=F.countDistinct("event_id"))
+    s = aggregates_by_date(silver.where(F.col(ARRIVAL_DATE) <= F.lit(w.end)), EVENT_DATE, n=F.count("*"))
     rows = []
     for day in sorted(b.keys() | s.keys()):
         nb, ns = b.get(day, {}).get("n", 0), s.get(day, {}).get("n", 0)
@@ -93,29 +103,29 @@ def bronze_vs_silver_table(
     return rows
 
 
-def bronze_vs_silver(spark: SparkSession, lake: Lake, w: Window) -> list[dict]:
+def bronze_vs_silver(spark: SparkSession, lake: Lake, w: ArrivalWindow) -> list[dict]:
     """bronze_vs_silver_table for every event type."""
     return [row for t in EVENT_TYPES for row in bronze_vs_silver_table(spark, lake, w, t)]
 
 
-def silver_vs_gold(spark: SparkSession, lake: Lake, w: Window) -> list[dict]:
+def silver_vs_gold(spark: SparkSession, lake: Lake, w: ArrivalWindow) -> list[dict]:
     """Per event date of the window: gold sums against the valid silver events."""
 
     def window(layer: str, name: str) -> DataFrame:
-        return read_window(spark, lake.table(layer, name), "event_date", w.event_start, w.end)
+        return read_rewritten(spark, lake, layer, name, w)
 
     imp = aggregates_by_date(
-        window("silver", "impressions").where("is_valid"),
-        "event_date",
+        window(SILVER, "impressions").where("is_valid"),
+        EVENT_DATE,
         impressions=F.count("*"),
         spend_micros=F.sum("cost_micros"),
     )
-    clk = aggregates_by_date(window("silver", "clicks").where("is_valid"), "event_date", clicks=F.count("*"))
+    clk = aggregates_by_date(window(SILVER, "clicks").where("is_valid"), EVENT_DATE, clicks=F.count("*"))
     orders = aggregates_by_date(
-        window("silver", "conversions").where("is_valid"), "event_date", orders=F.countDistinct("order_id")
+        window(SILVER, "conversions").where("is_valid"), EVENT_DATE, orders=F.countDistinct("order_id")
     )
     sums = {c: F.sum(c) for c in ("impressions", "clicks", "spend_micros", "conversions", "revenue_micros")}
-    gold = {name: aggregates_by_date(window("gold", name), "event_date", **sums) for name in GOLD_TABLES}
+    gold = {name: aggregates_by_date(window(GOLD, name), date_column(GOLD), **sums) for name in GOLD_TABLES}
     rows = []
     for day in sorted(imp.keys() | clk.keys() | orders.keys() | gold["campaign_daily"].keys()):
         daily = gold["campaign_daily"].get(day, dict.fromkeys(sums, 0))

@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
-# Settings are read when ad_assets is imported: point them at a scratch home first.
+from ad_assets.settings import DEFAULT_START_DATE, load_settings  # reads no setting yet
+
+# Settings are read when ad_assets' definitions are imported: point them at a scratch home first.
 _HOME = Path(tempfile.mkdtemp(prefix="adlake-test-"))
 os.environ["ADLAKE_HOME"] = str(_HOME)
-os.environ.setdefault("ADLAKE_START_DATE", "2026-11-01")
+os.environ.setdefault("ADLAKE_START_DATE", DEFAULT_START_DATE)
 
 from ad_assets.cli import prepare_dagster_home  # noqa: E402
-from ad_assets.settings import load_settings  # noqa: E402
 from spark_jobs.lake import Lake  # noqa: E402
 from spark_jobs.session import SparkSettings, build_spark  # noqa: E402
 

@@ -24,7 +24,8 @@ from ad_assets.defs.results import table_result
 from ad_assets.resources import LakeResource, SparkResource
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.drift import DRIFT_SHARE, drift_report, field_problems
-from spark_jobs.pipeline import QUARANTINE_TABLE, run_bronze
+from spark_jobs.layers import QUARANTINE_TABLE
+from spark_jobs.pipeline import run_bronze
 from spark_jobs.reconcile import raw_vs_bronze
 
 BRONZE_KEYS = {t: AssetKey(f"bronze_{TABLE_NAMES[t]}") for t in EVENT_TYPES}

@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from ad_assets.quality import record
 from spark_jobs.lake import Lake
-from spark_jobs.pipeline import Window
+from spark_jobs.layers import ArrivalWindow
 
 CONTRACT = "contract"
 
@@ -59,7 +59,7 @@ def contract_result(key: AssetKey, df: DataFrame, layer: str, event_type: str) -
 
 
 def recorded(
-    spark: SparkSession, lake: Lake, results: list[AssetCheckResult], w: Window, run_id: str
+    spark: SparkSession, lake: Lake, results: list[AssetCheckResult], w: ArrivalWindow, run_id: str
 ) -> Iterator[AssetCheckResult]:
     """Write the results to the quality table, then hand them to Dagster."""
     record(spark, lake, results, w, run_id)

@@ -23,9 +23,10 @@ from ad_assets.defs.results import table_result
 from ad_assets.defs.silver import SILVER_KEYS
 from ad_assets.resources import LakeResource, SparkResource
 from spark_jobs.anomalies import MAX_DROP, TRAILING_DAYS, anomalies
-from spark_jobs.delta_io import read_window
+from spark_jobs.delta_io import read_rewritten, read_window
 from spark_jobs.lake import Lake
-from spark_jobs.pipeline import GOLD_TABLES, Window, run_gold
+from spark_jobs.layers import EVENT_DATE, GOLD, ArrivalWindow, date_column
+from spark_jobs.pipeline import GOLD_TABLES, run_gold
 from spark_jobs.reconcile import ROLLUPS, silver_vs_gold
 
 GOLD_KEYS = {name: AssetKey(f"gold_{name}") for name in GOLD_TABLES}
@@ -101,7 +102,7 @@ def gold_tables(context: AssetExecutionContext, lake: LakeResource, spark: Spark
             rows_in_window=stats.rows[name],
             event_dates=f"{w.event_start}..{w.end}",
         )
-    daily = read_window(session, the_lake.table("gold", "campaign_daily"), "event_date", w.event_start, w.end)
+    daily = read_rewritten(session, the_lake, GOLD, "campaign_daily", w)
     bad = daily.where(OUT_OF_BOUNDS).count()
     totals = daily.agg(
         *[F.sum(c).alias(c) for c in ("impressions", "clicks", "conversions", "spend", "revenue")]
@@ -166,9 +167,9 @@ OUT_OF_BOUNDS = (
 )
 
 
-def daily_totals(session: SparkSession, lake: Lake, w: Window) -> dict[date, dict[str, int]]:
+def daily_totals(session: SparkSession, lake: Lake, w: ArrivalWindow) -> dict[date, dict[str, int]]:
     """Impressions and clicks per event date, the window and the trailing days before it."""
     first = w.event_start - timedelta(days=TRAILING_DAYS)
-    df = read_window(session, lake.table("gold", "campaign_daily"), "event_date", first, w.end)
-    rows = df.groupBy("event_date").agg(F.sum("impressions").alias("i"), F.sum("clicks").alias("c")).collect()
-    return {r["event_date"]: {"impressions": r["i"], "clicks": r["c"]} for r in rows}
+    df = read_window(session, lake.table(GOLD, "campaign_daily"), date_column(GOLD), first, w.end)
+    rows = df.groupBy(EVENT_DATE).agg(F.sum("impressions").alias("i"), F.sum("clicks").alias("c")).collect()
+    return {r[EVENT_DATE]: {"impressions": r["i"], "clicks": r["c"]} for r in rows}

@@ -5,7 +5,7 @@ from datetime import timedelta
 from dagster import AssetExecutionContext, BackfillPolicy, DailyPartitionsDefinition
 
 from ad_assets.settings import load_settings
-from spark_jobs.pipeline import Window
+from spark_jobs.layers import ArrivalWindow
 
 # Partitions are arrival dates: processing day D loads the files that arrived on D and
 # corrects the event dates D-2..D downstream (events arrive up to 48 h late).
@@ -14,6 +14,6 @@ daily_partitions = DailyPartitionsDefinition(start_date=load_settings().start_da
 single_run = BackfillPolicy.single_run()
 
 
-def window_of(context: AssetExecutionContext) -> Window:
+def window_of(context: AssetExecutionContext) -> ArrivalWindow:
     tw = context.partition_time_window
-    return Window(tw.start.date(), (tw.end - timedelta(days=1)).date())
+    return ArrivalWindow(tw.start.date(), (tw.end - timedelta(days=1)).date())

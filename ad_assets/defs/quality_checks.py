@@ -20,9 +20,9 @@ from ad_assets.defs.partitions import daily_partitions, window_of
 from ad_assets.quality import record
 from ad_assets.resources import ClickHouseResource, LakeResource, SparkResource
 from ad_assets.settings import load_settings
-from spark_jobs.delta_io import read_window
+from spark_jobs.delta_io import read_rewritten
 from spark_jobs.lake import Lake
-from spark_jobs.pipeline import Window
+from spark_jobs.layers import GOLD, ArrivalWindow, date_column
 from spark_jobs.reconcile import aggregates_by_date, bronze_vs_silver, raw_vs_bronze, silver_vs_gold
 
 # Written by the checks themselves (not materialized): shown so that lineage reaches the
@@ -38,10 +38,12 @@ quality_results = AssetSpec(
 SUMS = ("impressions", "clicks", "conversions", "spend_micros", "revenue_micros")
 
 
-def gold_vs_marts(session: SparkSession, lake: Lake, w: Window, clickhouse: ClickHouseResource) -> list[dict]:
+def gold_vs_marts(
+    session: SparkSession, lake: Lake, w: ArrivalWindow, clickhouse: ClickHouseResource
+) -> list[dict]:
     """Per event date of the window: marts.campaign_daily sums = gold campaign_daily sums."""
-    daily = read_window(session, lake.table("gold", "campaign_daily"), "event_date", w.event_start, w.end)
-    gold = aggregates_by_date(daily, "event_date", **{m: F.sum(m) for m in SUMS})
+    daily = read_rewritten(session, lake, GOLD, "campaign_daily", w)
+    gold = aggregates_by_date(daily, date_column(GOLD), **{m: F.sum(m) for m in SUMS})
     sql = (
         f"SELECT toString(event_date), {', '.join(f'toInt64(sum({m}))' for m in SUMS)} "
         f"FROM marts.campaign_daily WHERE event_date BETWEEN '{w.event_start}' AND '{w.end}' "

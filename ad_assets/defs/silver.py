@@ -24,7 +24,8 @@ from ad_assets.defs.partitions import daily_partitions, single_run, window_of
 from ad_assets.defs.results import table_result
 from ad_assets.resources import LakeResource, PseudonymKeyResource, SparkResource
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
-from spark_jobs.delta_io import read_window
+from spark_jobs.delta_io import read_rewritten
+from spark_jobs.layers import SILVER
 from spark_jobs.pipeline import run_silver
 from spark_jobs.reconcile import bronze_vs_silver_table
 
@@ -102,9 +103,7 @@ def silver_tables(
     checks = []
     for event_type, key in SILVER_KEYS.items():
         # The window is read once, cached, and judged by both checks.
-        window = read_window(
-            session, the_lake.table("silver", TABLE_NAMES[event_type]), "event_date", w.event_start, w.end
-        ).persist()
+        window = read_rewritten(session, the_lake, SILVER, TABLE_NAMES[event_type], w).persist()
         checks.append(contract_result(key, window, "silver", event_type))
         rows = bronze_vs_silver_table(session, the_lake, w, event_type, silver=window)
         window.unpersist()

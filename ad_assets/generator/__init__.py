@@ -23,8 +23,9 @@ from ad_assets.generator.catalog import build_catalog
 from ad_assets.generator.delivery import DeliveryProfile, Phases, Shipment, epoch_day, ship
 from ad_assets.generator.rawfiles import FileBuffer, fill, hour_files
 from ad_assets.generator.simulate import DAY_US, TrafficProfile, day_start_us, simulate_day
-from spark_jobs.contracts import EVENT_TYPES, LATENESS_DAYS
+from spark_jobs.contracts import EVENT_TYPES
 from spark_jobs.lake import Lake
+from spark_jobs.layers import LATENESS_DAYS
 
 # Conversions follow their click by up to 30 days: the event days that can land on an
 # arrival date reach back this far.

@@ -5,6 +5,7 @@ from datetime import date
 from dagster import ConfigurableResource
 
 from ad_assets.generator import GenerationReport, generate
+from ad_assets.settings import DEFAULT_START_DATE
 from spark_jobs.lake import Lake
 
 
@@ -14,7 +15,7 @@ class LogSourceResource(ConfigurableResource):
     files to raw/ themselves; the raw asset only takes stock of them."""
 
     mode: str = "generator"
-    world_start: str = "2026-11-01"  # the simulated world begins here
+    world_start: str = DEFAULT_START_DATE  # the simulated world begins here
     impressions_per_day: int = 10_000
     seed: int = 42
 

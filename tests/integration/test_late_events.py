@@ -7,7 +7,8 @@ from datetime import date
 from pathlib import Path
 
 from spark_jobs.lake import Lake
-from spark_jobs.pipeline import Window, run_bronze, run_gold, run_silver
+from spark_jobs.layers import ArrivalWindow
+from spark_jobs.pipeline import run_bronze, run_gold, run_silver
 
 KEY = b"test-key"
 
@@ -53,7 +54,7 @@ def _gold(spark, lake: Lake) -> dict:
 
 
 def _process(spark, lake: Lake, day: date) -> None:
-    w = Window(day, day)
+    w = ArrivalWindow(day, day)
     run_bronze(spark, lake, w, "test")
     run_silver(spark, lake, w, KEY, "v1")
     run_gold(spark, lake, w)

@@ -7,7 +7,8 @@ from pyspark.sql import functions as F
 from spark_jobs.bronze import RAW_LINE_SCHEMA, parse_lines, read_raw_lines
 from spark_jobs.contracts import EVENT_TYPES, RAW_FIELDS, TABLE_NAMES
 from spark_jobs.lake import Lake
-from spark_jobs.pipeline import QUARANTINE_TABLE, Window, run_bronze
+from spark_jobs.layers import QUARANTINE_TABLE, ArrivalWindow
+from spark_jobs.pipeline import run_bronze
 from spark_jobs.raw_files import inspect_raw_files
 from spark_jobs.reconcile import raw_vs_bronze
 
@@ -136,7 +137,7 @@ def test_unreadable_files_are_quarantined_whole_and_the_rest_loads(spark, tmp_pa
         folder = tmp_path / "raw" / "click" / "dt=2026-11-02" / f"hour={hour:02d}"
         folder.mkdir(parents=True)
         (folder / "part-00000.jsonl.gz").write_bytes(data)
-    w = Window(date(2026, 11, 2), date(2026, 11, 2))
+    w = ArrivalWindow(date(2026, 11, 2), date(2026, 11, 2))
     stats = run_bronze(spark, lake, w, "b1")
     assert stats.rows["clicks"] == 3
     assert len(stats.detail["click"]["unreadable_files"]) == 4
@@ -161,7 +162,7 @@ def test_run_bronze_reconciles_lines_and_is_idempotent(spark, tmp_path):
     good = [json.dumps({**CLICK, "event_id": f"g{i}"}) for i in range(6)]
     lines = [*good, "{not json", json.dumps({**CLICK, "ivt": None})]
     (folder / "part-00000.jsonl.gz").write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
-    w = Window(date(2026, 11, 2), date(2026, 11, 2))
+    w = ArrivalWindow(date(2026, 11, 2), date(2026, 11, 2))
     for _ in range(2):
         stats = run_bronze(spark, lake, w, batch_id="t")
     expected = {
