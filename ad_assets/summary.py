@@ -14,7 +14,7 @@ from ad_assets.marts_sql import first_line
 from ad_assets.resources.clickhouse import ClickHouseResource
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.lake import Lake
-from spark_jobs.metrics import MICROS, RATIOS
+from spark_jobs.metric_definitions import ADDITIVE_METRICS, COUNT_METRICS, MICROS, MONEY_METRICS, RATIOS
 from spark_jobs.pipeline import GOLD_TABLES
 
 TABLES = [
@@ -40,12 +40,10 @@ def table_rows(lake: Lake) -> list[tuple[str, int, int]]:
 def campaign_totals(lake: Lake, top: int = 5) -> pa.Table:
     """Top campaigns by spend over every event date in gold, with ratios from the sums."""
     daily = open_table(lake, "gold", "campaign_daily").to_pyarrow_table()
-    sums = daily.group_by(["campaign_id"]).aggregate(
-        [(c, "sum") for c in ("impressions", "clicks", "conversions", "spend_micros", "revenue_micros")]
-    )
+    sums = daily.group_by(["campaign_id"]).aggregate([(c, "sum") for c in ADDITIVE_METRICS])
     sums = sums.rename_columns([c.removesuffix("_sum") for c in sums.column_names])
-    sums = sums.append_column("spend", pc.divide(pc.cast(sums["spend_micros"], pa.float64()), MICROS))
-    sums = sums.append_column("revenue", pc.divide(pc.cast(sums["revenue_micros"], pa.float64()), MICROS))
+    for money, micros in MONEY_METRICS.items():
+        sums = sums.append_column(money, pc.divide(pc.cast(sums[micros], pa.float64()), MICROS))
     for name, (num, den, scale) in RATIOS.items():
         n = pc.multiply(pc.cast(sums[num], pa.float64()), scale)
         d = pc.cast(sums[den], pa.float64())
@@ -82,19 +80,7 @@ def marts_section(clickhouse: ClickHouseResource) -> list[str]:
 def render(lake: Lake, clickhouse: ClickHouseResource | None = None) -> str:
     rows = table_rows(lake)
     top = campaign_totals(lake)
-    cols = [
-        "campaign_id",
-        "impressions",
-        "clicks",
-        "conversions",
-        "spend",
-        "revenue",
-        "ctr",
-        "cvr",
-        "cpc",
-        "cpm",
-        "roas",
-    ]
+    cols = ["campaign_id", *COUNT_METRICS, *MONEY_METRICS, *RATIOS]
     top_rows = [[r[c] for c in cols] for r in top.select(cols).to_pylist()]
     return "\n".join(
         [

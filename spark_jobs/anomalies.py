@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from spark_jobs.metric_definitions import RATIOS, ratio
+
 TRAILING_DAYS = 7
 MIN_HISTORY_DAYS = 3  # fewer trailing days than this: no verdict
 MAX_DROP = 0.5  # a fall of more than 50% against the trailing mean warns
@@ -14,8 +16,8 @@ MEASURES = ("impressions", "ctr")
 
 
 def _measure(totals: dict[str, int], name: str) -> float | None:
-    if name == "ctr":
-        return totals["clicks"] / totals["impressions"] if totals.get("impressions") else None
+    if name in RATIOS:  # null when the day has no divisor (no impressions for CTR)
+        return ratio(totals, name)
     return float(totals.get(name, 0))
 
 

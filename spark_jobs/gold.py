@@ -1,5 +1,6 @@
-"""Gold: campaign metrics per event date (and hour), as defined in DESIGN.md, with
-last-click attribution of conversions. Inputs are silver frames; pure functions."""
+"""Gold: campaign metrics per event date (and hour), as defined in docs/metrics.md
+(spark_jobs/metric_definitions.py), with last-click attribution of conversions. Inputs
+are silver frames; pure functions."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
 from spark_jobs.contracts import ATTRIBUTION_WINDOW_DAYS
+from spark_jobs.metric_definitions import ADDITIVE_METRICS
 from spark_jobs.metrics import with_money_and_ratios
 from spark_jobs.silver import first_rows
 
@@ -15,7 +17,6 @@ DAILY_KEYS = ("event_date", "advertiser_id", "campaign_id")
 HOURLY_KEYS = ("event_date", "event_hour", "advertiser_id", "campaign_id")
 PUBLISHER_KEYS = ("event_date", "publisher_id", "channel")
 UNKNOWN = "unknown"
-COUNTS = ("impressions", "clicks", "conversions", "spend_micros", "revenue_micros")
 
 
 def last_click_credits(conversions: DataFrame, clicks: DataFrame) -> DataFrame:
@@ -62,7 +63,9 @@ def _campaign_metrics(
         F.count("*").alias("conversions"), F.sum("value_micros").alias("revenue_micros")
     )
     joined = imp.join(clk, list(keys), "full").join(conv, list(keys), "full")
-    filled = joined.select(*keys, *[F.coalesce(F.col(c), F.lit(0)).cast("bigint").alias(c) for c in COUNTS])
+    filled = joined.select(
+        *keys, *[F.coalesce(F.col(c), F.lit(0)).cast("bigint").alias(c) for c in ADDITIVE_METRICS]
+    )
     return with_money_and_ratios(filled)
 
 
@@ -77,7 +80,7 @@ def campaign_hourly(impressions: DataFrame, clicks: DataFrame, credits: DataFram
 def rollup_daily(hourly: DataFrame) -> DataFrame:
     """Daily metrics from hourly ones: counts and sums add up across hours (each event lies
     in exactly one hour); ratios are recomputed from the sums, never averaged."""
-    sums = hourly.groupBy(*DAILY_KEYS).agg(*[F.sum(c).cast("bigint").alias(c) for c in COUNTS])
+    sums = hourly.groupBy(*DAILY_KEYS).agg(*[F.sum(c).cast("bigint").alias(c) for c in ADDITIVE_METRICS])
     return with_money_and_ratios(sums)
 
 

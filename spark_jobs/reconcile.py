@@ -30,10 +30,14 @@ from spark_jobs.layers import (
     ArrivalWindow,
     date_column,
 )
+from spark_jobs.metric_definitions import ADDITIVE_METRICS
 from spark_jobs.pipeline import GOLD_TABLES
 from spark_jobs.raw_files import inspect_raw_files
 from spark_jobs.silver import with_event_time
 
+# The gold metrics that silver counts exactly (valid impressions, their cost, valid clicks);
+# conversions are credited orders, so at most the valid orders, and revenue follows them.
+SILVER_COUNTED = ("impressions", "clicks", "spend_micros")
 # Gold tables that must add up to campaign_daily per event date.
 ROLLUPS = tuple(n for n in GOLD_TABLES if n != "campaign_daily")
 
@@ -124,7 +128,7 @@ def silver_vs_gold(spark: SparkSession, lake: Lake, w: ArrivalWindow) -> list[di
     orders = aggregates_by_date(
         window(SILVER, "conversions").where("is_valid"), EVENT_DATE, orders=F.countDistinct("order_id")
     )
-    sums = {c: F.sum(c) for c in ("impressions", "clicks", "spend_micros", "conversions", "revenue_micros")}
+    sums = {c: F.sum(c) for c in ADDITIVE_METRICS}
     gold = {name: aggregates_by_date(window(GOLD, name), date_column(GOLD), **sums) for name in GOLD_TABLES}
     rows = []
     for day in sorted(imp.keys() | clk.keys() | orders.keys() | gold["campaign_daily"].keys()):
@@ -132,7 +136,7 @@ def silver_vs_gold(spark: SparkSession, lake: Lake, w: ArrivalWindow) -> list[di
         silver = {**imp.get(day, {}), **clk.get(day, {})}
         problems = [
             f"{m}: gold {daily[m]} != silver {silver.get(m, 0)}"
-            for m in ("impressions", "clicks", "spend_micros")
+            for m in SILVER_COUNTED
             if daily[m] != silver.get(m, 0)
         ]
         valid_orders = orders.get(day, {}).get("orders", 0)

@@ -26,6 +26,7 @@ from spark_jobs.anomalies import MAX_DROP, TRAILING_DAYS, anomalies
 from spark_jobs.delta_io import read_rewritten, read_window
 from spark_jobs.lake import Lake
 from spark_jobs.layers import EVENT_DATE, GOLD, ArrivalWindow, date_column
+from spark_jobs.metric_definitions import COUNT_METRICS, MONEY_METRICS
 from spark_jobs.pipeline import GOLD_TABLES, run_gold
 from spark_jobs.reconcile import ROLLUPS, silver_vs_gold
 
@@ -104,9 +105,7 @@ def gold_tables(context: AssetExecutionContext, lake: LakeResource, spark: Spark
         )
     daily = read_rewritten(session, the_lake, GOLD, "campaign_daily", w)
     bad = daily.where(OUT_OF_BOUNDS).count()
-    totals = daily.agg(
-        *[F.sum(c).alias(c) for c in ("impressions", "clicks", "conversions", "spend", "revenue")]
-    )
+    totals = daily.agg(*[F.sum(c).alias(c) for c in (*COUNT_METRICS, *MONEY_METRICS)])
     checks = [
         AssetCheckResult(
             check_name="metric_bounds",

@@ -23,6 +23,7 @@ from ad_assets.settings import load_settings
 from spark_jobs.delta_io import read_rewritten
 from spark_jobs.lake import Lake
 from spark_jobs.layers import GOLD, ArrivalWindow, date_column
+from spark_jobs.metric_definitions import ADDITIVE_METRICS
 from spark_jobs.reconcile import aggregates_by_date, bronze_vs_silver, raw_vs_bronze, silver_vs_gold
 
 # Written by the checks themselves (not materialized): shown so that lineage reaches the
@@ -35,23 +36,23 @@ quality_results = AssetSpec(
     "(Delta table quality/check_results; `adlake quality` prints the latest).",
 )
 
-SUMS = ("impressions", "clicks", "conversions", "spend_micros", "revenue_micros")
-
 
 def gold_vs_marts(
     session: SparkSession, lake: Lake, w: ArrivalWindow, clickhouse: ClickHouseResource
 ) -> list[dict]:
     """Per event date of the window: marts.campaign_daily sums = gold campaign_daily sums."""
     daily = read_rewritten(session, lake, GOLD, "campaign_daily", w)
-    gold = aggregates_by_date(daily, date_column(GOLD), **{m: F.sum(m) for m in SUMS})
+    gold = aggregates_by_date(daily, date_column(GOLD), **{m: F.sum(m) for m in ADDITIVE_METRICS})
     sql = (
-        f"SELECT toString(event_date), {', '.join(f'toInt64(sum({m}))' for m in SUMS)} "
+        f"SELECT toString(event_date), {', '.join(f'toInt64(sum({m}))' for m in ADDITIVE_METRICS)} "
         f"FROM marts.campaign_daily WHERE event_date BETWEEN '{w.event_start}' AND '{w.end}' "
         "GROUP BY event_date"
     )
     with clickhouse.client() as client:
-        mart = {row[0]: dict(zip(SUMS, row[1:], strict=True)) for row in client.query(sql).result_rows}
-    zero = dict.fromkeys(SUMS, 0)
+        mart = {
+            row[0]: dict(zip(ADDITIVE_METRICS, row[1:], strict=True)) for row in client.query(sql).result_rows
+        }
+    zero = dict.fromkeys(ADDITIVE_METRICS, 0)
     return [
         {
             "event_date": d,

@@ -1,30 +1,26 @@
 {#
-  The ratios of DESIGN.md's metric definitions, in ClickHouse SQL: numerator / denominator
-  (x scale), NULL where the divisor is 0. Spark's twin is spark_jobs/metrics.py RATIOS; the
-  tests check that marts and gold agree on every row.
+  The metric definitions of docs/metrics.md in ClickHouse SQL. The lists come from the
+  vars in dbt_project.yml (additive_metrics, money_metrics, metric_ratios), which mirror
+  spark_jobs/metric_definitions.py: tests/unit/test_dbt_definitions.py fails when they differ.
+  Ratios are numerator / denominator (x scale), NULL where the divisor is 0; the
+  integration tests check that marts and gold agree on every row.
 #}
 {% macro metric_ratios() %}
-    {%- set ratios = {
-        'ctr':  ('clicks', 'impressions', 1),
-        'cvr':  ('conversions', 'clicks', 1),
-        'cpc':  ('spend', 'clicks', 1),
-        'cpm':  ('spend', 'impressions', 1000),
-        'roas': ('revenue', 'spend', 1),
-    } -%}
-    {%- for name, (num, den, scale) in ratios.items() %}
+    {%- for name, (num, den, scale) in var('metric_ratios').items() %}
     if({{ den }} = 0, NULL, {{ num }} * {{ scale }} / {{ den }}) AS {{ name }}{{ ',' if not loop.last }}
     {%- endfor %}
 {% endmacro %}
 
-{# Money columns from exact micros. #}
+{# Money columns (currency units) from exact micros. #}
 {% macro money_columns() %}
-    spend_micros / 1e6 AS spend,
-    revenue_micros / 1e6 AS revenue
+    {%- for money, micros in var('money_metrics').items() %}
+    {{ micros }} / 1e6 AS {{ money }}{{ ',' if not loop.last }}
+    {%- endfor %}
 {% endmacro %}
 
 {# The counts and micros sums of gold: they add up across rows (ratios never do). #}
 {% macro metric_counts() %}
-    {{ return(['impressions', 'clicks', 'conversions', 'spend_micros', 'revenue_micros']) }}
+    {{ return(var('additive_metrics')) }}
 {% endmacro %}
 
 {# Staging: gold's Nullable counts as Int64. #}

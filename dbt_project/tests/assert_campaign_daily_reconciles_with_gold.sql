@@ -1,18 +1,16 @@
 -- Marts = gold: per event date, marts.campaign_daily adds up to exactly what the gold
--- Delta table holds. A day that disagrees (say gold was rebuilt but the marts step of
--- that run failed) is returned, with both sides' sums.
+-- Delta table holds, for every additive metric (macros/metrics.sql). A day that disagrees
+-- (say gold was rebuilt but the marts step of that run failed) is returned, with both
+-- sides' sums.
 {{ config(meta={'dagster': {'ref': {'name': 'campaign_daily'}}}) }}
 
-{% set sums %}
-    sum(impressions) AS impressions, sum(clicks) AS clicks, sum(conversions) AS conversions,
-    sum(spend_micros) AS spend_micros, sum(revenue_micros) AS revenue_micros
-{% endset %}
+{% set metrics = metric_counts() %}
 
 WITH mart AS (
-    SELECT event_date, {{ sums }} FROM {{ ref('campaign_daily') }} GROUP BY event_date
+    SELECT event_date, {{ additive_sums() }} FROM {{ ref('campaign_daily') }} GROUP BY event_date
 ),
 gold AS (
-    SELECT event_date, {{ sums }} FROM {{ ref('stg_gold__campaign_daily') }} GROUP BY event_date
+    SELECT event_date, {{ additive_sums() }} FROM {{ ref('stg_gold__campaign_daily') }} GROUP BY event_date
 )
 SELECT
     if(mart.event_date = toDate(0), gold.event_date, mart.event_date) AS day,
@@ -20,5 +18,5 @@ SELECT
     mart.spend_micros AS mart_spend_micros, gold.spend_micros AS gold_spend_micros
 FROM mart
 FULL OUTER JOIN gold ON mart.event_date = gold.event_date
-WHERE (mart.impressions, mart.clicks, mart.conversions, mart.spend_micros, mart.revenue_micros)
-   != (gold.impressions, gold.clicks, gold.conversions, gold.spend_micros, gold.revenue_micros)
+WHERE (mart.{{ metrics | join(', mart.') }})
+   != (gold.{{ metrics | join(', gold.') }})

@@ -9,7 +9,7 @@ import pytest
 
 from ad_assets.definitions import defs
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
-from spark_jobs.metrics import MICROS, RATIOS
+from spark_jobs.metric_definitions import ADDITIVE_METRICS, RATIOS, money_and_ratios
 from spark_jobs.pipeline import GOLD_TABLES
 from tests import reference
 from tests.integration.helpers import (
@@ -22,8 +22,6 @@ from tests.integration.helpers import (
     run_assets,
     table_content,
 )
-
-COUNTS = ("impressions", "clicks", "conversions", "spend_micros", "revenue_micros")
 
 
 @pytest.fixture(scope="module")
@@ -44,20 +42,15 @@ def test_gold_equals_independent_recomputation_from_raw(embedded):
     expected = reference.campaign_daily(embedded["raw"])
     gold = gold_by_key(embedded["lake"])
     assert set(gold) == set(expected)
-    total = {c: 0 for c in COUNTS}
+    total = {c: 0 for c in ADDITIVE_METRICS}
     for key, exp in expected.items():
         row = gold[key]
-        for c in COUNTS:
+        for c in ADDITIVE_METRICS:
             assert row[c] == exp.get(c, 0), (key, c)
             total[c] += row[c]
-        for name, (num, den, scale) in RATIOS.items():
-            value = {
-                **{c: row[c] for c in COUNTS},
-                "spend": row["spend_micros"] / MICROS,
-                "revenue": row["revenue_micros"] / MICROS,
-            }
-            want = None if value[den] == 0 else value[num] * scale / value[den]
-            assert row[name] == pytest.approx(want), (key, name)
+        want = money_and_ratios({c: row[c] for c in ADDITIVE_METRICS})
+        for name in RATIOS:
+            assert row[name] == pytest.approx(want[name]), (key, name)
     # Realistic volume: the scale makes every metric non-trivial.
     assert total["impressions"] > 10_000 and total["clicks"] > 50 and total["conversions"] > 0
 

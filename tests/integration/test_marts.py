@@ -21,11 +21,10 @@ from ad_assets.defs.marts import DBT_EXECUTABLE, DBT_PROJECT_DIR, MART_KEYS, mar
 from ad_assets.quality import QUALITY_TABLE
 from ad_assets.settings import load_settings
 from spark_jobs.contracts import CHANNELS
-from spark_jobs.metrics import MICROS, RATIOS
+from spark_jobs.metric_definitions import ADDITIVE_METRICS, MONEY_METRICS, RATIOS, money_and_ratios
 from spark_jobs.pipeline import GOLD_TABLES
 from tests.integration.helpers import END, START, all_marts, mart_rows, open_table, run_assets
 
-COUNTS = ("impressions", "clicks", "conversions", "spend_micros", "revenue_micros")
 DBT_VARS = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
 
 
@@ -47,14 +46,6 @@ def _same(a, b) -> bool:
     return a == b if a is None or b is None else a == pytest.approx(b, rel=1e-12)
 
 
-def _with_ratios(sums: dict) -> dict:
-    """Money and ratios from sums, computed here from RATIOS (DESIGN.md's definitions)."""
-    v = {**sums, "spend": sums["spend_micros"] / MICROS, "revenue": sums["revenue_micros"] / MICROS}
-    for name, (num, den, scale) in RATIOS.items():
-        v[name] = None if v[den] == 0 else v[num] * scale / v[den]
-    return v
-
-
 @pytest.mark.parametrize(
     "name, keys",
     [
@@ -67,8 +58,10 @@ def test_campaign_marts_equal_gold_for_every_metric_day_and_campaign(built, name
     assert mart.keys() == gold.keys() and len(gold) > 100
     for key, g in gold.items():
         m = mart[key]
-        assert {c: m[c] for c in (*COUNTS, "advertiser_id")} == {c: g[c] for c in (*COUNTS, "advertiser_id")}
-        for c in ("spend", "revenue", *RATIOS):
+        assert {c: m[c] for c in (*ADDITIVE_METRICS, "advertiser_id")} == {
+            c: g[c] for c in (*ADDITIVE_METRICS, "advertiser_id")
+        }
+        for c in (*MONEY_METRICS, *RATIOS):
             assert _same(m[c], g[c]), (key, c, m[c], g[c])
 
 
@@ -81,38 +74,38 @@ def test_publisher_mart_suppresses_rows_about_few_users(built):
     assert 0 < len(kept) < len(gold), "the data should have both small and large publisher-days"
     assert min(r["unique_users"] for r in mart.values()) >= minimum
     for key in kept:
-        assert {c: mart[key][c] for c in (*COUNTS, "unique_users")} == {
-            c: gold[key][c] for c in (*COUNTS, "unique_users")
+        assert {c: mart[key][c] for c in (*ADDITIVE_METRICS, "unique_users")} == {
+            c: gold[key][c] for c in (*ADDITIVE_METRICS, "unique_users")
         }
 
 
 def test_channel_mart_sums_every_publisher_including_suppressed(built):
     gold = _gold(built, "publisher_daily", ("event_date", "publisher_id", "channel"))
-    sums: dict = defaultdict(lambda: dict.fromkeys(COUNTS, 0))
+    sums: dict = defaultdict(lambda: dict.fromkeys(ADDITIVE_METRICS, 0))
     for (day, _, channel), r in gold.items():
-        for c in COUNTS:
+        for c in ADDITIVE_METRICS:
             sums[(day, channel)][c] += r[c]
     mart = _mart(built, "channel_daily", ("event_date", "channel"))
     assert mart.keys() == sums.keys()
     assert {ch for _, ch in mart} <= set(CHANNELS) | {"unknown"}
     for key, s in sums.items():
-        want = _with_ratios(s)
-        for c in (*COUNTS, "spend", "revenue", *RATIOS):
+        want = money_and_ratios(s)
+        for c in (*ADDITIVE_METRICS, *MONEY_METRICS, *RATIOS):
             assert _same(mart[key][c], want[c]), (key, c)
 
 
 def test_kpi_overview_has_day_over_day_changes(built):
-    daily: dict = defaultdict(lambda: dict.fromkeys(COUNTS, 0))
+    daily: dict = defaultdict(lambda: dict.fromkeys(ADDITIVE_METRICS, 0))
     for (day, _), r in _gold(built, "campaign_daily", ("event_date", "campaign_id")).items():
-        for c in COUNTS:
+        for c in ADDITIVE_METRICS:
             daily[day][c] += r[c]
     days = sorted(daily)[-DBT_VARS["kpi_days"] :]
     kpi = _mart(built, "kpi_overview", ("event_date",))
     assert sorted(k[0] for k in kpi) == days
     for day in days:
-        today, row = _with_ratios(daily[day]), kpi[(day,)]
+        today, row = money_and_ratios(daily[day]), kpi[(day,)]
         before = daily.get(day - timedelta(days=1))
-        prev = _with_ratios(before) if before else None
+        prev = money_and_ratios(before) if before else None
         for c in ("impressions", "clicks", "spend", "ctr", "roas"):
             assert _same(row[c], today[c]), (day, c)
             change = None if not prev or not prev[c] else today[c] / prev[c] - 1
@@ -313,7 +306,3 @@ def test_marts_without_gold_fail_naming_the_missing_tables(tmp_path):
     for name in GOLD_TABLES:
         assert f"gold_{name} ({tmp_path}/lake/gold/{name})" in message
     assert not (tmp_path / "clickhouse").exists()  # dbt never started
-
-
-def test_dbt_channel_vocabulary_is_the_contracts():
-    assert DBT_VARS["channels"] == list(CHANNELS)

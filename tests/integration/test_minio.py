@@ -21,6 +21,7 @@ from ad_assets.resources import (
 )
 from ad_assets.settings import load_settings
 from spark_jobs.lake import Lake
+from spark_jobs.metric_definitions import ADDITIVE_METRICS
 from tests import reference
 from tests.integration.helpers import gold_by_key, mart_rows, run_assets
 
@@ -75,7 +76,7 @@ def test_gold_on_s3_matches_reference_and_reads_the_same_in_spark_and_delta_rs(s
     gold = gold_by_key(lake)  # delta-rs over S3
     assert set(gold) == set(expected) and len(gold) > 50
     for key, exp in expected.items():
-        for c in ("impressions", "clicks", "conversions", "spend_micros", "revenue_micros"):
+        for c in ADDITIVE_METRICS:
             assert gold[key][c] == exp.get(c, 0), (key, c)
     via_spark = spark.read.format("delta").load(lake.table("gold", "campaign_daily"))
     assert via_spark.count() == len(gold)

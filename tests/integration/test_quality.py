@@ -28,13 +28,13 @@ from ad_assets.defs.silver import silver_tables
 from ad_assets.quality import QUALITY_MART, latest_results
 from ad_assets.quarantine import quarantined
 from ad_assets.settings import load_settings
+from spark_jobs.metric_definitions import ADDITIVE_METRICS
 from tests import reference
 from tests.integration.helpers import gold_by_key, mart_rows, run_assets
 
 START, END = date(2026, 11, 1), date(2026, 11, 2)
 FAULTY = END
 DOWNSTREAM = [bronze_tables, silver_tables, gold_tables, marts, chain_reconciles]
-COUNTS = ("impressions", "clicks", "conversions", "spend_micros", "revenue_micros")
 
 
 def _inject_faults(raw: Path) -> dict[str, int]:
@@ -93,13 +93,15 @@ def test_a_faulty_day_ends_with_correct_gold_and_marts(faulty):
     gold = gold_by_key(lake)
     assert set(gold) == set(expected) and len(gold) > 100
     for key, exp in expected.items():
-        assert {c: gold[key][c] for c in COUNTS} == {c: exp.get(c, 0) for c in COUNTS}, key
+        assert {c: gold[key][c] for c in ADDITIVE_METRICS} == {c: exp.get(c, 0) for c in ADDITIVE_METRICS}, (
+            key
+        )
     marts_by_key = {
         (r["event_date"], r["campaign_id"]): r
         for r in mart_rows(faulty["resources"]["clickhouse"], "campaign_daily")
     }
-    assert {k: {c: r[c] for c in COUNTS} for k, r in marts_by_key.items()} == {
-        k: {c: r[c] for c in COUNTS} for k, r in gold.items()
+    assert {k: {c: r[c] for c in ADDITIVE_METRICS} for k, r in marts_by_key.items()} == {
+        k: {c: r[c] for c in ADDITIVE_METRICS} for k, r in gold.items()
     }
 
 
