@@ -13,9 +13,9 @@ from ad_assets import quality
 from ad_assets.marts_sql import first_line
 from ad_assets.resources.clickhouse import ClickHouseResource
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
+from spark_jobs.gold_tables import GOLD_TABLES
 from spark_jobs.lake import Lake
 from spark_jobs.metric_definitions import ADDITIVE_METRICS, COUNT_METRICS, MICROS, MONEY_METRICS, RATIOS
-from spark_jobs.pipeline import GOLD_TABLES
 
 TABLES = [
     *[("bronze", TABLE_NAMES[t]) for t in EVENT_TYPES],

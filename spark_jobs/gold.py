@@ -1,21 +1,26 @@
 """Gold: campaign metrics per event date (and hour), as defined in docs/metrics.md
 (spark_jobs/metric_definitions.py), with last-click attribution of conversions. Inputs
-are silver frames; pure functions."""
+are silver frames; pure functions. The tables are declared in spark_jobs/gold_tables.py;
+BUILDERS says which function computes each."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
 from spark_jobs.contracts import ATTRIBUTION_WINDOW_DAYS
+from spark_jobs.gold_tables import GOLD_TABLES
 from spark_jobs.metric_definitions import ADDITIVE_METRICS
 from spark_jobs.metrics import with_money_and_ratios
 from spark_jobs.silver import first_rows
 
-DAILY_KEYS = ("event_date", "advertiser_id", "campaign_id")
-HOURLY_KEYS = ("event_date", "event_hour", "advertiser_id", "campaign_id")
-PUBLISHER_KEYS = ("event_date", "publisher_id", "channel")
+DAILY_KEYS = GOLD_TABLES["campaign_daily"].grain
+HOURLY_KEYS = GOLD_TABLES["campaign_hourly"].grain
+PUBLISHER_KEYS = GOLD_TABLES["publisher_daily"].grain
 UNKNOWN = "unknown"
 
 
@@ -103,3 +108,25 @@ def publisher_daily(impressions: DataFrame, clicks: DataFrame, credits: DataFram
     return metrics.join(users, list(PUBLISHER_KEYS), "left").withColumn(
         "unique_users", F.coalesce("unique_users", F.lit(0)).cast("bigint")
     )
+
+
+@dataclass(frozen=True)
+class GoldInputs:
+    """What the gold tables of a window are computed from: valid-flagged silver
+    impressions and clicks, the last-click credits of the conversions, and the hourly
+    campaign metrics (which the caller caches: the daily table is their rollup)."""
+
+    impressions: DataFrame
+    clicks: DataFrame
+    credits: DataFrame
+    hourly: DataFrame
+
+
+# The Spark function behind each table of the registry (spark_jobs/gold_tables.py), in the
+# order they are written: the cached hourly table first. A test checks that every
+# registered table has exactly one.
+BUILDERS: dict[str, Callable[[GoldInputs], DataFrame]] = {
+    "campaign_hourly": lambda g: g.hourly,
+    "campaign_daily": lambda g: rollup_daily(g.hourly),
+    "publisher_daily": lambda g: publisher_daily(g.impressions, g.clicks, g.credits),
+}

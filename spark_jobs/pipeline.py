@@ -28,11 +28,10 @@ from spark_jobs.delta_io import (
     replace_window,
     window_predicate,
 )
+from spark_jobs.gold_tables import GOLD_TABLES
 from spark_jobs.lake import Lake
 from spark_jobs.layers import BRONZE, GOLD, QUARANTINE_TABLE, SILVER, ArrivalWindow, date_column
 from spark_jobs.raw_files import inspect_raw_files
-
-GOLD_TABLES = ("campaign_daily", "campaign_hourly", "publisher_daily")
 
 
 @dataclass
@@ -169,6 +168,13 @@ def _exists(spark: SparkSession, path: str) -> bool:
 
 # ---------------------------------------------------------------- gold
 def run_gold(spark: SparkSession, lake: Lake, w: ArrivalWindow) -> LayerStats:
+    """Every table of the gold registry for the window's event dates, each computed by its
+    function in gold.BUILDERS and written in one commit (its event dates replaced)."""
+    if gold.BUILDERS.keys() != GOLD_TABLES.keys():
+        raise ValueError(
+            f"gold tables registered {sorted(GOLD_TABLES)} but computed {sorted(gold.BUILDERS)}: "
+            "each table of spark_jobs/gold_tables.py needs one function in spark_jobs/gold.py BUILDERS"
+        )
     start, end = w.dates(GOLD)
 
     def silver_window(event_type: str, first: date) -> DataFrame:
@@ -180,15 +186,14 @@ def run_gold(spark: SparkSession, lake: Lake, w: ArrivalWindow) -> LayerStats:
     )
     impressions, clicks = silver_window("impression", start), silver_window("click", start)
     hourly = gold.campaign_hourly(impressions, clicks, credits).persist()
-    daily = gold.rollup_daily(hourly)
-    publishers = gold.publisher_daily(impressions, clicks, credits)
-    replace_window(hourly, lake.table(GOLD, "campaign_hourly"), date_column(GOLD), start, end)
-    replace_window(daily, lake.table(GOLD, "campaign_daily"), date_column(GOLD), start, end)
-    replace_window(publishers, lake.table(GOLD, "publisher_daily"), date_column(GOLD), start, end)
+    inputs = gold.GoldInputs(impressions, clicks, credits, hourly)
+    for name, build in gold.BUILDERS.items():
+        table = GOLD_TABLES[name]
+        replace_window(build(inputs), lake.table(GOLD, name), table.date_column, start, end)
     stats = LayerStats()
     window = {(d.isoformat(),) for d in w.event_dates()}
-    for name in GOLD_TABLES:
-        counts = delta_row_counts(lake, GOLD, name, (date_column(GOLD),))
+    for name, table in GOLD_TABLES.items():
+        counts = delta_row_counts(lake, GOLD, name, (table.date_column,))
         stats.rows[name] = sum(n for day, n in counts.items() if day in window)
     hourly.unpersist()
     return stats

@@ -8,7 +8,8 @@ per (table, date) with both sides and `ok`.
   bookkeeping.
 - bronze -> silver: silver rows = distinct event ids in bronze (per event date).
 - silver -> gold: gold impressions, clicks and spend = the valid silver events; gold
-  conversions <= valid orders; the hourly and publisher tables add up to the daily one."""
+  conversions <= valid orders; every gold table that declares `adds_up_to_daily` (the
+  registry, spark_jobs/gold_tables.py) adds up to the daily one."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pyspark.sql import functions as F
 
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.delta_io import delta_row_counts, read_rewritten, read_window
+from spark_jobs.gold_tables import DAILY, GOLD_TABLES, ROLLUPS, GoldTable
 from spark_jobs.lake import Lake
 from spark_jobs.layers import (
     ARRIVAL_DATE,
@@ -30,16 +32,12 @@ from spark_jobs.layers import (
     ArrivalWindow,
     date_column,
 )
-from spark_jobs.metric_definitions import ADDITIVE_METRICS
-from spark_jobs.pipeline import GOLD_TABLES
 from spark_jobs.raw_files import inspect_raw_files
 from spark_jobs.silver import with_event_time
 
 # The gold metrics that silver counts exactly (valid impressions, their cost, valid clicks);
 # conversions are credited orders, so at most the valid orders, and revenue follows them.
 SILVER_COUNTED = ("impressions", "clicks", "spend_micros")
-# Gold tables that must add up to campaign_daily per event date.
-ROLLUPS = tuple(n for n in GOLD_TABLES if n != "campaign_daily")
 
 
 def raw_line_counts(lake: Lake, w: ArrivalWindow) -> Counter:
@@ -112,6 +110,15 @@ def bronze_vs_silver(spark: SparkSession, lake: Lake, w: ArrivalWindow) -> list[
     return [row for t in EVENT_TYPES for row in bronze_vs_silver_table(spark, lake, w, t)]
 
 
+def gold_sums_by_date(
+    spark: SparkSession, lake: Lake, table: GoldTable, w: ArrivalWindow
+) -> dict[str, dict[str, int]]:
+    """Event date -> the sum of each additive metric of a gold table, over the event dates
+    the window rewrote."""
+    df = read_window(spark, lake.table(GOLD, table.name), table.date_column, *w.dates(GOLD))
+    return aggregates_by_date(df, table.date_column, **{m: F.sum(m) for m in table.metrics})
+
+
 def silver_vs_gold(spark: SparkSession, lake: Lake, w: ArrivalWindow) -> list[dict]:
     """Per event date of the window: gold sums against the valid silver events."""
 
@@ -128,11 +135,10 @@ def silver_vs_gold(spark: SparkSession, lake: Lake, w: ArrivalWindow) -> list[di
     orders = aggregates_by_date(
         window(SILVER, "conversions").where("is_valid"), EVENT_DATE, orders=F.countDistinct("order_id")
     )
-    sums = {c: F.sum(c) for c in ADDITIVE_METRICS}
-    gold = {name: aggregates_by_date(window(GOLD, name), date_column(GOLD), **sums) for name in GOLD_TABLES}
+    gold = {name: gold_sums_by_date(spark, lake, table, w) for name, table in GOLD_TABLES.items()}
     rows = []
-    for day in sorted(imp.keys() | clk.keys() | orders.keys() | gold["campaign_daily"].keys()):
-        daily = gold["campaign_daily"].get(day, dict.fromkeys(sums, 0))
+    for day in sorted(imp.keys() | clk.keys() | orders.keys() | gold[DAILY].keys()):
+        daily = gold[DAILY].get(day, dict.fromkeys(GOLD_TABLES[DAILY].metrics, 0))
         silver = {**imp.get(day, {}), **clk.get(day, {})}
         problems = [
             f"{m}: gold {daily[m]} != silver {silver.get(m, 0)}"
@@ -143,10 +149,10 @@ def silver_vs_gold(spark: SparkSession, lake: Lake, w: ArrivalWindow) -> list[di
         if daily["conversions"] > valid_orders:
             problems.append(f"conversions: gold {daily['conversions']} > valid orders {valid_orders}")
         rollups = {}
-        for name in ROLLUPS:
-            other = gold[name].get(day, dict.fromkeys(sums, 0))
-            rollups[name] = [
-                f"{m}: {other[m]} != campaign_daily {daily[m]}" for m in sums if other[m] != daily[m]
+        for table in ROLLUPS:
+            other = gold[table.name].get(day, dict.fromkeys(table.metrics, 0))
+            rollups[table.name] = [
+                f"{m}: {other[m]} != {DAILY} {daily[m]}" for m in table.metrics if other[m] != daily[m]
             ]
         rows.append(
             {

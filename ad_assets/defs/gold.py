@@ -1,5 +1,7 @@
 """Gold: campaign metrics by event date and by hour, publisher metrics by day, with
-last-click conversions."""
+last-click conversions. One asset per table of the gold registry (spark_jobs/gold_tables.py),
+which also decides the checks: `reconciles_with_silver` on the daily table,
+`adds_up_to_daily` on each table that declares it rolls up to it."""
 
 from datetime import date, timedelta
 
@@ -24,43 +26,41 @@ from ad_assets.defs.silver import SILVER_KEYS
 from ad_assets.resources import LakeResource, SparkResource
 from spark_jobs.anomalies import MAX_DROP, TRAILING_DAYS, anomalies
 from spark_jobs.delta_io import read_rewritten, read_window
+from spark_jobs.gold_tables import DAILY, GOLD_TABLES, ROLLUPS
 from spark_jobs.lake import Lake
 from spark_jobs.layers import EVENT_DATE, GOLD, ArrivalWindow, date_column
 from spark_jobs.metric_definitions import COUNT_METRICS, MONEY_METRICS
-from spark_jobs.pipeline import GOLD_TABLES, run_gold
-from spark_jobs.reconcile import ROLLUPS, silver_vs_gold
+from spark_jobs.pipeline import run_gold
+from spark_jobs.reconcile import silver_vs_gold
 
 GOLD_KEYS = {name: AssetKey(f"gold_{name}") for name in GOLD_TABLES}
-DAILY = GOLD_KEYS["campaign_daily"]
+DAILY_KEY = GOLD_KEYS[DAILY]
 ADDS_UP = "adds_up_to_daily"
 _DEPS = [SILVER_KEYS["impression"], SILVER_KEYS["click"], SILVER_KEYS["conversion"]]
-_DESCRIPTIONS = {
-    "campaign_daily": "Per event date and campaign: impressions, clicks, spend, last-click "
-    "conversions and revenue, CTR, CVR, CPC, CPM, ROAS (valid traffic only).",
-    "campaign_hourly": "The same metrics per event date, hour and campaign.",
-    "publisher_daily": "Per event date, publisher and channel: the same metrics (clicks and "
-    "conversions credited to the publisher of the impression clicked) and unique_users.",
-}
 
 
 @multi_asset(
     specs=[
         AssetSpec(
-            key, deps=_DEPS, group_name="gold", kinds={"spark", "delta"}, description=_DESCRIPTIONS[name]
+            key,
+            deps=_DEPS,
+            group_name="gold",
+            kinds={"spark", "delta"},
+            description=GOLD_TABLES[name].description,
         )
         for name, key in GOLD_KEYS.items()
     ],
     check_specs=[
         AssetCheckSpec(
             "metric_bounds",
-            asset=DAILY,
+            asset=DAILY_KEY,
             description="CTR and CVR within [0, 1], spend and revenue >= 0, ROAS finite. A warning, "
             "not a block: clicks are dated by their own time, so a campaign with an impression at "
             "23:59 and its click at 00:01 can show CTR > 1 on a tiny day.",
         ),
         AssetCheckSpec(
             "reconciles_with_silver",
-            asset=DAILY,
+            asset=DAILY_KEY,
             blocking=True,
             description="Per event date: impressions, clicks and spend = the valid silver events; "
             "conversions <= valid orders (the hourly and publisher tables: adds_up_to_daily).",
@@ -68,16 +68,16 @@ _DESCRIPTIONS = {
         *[
             AssetCheckSpec(
                 ADDS_UP,
-                asset=GOLD_KEYS[name],
+                asset=GOLD_KEYS[table.name],
                 blocking=True,
-                description="Per event date: impressions, clicks, conversions, spend and revenue add "
-                "up to gold_campaign_daily's.",
+                description=f"Per event date: {', '.join(table.metrics)} add up to "
+                f"{DAILY_KEY.to_user_string()}'s.",
             )
-            for name in ROLLUPS
+            for table in ROLLUPS
         ],
         AssetCheckSpec(
             "volume_anomaly",
-            asset=DAILY,
+            asset=DAILY_KEY,
             description=f"Warns when a day's impressions or CTR fall more than {MAX_DROP:.0%} below the "
             f"mean of the {TRAILING_DAYS} days before it.",
         ),
@@ -103,13 +103,13 @@ def gold_tables(context: AssetExecutionContext, lake: LakeResource, spark: Spark
             rows_in_window=stats.rows[name],
             event_dates=f"{w.event_start}..{w.end}",
         )
-    daily = read_rewritten(session, the_lake, GOLD, "campaign_daily", w)
+    daily = read_rewritten(session, the_lake, GOLD, DAILY, w)
     bad = daily.where(OUT_OF_BOUNDS).count()
     totals = daily.agg(*[F.sum(c).alias(c) for c in (*COUNT_METRICS, *MONEY_METRICS)])
     checks = [
         AssetCheckResult(
             check_name="metric_bounds",
-            asset_key=DAILY,
+            asset_key=DAILY_KEY,
             passed=bad == 0,
             severity=AssetCheckSeverity.WARN,
             metadata={"rows_out_of_bounds": bad, "totals": MetadataValue.json(totals.first().asDict())},
@@ -119,7 +119,7 @@ def gold_tables(context: AssetExecutionContext, lake: LakeResource, spark: Spark
     checks.append(
         AssetCheckResult(
             check_name="reconciles_with_silver",
-            asset_key=DAILY,
+            asset_key=DAILY_KEY,
             passed=not any(r["problems"] for r in rows),
             severity=AssetCheckSeverity.ERROR,
             metadata={
@@ -130,14 +130,16 @@ def gold_tables(context: AssetExecutionContext, lake: LakeResource, spark: Spark
             },
         )
     )
-    for name in ROLLUPS:
+    for table in ROLLUPS:
         problems = [
-            {"event_date": r["event_date"], "problem": p} for r in rows for p in r["rollup_problems"][name]
+            {"event_date": r["event_date"], "problem": p}
+            for r in rows
+            for p in r["rollup_problems"][table.name]
         ]
         checks.append(
             AssetCheckResult(
                 check_name=ADDS_UP,
-                asset_key=GOLD_KEYS[name],
+                asset_key=GOLD_KEYS[table.name],
                 passed=not problems,
                 severity=AssetCheckSeverity.ERROR,
                 metadata={"event_dates": len(rows), "mismatches": MetadataValue.json(problems)},
@@ -147,7 +149,7 @@ def gold_tables(context: AssetExecutionContext, lake: LakeResource, spark: Spark
     checks.append(
         AssetCheckResult(
             check_name="volume_anomaly",
-            asset_key=DAILY,
+            asset_key=DAILY_KEY,
             passed=not found,
             severity=AssetCheckSeverity.WARN,
             metadata={
@@ -169,6 +171,6 @@ OUT_OF_BOUNDS = (
 def daily_totals(session: SparkSession, lake: Lake, w: ArrivalWindow) -> dict[date, dict[str, int]]:
     """Impressions and clicks per event date, the window and the trailing days before it."""
     first = w.event_start - timedelta(days=TRAILING_DAYS)
-    df = read_window(session, lake.table(GOLD, "campaign_daily"), date_column(GOLD), first, w.end)
+    df = read_window(session, lake.table(GOLD, DAILY), date_column(GOLD), first, w.end)
     rows = df.groupBy(EVENT_DATE).agg(F.sum("impressions").alias("i"), F.sum("clicks").alias("c")).collect()
     return {r[EVENT_DATE]: {"impressions": r["i"], "clicks": r["c"]} for r in rows}

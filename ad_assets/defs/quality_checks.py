@@ -12,7 +12,6 @@ from dagster import (
     build_time_partition_freshness_checks,
 )
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
 from ad_assets.defs.gold import GOLD_KEYS
 from ad_assets.defs.marts import MART_KEYS
@@ -20,11 +19,10 @@ from ad_assets.defs.partitions import daily_partitions, window_of
 from ad_assets.quality import record
 from ad_assets.resources import ClickHouseResource, LakeResource, SparkResource
 from ad_assets.settings import load_settings
-from spark_jobs.delta_io import read_rewritten
+from spark_jobs.gold_tables import DAILY, GOLD_TABLES
 from spark_jobs.lake import Lake
-from spark_jobs.layers import GOLD, ArrivalWindow, date_column
-from spark_jobs.metric_definitions import ADDITIVE_METRICS
-from spark_jobs.reconcile import aggregates_by_date, bronze_vs_silver, raw_vs_bronze, silver_vs_gold
+from spark_jobs.layers import ArrivalWindow
+from spark_jobs.reconcile import bronze_vs_silver, gold_sums_by_date, raw_vs_bronze, silver_vs_gold
 
 # Written by the checks themselves (not materialized): shown so that lineage reaches the
 # quality_daily mart that reads it.
@@ -40,19 +38,18 @@ quality_results = AssetSpec(
 def gold_vs_marts(
     session: SparkSession, lake: Lake, w: ArrivalWindow, clickhouse: ClickHouseResource
 ) -> list[dict]:
-    """Per event date of the window: marts.campaign_daily sums = gold campaign_daily sums."""
-    daily = read_rewritten(session, lake, GOLD, "campaign_daily", w)
-    gold = aggregates_by_date(daily, date_column(GOLD), **{m: F.sum(m) for m in ADDITIVE_METRICS})
+    """Per event date of the window: marts.campaign_daily sums = gold campaign_daily sums,
+    for every additive metric of the gold registry's daily table."""
+    metrics = GOLD_TABLES[DAILY].metrics
+    gold = gold_sums_by_date(session, lake, GOLD_TABLES[DAILY], w)
     sql = (
-        f"SELECT toString(event_date), {', '.join(f'toInt64(sum({m}))' for m in ADDITIVE_METRICS)} "
+        f"SELECT toString(event_date), {', '.join(f'toInt64(sum({m}))' for m in metrics)} "
         f"FROM marts.campaign_daily WHERE event_date BETWEEN '{w.event_start}' AND '{w.end}' "
         "GROUP BY event_date"
     )
     with clickhouse.client() as client:
-        mart = {
-            row[0]: dict(zip(ADDITIVE_METRICS, row[1:], strict=True)) for row in client.query(sql).result_rows
-        }
-    zero = dict.fromkeys(ADDITIVE_METRICS, 0)
+        mart = {row[0]: dict(zip(metrics, row[1:], strict=True)) for row in client.query(sql).result_rows}
+    zero = dict.fromkeys(metrics, 0)
     return [
         {
             "event_date": d,

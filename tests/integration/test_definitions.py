@@ -16,6 +16,7 @@ from ad_assets.defs.marts import MART_KEYS, marts
 from ad_assets.defs.quality_checks import freshness_checks
 from ad_assets.settings import load_settings
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
+from spark_jobs.gold_tables import DAILY, GOLD_TABLES, ROLLUPS
 
 
 def test_definitions_load_with_expected_lineage():
@@ -33,7 +34,7 @@ def test_definitions_load_with_expected_lineage():
     for g in GOLD_KEYS.values():
         assert parents[g.to_user_string()] == {"silver_impressions", "silver_clicks", "silver_conversions"}
     # gold -> staging view -> mart, in one graph
-    for name in ("campaign_daily", "campaign_hourly", "publisher_daily"):
+    for name in GOLD_TABLES:
         assert parents[f"stg_gold__{name}"] == {f"gold_{name}"}
     assert parents["mart_campaign_daily"] == {"stg_gold__campaign_daily"}
     assert parents["mart_channel_daily"] == {"stg_gold__publisher_daily"}
@@ -71,6 +72,9 @@ def test_checks_schedule_and_sensor_are_defined():
         assert (AssetKey(f"silver_{TABLE_NAMES[t]}"), "reconciles_with_bronze") in checks
     for name in ("metric_bounds", "reconciles_with_silver", "volume_anomaly", "freshness_check"):
         assert (AssetKey("gold_campaign_daily"), name) in checks
+    # adds_up_to_daily exactly on the gold tables that declare they roll up to the daily one.
+    adds_up = {asset for asset, name in checks if name == "adds_up_to_daily"}
+    assert adds_up == {GOLD_KEYS[t.name] for t in ROLLUPS} and GOLD_KEYS[DAILY] not in adds_up
     assert (MART_KEYS["campaign_daily"], "chain_reconciles") in checks
     assert (AssetKey("raw_logs"), "files_readable") in checks
     # Every asset of every layer has checks; the check results table is written by them.

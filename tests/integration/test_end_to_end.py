@@ -9,8 +9,8 @@ import pytest
 
 from ad_assets.definitions import defs
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
+from spark_jobs.gold_tables import GOLD_TABLES
 from spark_jobs.metric_definitions import ADDITIVE_METRICS, RATIOS, money_and_ratios
-from spark_jobs.pipeline import GOLD_TABLES
 from tests import reference
 from tests.integration.helpers import (
     END,

@@ -1,0 +1,56 @@
+"""The gold table registry (spark_jobs/gold_tables.py) and what is derived from it, checked
+without Spark or a dbt run: each table has its Spark function, its Dagster asset with the
+checks its declaration asks for, and a dbt source the marts can read."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ad_assets.defs.gold import ADDS_UP, GOLD_KEYS, gold_tables
+from spark_jobs import gold
+from spark_jobs.gold_tables import DAILY, GOLD_TABLES, ROLLUPS, validate
+
+DBT = Path(__file__).resolve().parents[2] / "dbt_project"
+
+
+def _gold_sources() -> dict[str, dict]:
+    doc = yaml.safe_load((DBT / "models" / "staging" / "_gold__sources.yml").read_text())
+    (source,) = [s for s in doc["sources"] if s["name"] == "gold"]
+    return {t["name"]: t for t in source["tables"]}
+
+
+def test_every_gold_table_has_one_spark_function():
+    assert gold.BUILDERS.keys() == GOLD_TABLES.keys()
+    assert next(iter(gold.BUILDERS)) == "campaign_hourly"  # cached first: the daily rollup reads it
+
+
+def test_every_gold_table_is_a_dbt_source_mapped_to_its_asset():
+    sources = _gold_sources()
+    assert sources.keys() == GOLD_TABLES.keys()
+    for name, table in sources.items():
+        assert table["meta"]["dagster"]["asset_key"] == GOLD_KEYS[name].path, name
+
+
+def test_the_gold_asset_and_its_checks_follow_the_declarations():
+    assert set(gold_tables.keys) == set(GOLD_KEYS.values())
+    for name, key in GOLD_KEYS.items():
+        assert gold_tables.specs_by_key[key].description == GOLD_TABLES[name].description
+    checks = {(spec.asset_key, spec.name) for spec in gold_tables.check_specs}
+    assert {key for key, name in checks if name == ADDS_UP} == {GOLD_KEYS[t.name] for t in ROLLUPS}
+    assert (GOLD_KEYS[DAILY], "reconciles_with_silver") in checks
+    assert {t.name for t in ROLLUPS} == {"campaign_hourly", "publisher_daily"}
+
+
+def test_declarations_that_break_the_checks_assumptions_are_refused():
+    daily = GOLD_TABLES[DAILY]
+    with pytest.raises(ValueError, match="the registry needs 'campaign_daily'"):
+        validate({"campaign_hourly": GOLD_TABLES["campaign_hourly"]})
+    with pytest.raises(ValueError, match="not to itself"):
+        validate({DAILY: replace(daily, adds_up_to_daily=True)})
+    odd = replace(daily, name="odd", grain=("advertiser_id",), metrics=("ctr",), adds_up_to_daily=True)
+    with pytest.raises(ValueError, match="date column is not part of its grain; non-additive metrics"):
+        validate({DAILY: daily, "odd": odd})
