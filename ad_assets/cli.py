@@ -179,7 +179,8 @@ def cmd_summary(_: argparse.Namespace) -> int:
 def cmd_quality(a: argparse.Namespace) -> int:
     """Latest result of every check for the newest partition (or the one containing --date);
     exit 1 when a check of ERROR severity failed."""
-    from ad_assets.quality import latest_results, render, status
+    from ad_assets.quality.report import render, status
+    from ad_assets.quality.results import latest_results
 
     day = date.fromisoformat(a.date) if a.date else None
     rows = latest_results(load_settings().lake(), day)

@@ -9,8 +9,8 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable
 from tabulate import tabulate
 
-from ad_assets import quality
 from ad_assets.marts_sql import first_line
+from ad_assets.quality import report, results
 from ad_assets.resources.clickhouse import ClickHouseResource
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.gold_tables import GOLD_TABLES
@@ -92,7 +92,7 @@ def render(lake: Lake, clickhouse: ClickHouseResource | None = None) -> str:
             "",
             *(marts_section(clickhouse) if clickhouse else []),
             "Data quality (adlake quality):",
-            quality.render(quality.latest_results(lake)),
+            report.render(results.latest_results(lake)),
             "",
             f"Lake: {lake.spark_path()}",
         ]

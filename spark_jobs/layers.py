@@ -1,6 +1,7 @@
-"""The lake's layers, the date that keys each, and the window of dates a partition run
+"""The layers, the date that keys each, and the window of dates a partition run
 rewrites. Pure Python (no Spark, Dagster or dbt import), so the Spark jobs, the Dagster
-assets and checks, the summary and the tests share one definition.
+assets and checks, the summary and the tests share one definition. A layer's name is also
+the Dagster group of its assets and the `layer` of its checks' results.
 
 Raw files and bronze tables (the quarantine too) are partitioned by the date a line
 *arrived* (`arrival_date`); silver and gold by the date the event *happened*
@@ -16,8 +17,9 @@ from datetime import date, timedelta
 
 from spark_jobs.contracts import MAX_LATENESS
 
-RAW, BRONZE, SILVER, GOLD = "raw", "bronze", "silver", "gold"
-LAYERS: tuple[str, ...] = (RAW, BRONZE, SILVER, GOLD)
+RAW, BRONZE, SILVER, GOLD = "raw", "bronze", "silver", "gold"  # in the lake
+MARTS = "marts"  # ClickHouse tables (and staging views) that dbt builds from gold
+LAYERS: tuple[str, ...] = (RAW, BRONZE, SILVER, GOLD, MARTS)  # in data-flow order
 
 ARRIVAL_DATE = "arrival_date"
 EVENT_DATE = "event_date"

@@ -24,7 +24,7 @@ from ad_assets.defs.results import table_result
 from ad_assets.resources import LakeResource, SparkResource
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.drift import DRIFT_SHARE, drift_report, field_problems
-from spark_jobs.layers import QUARANTINE_TABLE
+from spark_jobs.layers import BRONZE, QUARANTINE_TABLE
 from spark_jobs.pipeline import run_bronze
 from spark_jobs.reconcile import raw_vs_bronze
 
@@ -38,7 +38,7 @@ QUARANTINE_KEY = AssetKey("bronze_quarantine")
             AssetSpec(
                 key,
                 deps=["raw_logs"],
-                group_name="bronze",
+                group_name=BRONZE,
                 kinds={"spark", "delta"},
                 description=f"{t} lines parsed with the contract schema, unknown fields kept in "
                 "extra_json, with ingest metadata (file, line, ingest time, batch). Partitioned by "
@@ -49,7 +49,7 @@ QUARANTINE_KEY = AssetKey("bronze_quarantine")
         AssetSpec(
             QUARANTINE_KEY,
             deps=["raw_logs"],
-            group_name="bronze",
+            group_name=BRONZE,
             kinds={"spark", "delta"},
             description="Lines that failed parsing or the contract, with the raw line and the reason.",
         ),
@@ -136,4 +136,4 @@ def bronze_tables(context: AssetExecutionContext, lake: LakeResource, spark: Spa
             },
         )
     )
-    yield from recorded(session, the_lake, checks, w, context.run_id)
+    yield from recorded(session, the_lake, checks, w, context.run_id, layer=BRONZE)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 from pyspark.sql import DataFrame, SparkSession
 
-from ad_assets.quality import record
+from ad_assets.quality.results import record
 from spark_jobs.lake import Lake
 from spark_jobs.layers import ArrivalWindow
 
@@ -59,8 +59,15 @@ def contract_result(key: AssetKey, df: DataFrame, layer: str, event_type: str) -
 
 
 def recorded(
-    spark: SparkSession, lake: Lake, results: list[AssetCheckResult], w: ArrivalWindow, run_id: str
+    spark: SparkSession,
+    lake: Lake,
+    results: list[AssetCheckResult],
+    w: ArrivalWindow,
+    run_id: str,
+    *,
+    layer: str,
 ) -> Iterator[AssetCheckResult]:
-    """Write the results to the quality table, then hand them to Dagster."""
-    record(spark, lake, results, w, run_id)
+    """Write the results of checks on `layer`'s assets to the quality table, then hand them
+    to Dagster."""
+    record(spark, lake, results, w, run_id, layer=layer)
     yield from results

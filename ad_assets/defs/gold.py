@@ -44,7 +44,7 @@ _DEPS = [SILVER_KEYS["impression"], SILVER_KEYS["click"], SILVER_KEYS["conversio
         AssetSpec(
             key,
             deps=_DEPS,
-            group_name="gold",
+            group_name=GOLD,
             kinds={"spark", "delta"},
             description=GOLD_TABLES[name].description,
         )
@@ -158,7 +158,7 @@ def gold_tables(context: AssetExecutionContext, lake: LakeResource, spark: Spark
             },
         )
     )
-    yield from recorded(session, the_lake, checks, w, context.run_id)
+    yield from recorded(session, the_lake, checks, w, context.run_id, layer=GOLD)
 
 
 # Rows that break a business bound (null ratios, from a zero divisor, are fine).

@@ -21,9 +21,10 @@ from deltalake import DeltaTable
 
 from ad_assets.defs.gold import GOLD_KEYS
 from ad_assets.defs.partitions import daily_partitions, single_run, window_of
-from ad_assets.quality import ensure_table, record
+from ad_assets.quality.results import ensure_table, record
 from ad_assets.resources import ClickHouseResource, LakeResource, SparkResource
 from spark_jobs.lake import Lake
+from spark_jobs.layers import MARTS
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -66,7 +67,7 @@ class MartsTranslator(DagsterDbtTranslator):
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return "marts" if dbt_resource_props["resource_type"] == "model" else None
+        return MARTS if dbt_resource_props["resource_type"] == "model" else None
 
 
 translator = MartsTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -126,4 +127,4 @@ def marts(
                 tests.append(event)
             yield event
     finally:  # failed tests are the ones most worth keeping
-        record(session, the_lake, tests, w, context.run_id)
+        record(session, the_lake, tests, w, context.run_id, layer=MARTS)  # tests of models and views

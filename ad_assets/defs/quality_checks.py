@@ -16,12 +16,12 @@ from pyspark.sql import SparkSession
 from ad_assets.defs.gold import GOLD_KEYS
 from ad_assets.defs.marts import MART_KEYS
 from ad_assets.defs.partitions import daily_partitions, window_of
-from ad_assets.quality import record
+from ad_assets.quality.results import record
 from ad_assets.resources import ClickHouseResource, LakeResource, SparkResource
 from ad_assets.settings import load_settings
 from spark_jobs.gold_tables import DAILY, GOLD_TABLES
 from spark_jobs.lake import Lake
-from spark_jobs.layers import ArrivalWindow
+from spark_jobs.layers import MARTS, ArrivalWindow
 from spark_jobs.reconcile import bronze_vs_silver, gold_sums_by_date, raw_vs_bronze, silver_vs_gold
 
 # Written by the checks themselves (not materialized): shown so that lineage reaches the
@@ -98,7 +98,7 @@ def chain_reconciles(
             "links_checked": MetadataValue.json({name: len(rows) for name, rows in links.items()}),
         },
     )
-    record(session, the_lake, [result], w, context.run.run_id)
+    record(session, the_lake, [result], w, context.run.run_id, layer=MARTS)  # it judges a mart
     return result
 
 

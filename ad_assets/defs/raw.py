@@ -15,6 +15,7 @@ from ad_assets.defs.partitions import daily_partitions, single_run, window_of
 from ad_assets.resources import LakeResource, LogSourceResource
 from spark_jobs.contracts import EVENT_TYPES
 from spark_jobs.lake import Lake
+from spark_jobs.layers import RAW
 from spark_jobs.raw_files import inspect_raw_files
 
 
@@ -25,7 +26,7 @@ def landed_files(lake: Lake, event_type: str, day: str) -> list[pafs.FileInfo]:
 
 
 @asset(
-    group_name="raw",
+    group_name=RAW,
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     kinds={"json", "s3"},

@@ -52,7 +52,7 @@ def _deps(event_type: str) -> list[AssetKey]:
 @multi_asset(
     specs=[
         AssetSpec(
-            key, deps=_deps(t), group_name="silver", kinds={"spark", "delta"}, description=_DESCRIPTIONS[t]
+            key, deps=_deps(t), group_name=SILVER, kinds={"spark", "delta"}, description=_DESCRIPTIONS[t]
         )
         for t, key in SILVER_KEYS.items()
     ],
@@ -120,4 +120,4 @@ def silver_tables(
                 },
             )
         )
-    yield from recorded(session, the_lake, checks, w, context.run_id)
+    yield from recorded(session, the_lake, checks, w, context.run_id, layer=SILVER)

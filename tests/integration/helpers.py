@@ -14,7 +14,7 @@ from ad_assets.defs.marts import MART_KEYS, marts
 from ad_assets.defs.quality_checks import chain_reconciles
 from ad_assets.defs.raw import raw_logs
 from ad_assets.defs.silver import silver_tables
-from ad_assets.quality import QUALITY_MART
+from ad_assets.quality.results import QUALITY_MART
 from ad_assets.resources import ClickHouseResource
 from ad_assets.summary import TABLES, open_table
 from spark_jobs.lake import Lake

@@ -18,7 +18,7 @@ from dagster import DagsterEventType, DagsterInstance
 
 from ad_assets.definitions import build_resources
 from ad_assets.defs.marts import DBT_EXECUTABLE, DBT_PROJECT_DIR, MART_KEYS, marts
-from ad_assets.quality import QUALITY_TABLE
+from ad_assets.quality.results import QUALITY_TABLE
 from ad_assets.settings import load_settings
 from spark_jobs.contracts import CHANNELS
 from spark_jobs.gold_tables import GOLD_TABLES

@@ -25,7 +25,7 @@ from ad_assets.defs.marts import MART_KEYS, marts
 from ad_assets.defs.quality_checks import chain_reconciles
 from ad_assets.defs.raw import raw_logs
 from ad_assets.defs.silver import silver_tables
-from ad_assets.quality import QUALITY_MART, latest_results
+from ad_assets.quality.results import QUALITY_MART, latest_results
 from ad_assets.quarantine import quarantined
 from ad_assets.settings import load_settings
 from spark_jobs.metric_definitions import ADDITIVE_METRICS

@@ -1,7 +1,11 @@
-"""Check results over time: every asset check AdLake runs is also appended to the Delta
+"""The check results table: every asset check AdLake runs is also appended to the Delta
 table `quality/check_results` (one row per check, partition window and run), which the
 `quality_daily` mart and `adlake quality` read. The Dagster UI keeps the same results
-per asset; the table puts them in the lake beside the data they judge."""
+per asset; the table puts them in the lake beside the data they judge.
+
+Each row carries the layer of the asset checked. The caller passes it (the layer whose
+step ran the checks, the same name as its assets' group): it is never guessed from an
+asset's name."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
 from spark_jobs.lake import Lake
-from spark_jobs.layers import ArrivalWindow
+from spark_jobs.layers import LAYERS, ArrivalWindow
 
 QUALITY_TABLE = ("quality", "check_results")
 QUALITY_MART = "quality_daily"  # the dbt model over it
@@ -32,25 +36,20 @@ def _plain(value: Any) -> Any:
     return value.value if isinstance(value, MetadataValue) else value
 
 
-def layer_of(asset: str) -> str:
-    """bronze_clicks -> bronze, mart_campaign_daily -> marts."""
-    prefix = asset.split("_", 1)[0]
-    return "marts" if prefix in ("mart", "stg") else prefix
-
-
-def rows_for(results: Iterable[AssetCheckResult], w: ArrivalWindow, run_id: str) -> list[tuple]:
+def rows_for(results: Iterable[AssetCheckResult], layer: str, w: ArrivalWindow, run_id: str) -> list[tuple]:
+    if layer not in LAYERS:
+        raise ValueError(f"unknown layer {layer!r}; one of {LAYERS}")
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = []
     for r in results:
-        asset = r.asset_key.to_user_string()
         severity = r.severity or AssetCheckSeverity.ERROR
         detail = json.dumps({k: _plain(v) for k, v in (r.metadata or {}).items()}, default=str)
         rows.append(
             (
                 w.start,
                 w.end,
-                layer_of(asset),
-                asset,
+                layer,
+                r.asset_key.to_user_string(),
                 r.check_name,
                 r.passed,
                 severity.value,
@@ -70,18 +69,29 @@ def ensure_table(spark: SparkSession, lake: Lake) -> None:
 
 
 def record(
-    spark: SparkSession, lake: Lake, results: list[AssetCheckResult], w: ArrivalWindow, run_id: str
+    spark: SparkSession,
+    lake: Lake,
+    results: list[AssetCheckResult],
+    w: ArrivalWindow,
+    run_id: str,
+    *,
+    layer: str,
 ) -> None:
-    """Append the results (one Delta commit). Spark writes it so that S3 and local lakes
-    get the same commit protocol as every other table."""
+    """Append the results of checks on `layer`'s assets (one Delta commit). Spark writes it
+    so that S3 and local lakes get the same commit protocol as every other table."""
     if results:
-        df = spark.createDataFrame(rows_for(results, w, run_id), SCHEMA)
+        df = spark.createDataFrame(rows_for(results, layer, w, run_id), SCHEMA)
         df.coalesce(1).write.format("delta").mode("append").save(lake.table(*QUALITY_TABLE))
+
+
+def _layer_rank(layer: str) -> int:
+    """Upstream layers first; a layer this code does not know (an older row) last."""
+    return LAYERS.index(layer) if layer in LAYERS else len(LAYERS)
 
 
 def latest_results(lake: Lake, day: date | None = None) -> list[dict]:
     """The latest result of each (asset, check) for the newest partition that has results
-    (or for the partitions that contain `day`)."""
+    (or for the partitions that contain `day`), ordered by layer, asset and check."""
     uri, options = lake.delta_rs_uri(*QUALITY_TABLE), lake.delta_rs_storage_options()
     if not DeltaTable.is_deltatable(uri, options):
         return []
@@ -93,40 +103,4 @@ def latest_results(lake: Lake, day: date | None = None) -> list[dict]:
     latest: dict[tuple[str, str], dict] = {}
     for r in sorted(rows, key=lambda r: r["checked_at"]):
         latest[(r["asset"], r["check_name"])] = r
-    return sorted(latest.values(), key=lambda r: (LAYERS.index(r["layer"]), r["asset"], r["check_name"]))
-
-
-LAYERS = ("bronze", "silver", "gold", "marts")
-
-
-def status(row: dict) -> str:
-    if row["passed"]:
-        return "pass"
-    return "WARN" if row["severity"] == AssetCheckSeverity.WARN.value else "FAIL"
-
-
-def render(rows: list[dict], day: date | None = None) -> str:
-    """A short status report: counts, then one line per check that did not pass."""
-    if not rows:
-        if day:
-            return f"no check results for arrival date {day}"
-        return "no check results yet: run `make run` (or materialize a partition) first"
-    first, last = min(r["partition_start"] for r in rows), max(r["partition_end"] for r in rows)
-    counts = {k: sum(status(r) == k for r in rows) for k in ("pass", "WARN", "FAIL")}
-    lines = [
-        f"quality of arrival dates {first}..{last}: {len(rows)} checks, "
-        f"{counts['pass']} passed, {counts['WARN']} warnings, {counts['FAIL']} failed "
-        f"(latest run {max(r['checked_at'] for r in rows):%Y-%m-%d %H:%M} UTC)"
-    ]
-    for layer in LAYERS:
-        mine = [r for r in rows if r["layer"] == layer]
-        if mine:
-            bad = [r for r in mine if not r["passed"]]
-            lines.append(f"  {layer:<7} {len(mine) - len(bad):>3}/{len(mine)} passed")
-            lines += [f"    {status(r)} {r['asset']}.{r['check_name']}: {_gist(r['detail'])}" for r in bad]
-    return "\n".join(lines)
-
-
-def _gist(detail: str, width: int = 160) -> str:
-    text = detail.replace("\n", " ")
-    return text if len(text) <= width else text[: width - 3] + "..."
+    return sorted(latest.values(), key=lambda r: (_layer_rank(r["layer"]), r["asset"], r["check_name"]))
