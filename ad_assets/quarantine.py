@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import pyarrow.compute as pc
-from deltalake import DeltaTable
 
-from ad_assets.summary import open_table
 from spark_jobs.lake import Lake
+from spark_jobs.lake_read import open_table, table_exists
 from spark_jobs.layers import QUARANTINE_TABLE
 
 
 def quarantined(lake: Lake, event_type: str | None = None, reason_prefix: str | None = None) -> list[dict]:
     """[{arrival_date, event_type, reason, count}], sorted; empty when nothing matches."""
-    if not DeltaTable.is_deltatable(lake.delta_rs_uri(*QUARANTINE_TABLE), lake.delta_rs_storage_options()):
+    if not table_exists(lake, *QUARANTINE_TABLE):
         return []  # nothing was ever loaded
     table = open_table(lake, *QUARANTINE_TABLE).to_pyarrow_table(
         columns=["arrival_date", "event_type", "reason"]

@@ -6,32 +6,21 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import DeltaTable
 from tabulate import tabulate
 
 from ad_assets.marts_sql import first_line
 from ad_assets.quality import report, results
 from ad_assets.resources.clickhouse import ClickHouseResource
-from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
-from spark_jobs.gold_tables import GOLD_TABLES
+from spark_jobs.gold_tables import DAILY
 from spark_jobs.lake import Lake
+from spark_jobs.lake_read import LAKE_TABLES, open_table
+from spark_jobs.layers import GOLD
 from spark_jobs.metric_definitions import ADDITIVE_METRICS, COUNT_METRICS, MICROS, MONEY_METRICS, RATIOS
-
-TABLES = [
-    *[("bronze", TABLE_NAMES[t]) for t in EVENT_TYPES],
-    ("bronze", "quarantine"),
-    *[("silver", TABLE_NAMES[t]) for t in EVENT_TYPES],
-    *[("gold", name) for name in GOLD_TABLES],
-]
-
-
-def open_table(lake: Lake, layer: str, name: str) -> DeltaTable:
-    return DeltaTable(lake.delta_rs_uri(layer, name), storage_options=lake.delta_rs_storage_options())
 
 
 def table_rows(lake: Lake) -> list[tuple[str, int, int]]:
     out = []
-    for layer, name in TABLES:
+    for layer, name in LAKE_TABLES:
         dt = open_table(lake, layer, name)
         out.append((f"{layer}_{name}", dt.version(), dt.to_pyarrow_dataset().count_rows()))
     return out
@@ -39,7 +28,7 @@ def table_rows(lake: Lake) -> list[tuple[str, int, int]]:
 
 def campaign_totals(lake: Lake, top: int = 5) -> pa.Table:
     """Top campaigns by spend over every event date in gold, with ratios from the sums."""
-    daily = open_table(lake, "gold", "campaign_daily").to_pyarrow_table()
+    daily = open_table(lake, GOLD, DAILY).to_pyarrow_table()
     sums = daily.group_by(["campaign_id"]).aggregate([(c, "sum") for c in ADDITIVE_METRICS])
     sums = sums.rename_columns([c.removesuffix("_sum") for c in sums.column_names])
     for money, micros in MONEY_METRICS.items():

@@ -1,13 +1,12 @@
-"""Idempotent Delta Lake writes: replace a window of partitions, or MERGE on ids keeping
-the first arrival. Running the same window twice leaves the table content unchanged."""
+"""Idempotent Delta Lake writes with Spark: replace a window of partitions, or MERGE on ids
+keeping the first arrival. Running the same window twice leaves the table content
+unchanged. Reading windows back with Spark lives here too; reading with delta-rs (no
+Spark) is spark_jobs/lake_read.py."""
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date
 
-import deltalake
-import pyarrow as pa
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
@@ -120,14 +119,3 @@ def read_rewritten(spark: SparkSession, lake: Lake, layer: str, name: str, w: Ar
     """The partitions of table `layer`/`name` that window `w` rewrites (its arrival dates
     in bronze, its event dates in silver and gold)."""
     return read_window(spark, lake.table(layer, name), date_column(layer), *w.dates(layer))
-
-
-def delta_row_counts(lake: Lake, layer: str, name: str, group_by: tuple[str, ...]) -> Counter:
-    """Rows per partition value(s) of a Delta table, from its log's add actions (delta-rs)."""
-    dt = deltalake.DeltaTable(lake.delta_rs_uri(layer, name), storage_options=lake.delta_rs_storage_options())
-    actions = pa.table(dt.get_add_actions(flatten=True))
-    out: Counter = Counter()
-    cols = [actions[f"partition.{c}"].to_pylist() for c in group_by]
-    for n, *key in zip(actions["num_records"].to_pylist(), *cols, strict=True):
-        out[tuple(str(k) for k in key)] += n
-    return out

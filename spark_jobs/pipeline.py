@@ -20,7 +20,6 @@ from pyspark.sql import functions as F
 from spark_jobs import bronze, gold, silver
 from spark_jobs.contracts import ATTRIBUTION_WINDOW_DAYS, EVENT_TYPES, TABLE_NAMES
 from spark_jobs.delta_io import (
-    delta_row_counts,
     merge_first_arrival,
     read_rewritten,
     read_window,
@@ -30,6 +29,7 @@ from spark_jobs.delta_io import (
 )
 from spark_jobs.gold_tables import GOLD_TABLES
 from spark_jobs.lake import Lake
+from spark_jobs.lake_read import delta_row_counts
 from spark_jobs.layers import BRONZE, GOLD, QUARANTINE_TABLE, SILVER, ArrivalWindow, date_column
 from spark_jobs.raw_files import inspect_raw_files
 

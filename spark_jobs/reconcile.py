@@ -19,9 +19,10 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
-from spark_jobs.delta_io import delta_row_counts, read_rewritten, read_window
+from spark_jobs.delta_io import read_rewritten, read_window
 from spark_jobs.gold_tables import DAILY, GOLD_TABLES, ROLLUPS, GoldTable
 from spark_jobs.lake import Lake
+from spark_jobs.lake_read import delta_row_counts
 from spark_jobs.layers import (
     ARRIVAL_DATE,
     BRONZE,

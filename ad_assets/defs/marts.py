@@ -17,14 +17,14 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
-from deltalake import DeltaTable
 
 from ad_assets.defs.gold import GOLD_KEYS
 from ad_assets.defs.partitions import daily_partitions, single_run, window_of
 from ad_assets.quality.results import ensure_table, record
 from ad_assets.resources import ClickHouseResource, LakeResource, SparkResource
 from spark_jobs.lake import Lake
-from spark_jobs.layers import MARTS
+from spark_jobs.lake_read import table_exists
+from spark_jobs.layers import GOLD, MARTS
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -96,10 +96,7 @@ def marts(
 ) -> Iterator:
     w = window_of(context)
     the_lake = lake.writable_lake("quality")
-    storage = the_lake.delta_rs_storage_options()
-    missing = [
-        n for n in GOLD_KEYS if not DeltaTable.is_deltatable(the_lake.delta_rs_uri("gold", n), storage)
-    ]
+    missing = [n for n in GOLD_KEYS if not table_exists(the_lake, GOLD, n)]
     if missing:
         raise Failure(
             description="gold tables not found, so the marts have nothing to read: "

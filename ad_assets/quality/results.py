@@ -17,10 +17,10 @@ from typing import Any
 import polars as pl
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 from delta.tables import DeltaTable as SparkDeltaTable
-from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
 from spark_jobs.lake import Lake
+from spark_jobs.lake_read import table_exists
 from spark_jobs.layers import LAYERS, ArrivalWindow
 
 QUALITY_TABLE = ("quality", "check_results")
@@ -92,9 +92,9 @@ def _layer_rank(layer: str) -> int:
 def latest_results(lake: Lake, day: date | None = None) -> list[dict]:
     """The latest result of each (asset, check) for the newest partition that has results
     (or for the partitions that contain `day`), ordered by layer, asset and check."""
-    uri, options = lake.delta_rs_uri(*QUALITY_TABLE), lake.delta_rs_storage_options()
-    if not DeltaTable.is_deltatable(uri, options):
+    if not table_exists(lake, *QUALITY_TABLE):
         return []
+    uri, options = lake.delta_rs_uri(*QUALITY_TABLE), lake.delta_rs_storage_options()
     # polars reads the files itself: delta-rs's pyarrow dataset can abort the process at exit.
     rows = pl.read_delta(uri, storage_options=options or None).to_dicts()
     if day is None and rows:

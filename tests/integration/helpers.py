@@ -16,8 +16,8 @@ from ad_assets.defs.raw import raw_logs
 from ad_assets.defs.silver import silver_tables
 from ad_assets.quality.results import QUALITY_MART
 from ad_assets.resources import ClickHouseResource
-from ad_assets.summary import TABLES, open_table
 from spark_jobs.lake import Lake
+from spark_jobs.lake_read import LAKE_TABLES, open_table
 
 # The shared end-to-end run (tests/conftest.py `lakehouse`): four arrival dates.
 START, END = date(2026, 11, 1), date(2026, 11, 4)
@@ -60,7 +60,7 @@ def table_content(lake: Lake, layer: str, name: str) -> list[tuple]:
 
 
 def all_contents(lake: Lake) -> dict[str, list[tuple]]:
-    return {f"{layer}_{name}": table_content(lake, layer, name) for layer, name in TABLES}
+    return {f"{layer}_{name}": table_content(lake, layer, name) for layer, name in LAKE_TABLES}
 
 
 def gold_by_key(lake: Lake) -> dict[tuple, dict]:

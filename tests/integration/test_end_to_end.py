@@ -10,6 +10,7 @@ import pytest
 from ad_assets.definitions import defs
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.gold_tables import GOLD_TABLES
+from spark_jobs.lake_read import open_table
 from spark_jobs.metric_definitions import ADDITIVE_METRICS, RATIOS, money_and_ratios
 from tests import reference
 from tests.integration.helpers import (
@@ -18,7 +19,6 @@ from tests.integration.helpers import (
     all_contents,
     all_marts,
     gold_by_key,
-    open_table,
     run_assets,
     table_content,
 )

@@ -26,10 +26,10 @@ from ad_assets.defs.raw import raw_logs
 from ad_assets.defs.silver import silver_tables
 from ad_assets.resources import LakeResource, LogSourceResource, PseudonymKeyResource, SparkResource
 from ad_assets.settings import Settings, load_settings
-from ad_assets.summary import TABLES
 from spark_jobs.lake import Lake
+from spark_jobs.lake_read import LAKE_TABLES, open_table
 from tests.conftest import MinioServer
-from tests.integration.helpers import all_marts, open_table, run_assets, table_content
+from tests.integration.helpers import all_marts, run_assets, table_content
 
 DAY = date(2026, 11, 1)
 SMALL = "1500"
@@ -67,7 +67,7 @@ def _gold_and_counts(lake: Lake) -> dict:
     """What must equal between two lakes fed the same raw files: every gold row and the
     row count of every table (bronze and silver rows name their absolute source file)."""
     out: dict = {name: table_content(lake, "gold", name) for name in ("campaign_daily", "publisher_daily")}
-    for layer, name in TABLES:
+    for layer, name in LAKE_TABLES:
         out[f"{layer}_{name}_rows"] = open_table(lake, layer, name).to_pyarrow_dataset().count_rows()
     return out
 
@@ -82,7 +82,7 @@ def _messages(error) -> str:
 
 
 def _versions(lake: Lake) -> dict[str, int]:
-    return {f"{layer}_{name}": open_table(lake, layer, name).version() for layer, name in TABLES}
+    return {f"{layer}_{name}": open_table(lake, layer, name).version() for layer, name in LAKE_TABLES}
 
 
 # ------------------------------------------------------------------ object store outage

@@ -22,8 +22,9 @@ from ad_assets.quality.results import QUALITY_TABLE
 from ad_assets.settings import load_settings
 from spark_jobs.contracts import CHANNELS
 from spark_jobs.gold_tables import GOLD_TABLES
+from spark_jobs.lake_read import open_table
 from spark_jobs.metric_definitions import ADDITIVE_METRICS, MONEY_METRICS, RATIOS, money_and_ratios
-from tests.integration.helpers import END, START, all_marts, mart_rows, open_table, run_assets
+from tests.integration.helpers import END, START, all_marts, mart_rows, run_assets
 
 DBT_VARS = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
 

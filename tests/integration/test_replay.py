@@ -12,7 +12,7 @@ from pathlib import Path
 from ad_assets.cli import _run_job, main
 from ad_assets.quarantine import quarantined
 from ad_assets.settings import load_settings
-from tests.integration.helpers import open_table
+from spark_jobs.lake_read import open_table
 
 DAY = date(2026, 11, 2)
 
