@@ -110,9 +110,9 @@ def _run_job(name: str, start: date, end: date) -> str | None:
     """Runs a partitioned job over arrival dates start..end in this process (one backfill
     run); the run id, or None after printing where to look."""
     from dagster import DagsterInstance
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from ad_assets.definitions import defs
+    from ad_assets.defs.partitions import partition_range_tags
     from ad_assets.runs import release_abandoned_runs, run_tags
 
     with _one_run_at_a_time(Path(os.environ["DAGSTER_HOME"])), DagsterInstance.get() as instance:
@@ -120,11 +120,7 @@ def _run_job(name: str, start: date, end: date) -> str | None:
             print(f"run {run_id} was killed before it ended: marked failed, its pool slots freed")
         result = defs.resolve_job_def(name).execute_in_process(
             instance=instance,
-            tags={
-                ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
-                ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
-                **run_tags(),
-            },
+            tags={**partition_range_tags(start, end), **run_tags()},
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )

@@ -6,11 +6,11 @@ from datetime import date
 
 import pyarrow as pa
 from dagster import DagsterInstance, materialize
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from ad_assets.defs.bronze import bronze_tables
 from ad_assets.defs.gold import gold_tables
 from ad_assets.defs.marts import MART_KEYS, marts
+from ad_assets.defs.partitions import partition_range_tags
 from ad_assets.defs.quality_checks import chain_reconciles
 from ad_assets.defs.raw import raw_logs
 from ad_assets.defs.silver import silver_tables
@@ -26,10 +26,7 @@ INGEST_METADATA = ("_ingest_ts", "_batch_id")
 
 
 def run_assets(resources: dict, start: date, end: date, instance: DagsterInstance, assets=ASSETS, **kw):
-    tags = {
-        ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
-        ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
-    }
+    tags = partition_range_tags(start, end)
     result = materialize(assets, resources=resources, instance=instance, tags=tags, **kw)
     if kw.get("raise_on_error", True):
         assert result.success
