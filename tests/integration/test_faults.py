@@ -28,8 +28,11 @@ from ad_assets.resources import LakeResource, LogSourceResource, PseudonymKeyRes
 from ad_assets.settings import Settings, load_settings
 from spark_jobs.lake import Lake
 from spark_jobs.lake_read import LAKE_TABLES, open_table
-from tests.conftest import MinioServer
+from tests.helpers import MinioServer
 from tests.integration.helpers import all_marts, run_assets, table_content
+
+# Every test here runs Spark: in this process, or in the `adlake run` processes it starts.
+pytestmark = pytest.mark.spark
 
 DAY = date(2026, 11, 1)
 SMALL = "1500"
@@ -86,6 +89,7 @@ def _versions(lake: Lake) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------ object store outage
+@pytest.mark.minio  # a MinIO server of its own
 def test_an_object_store_outage_fails_clearly_is_retried_and_leaves_no_partial_table(spark, monkeypatch):
     # A bucket of its own: Hadoop caches one S3A client per bucket for the JVM, and the
     # session-wide MinIO of test_minio must not meet this one's (stopped) endpoint.

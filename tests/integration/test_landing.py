@@ -1,9 +1,6 @@
 """Logs shipped from outside: the raw asset takes stock of landed files, and the sensor
 starts a run for an arrival date when its files change."""
 
-import gzip
-from pathlib import Path
-
 import pytest
 from dagster import DagsterInstance, SkipReason, build_sensor_context, materialize
 
@@ -11,12 +8,11 @@ from ad_assets.defs.partitions import daily_partitions
 from ad_assets.defs.raw import raw_logs
 from ad_assets.defs.schedules import build_landing_sensor
 from ad_assets.resources import LakeResource, LogSourceResource
+from tests.helpers import jsonl_gz, land
 
 
-def _land(root: Path, day: str, name: str = "part-00000.jsonl.gz", lines: int = 3) -> None:
-    folder = root / "raw" / "click" / f"dt={day}" / "hour=05"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_bytes(gzip.compress(b'{"event_id":"x"}\n' * lines))
+def _click_file(lines: int = 3) -> bytes:
+    return jsonl_gz(['{"event_id":"x"}'] * lines)
 
 
 def test_sensor_requests_a_run_when_files_land_or_change(tmp_path):
@@ -30,19 +26,19 @@ def test_sensor_requests_a_run_when_files_land_or_change(tmp_path):
 
     result, cursor = evaluate(None)
     assert isinstance(result, SkipReason)
-    _land(tmp_path, recent)
+    land(tmp_path, "click", recent, 5, _click_file())
     result, cursor = evaluate(cursor)
     assert [r.partition_key for r in result] == [recent]
     result, cursor = evaluate(cursor)
     assert isinstance(result, SkipReason)  # nothing new
-    _land(tmp_path, recent, name="part-00001.jsonl.gz")  # a late file for the same day
+    land(tmp_path, "click", recent, 5, _click_file(), name="part-00001.jsonl.gz")  # a late file, same day
     result, cursor = evaluate(cursor)
     assert [r.partition_key for r in result] == [recent]
 
 
 def test_raw_asset_in_landed_mode_counts_files_and_fails_clearly_without_any(tmp_path):
     resources = {"lake": LakeResource(root=str(tmp_path)), "log_source": LogSourceResource(mode="landed")}
-    _land(tmp_path, "2026-11-02", lines=5)
+    land(tmp_path, "click", "2026-11-02", 5, _click_file(lines=5))
     result = materialize(
         [raw_logs], resources=resources, partition_key="2026-11-02", instance=DagsterInstance.ephemeral()
     )

@@ -1,14 +1,12 @@
 """Late data: events arriving two days after they happened land in their event date and
 correct that date's metrics, without double counting resends."""
 
-import gzip
-import json
 from datetime import date
-from pathlib import Path
 
 from spark_jobs.lake import Lake
 from spark_jobs.layers import ArrivalWindow
 from spark_jobs.pipeline import run_bronze, run_gold, run_silver
+from tests.helpers import jsonl_gz, land
 
 KEY = b"test-key"
 
@@ -41,13 +39,6 @@ def _click(i: str, ts: str, imp: str) -> dict:
     }
 
 
-def _land(root: Path, event_type: str, day: str, hour: int, events: list[dict]) -> None:
-    folder = root / "raw" / event_type / f"dt={day}" / f"hour={hour:02d}"
-    folder.mkdir(parents=True, exist_ok=True)
-    body = "".join(json.dumps(e) + "\n" for e in events)
-    (folder / "part-00000.jsonl.gz").write_bytes(gzip.compress(body.encode()))
-
-
 def _gold(spark, lake: Lake) -> dict:
     rows = spark.read.format("delta").load(lake.table("gold", "campaign_daily")).collect()
     return {(r["event_date"].isoformat(), r["campaign_id"]): (r["impressions"], r["clicks"]) for r in rows}
@@ -64,38 +55,42 @@ def test_late_events_correct_their_event_date(spark, tmp_path):
     lake = Lake(str(tmp_path))
     # Arrival 2026-11-02: three impressions, one click; the click of impression 3 arrives
     # before its impression (which is late).
-    _land(
+    land(
         tmp_path,
         "impression",
         "2026-11-02",
         10,
-        [_imp("1", "2026-11-02T09:00:00.000000Z"), _imp("2", "2026-11-02T09:30:00.000000Z")],
+        jsonl_gz([_imp("1", "2026-11-02T09:00:00.000000Z"), _imp("2", "2026-11-02T09:30:00.000000Z")]),
     )
-    _land(
+    land(
         tmp_path,
         "click",
         "2026-11-02",
         10,
-        [_click("1", "2026-11-02T09:00:30.000000Z", "1"), _click("3", "2026-11-02T09:50:00.000000Z", "3")],
+        jsonl_gz(
+            [_click("1", "2026-11-02T09:00:30.000000Z", "1"), _click("3", "2026-11-02T09:50:00.000000Z", "3")]
+        ),
     )
     _process(spark, lake, date(2026, 11, 2))
     assert _gold(spark, lake) == {("2026-11-02", "cmp-1"): (2, 1)}
 
     # Arrival 2026-11-04, two days later: impression 3 (event date 11-02), a late click on
     # impression 2, a resend of click 1, and a fresh impression dated 11-04.
-    _land(
+    land(
         tmp_path,
         "impression",
         "2026-11-04",
         8,
-        [_imp("3", "2026-11-02T09:45:00.000000Z"), _imp("4", "2026-11-04T07:00:00.000000Z")],
+        jsonl_gz([_imp("3", "2026-11-02T09:45:00.000000Z"), _imp("4", "2026-11-04T07:00:00.000000Z")]),
     )
-    _land(
+    land(
         tmp_path,
         "click",
         "2026-11-04",
         8,
-        [_click("2", "2026-11-02T09:31:00.000000Z", "2"), _click("1", "2026-11-02T09:00:30.000000Z", "1")],
+        jsonl_gz(
+            [_click("2", "2026-11-02T09:31:00.000000Z", "2"), _click("1", "2026-11-02T09:00:30.000000Z", "1")]
+        ),
     )
     _process(spark, lake, date(2026, 11, 4))
     assert _gold(spark, lake) == {("2026-11-02", "cmp-1"): (3, 3), ("2026-11-04", "cmp-1"): (1, 0)}

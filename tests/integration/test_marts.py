@@ -24,6 +24,7 @@ from spark_jobs.contracts import CHANNELS
 from spark_jobs.gold_tables import GOLD_TABLES
 from spark_jobs.lake_read import open_table
 from spark_jobs.metric_definitions import ADDITIVE_METRICS, MONEY_METRICS, RATIOS, money_and_ratios
+from tests.helpers import hold_engine
 from tests.integration.helpers import END, START, all_marts, mart_rows, run_assets
 
 DBT_VARS = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
@@ -150,24 +151,6 @@ def test_late_correction_in_gold_reaches_the_mart_after_a_rerun(built, spark):
     )
 
 
-HOLD = """
-import sys, time
-from dbt.adapters.chdb.engine import EmbeddedClient
-client = EmbeddedClient(sys.argv[1])
-print("held", flush=True)
-time.sleep(float(sys.argv[2]))
-client.close()
-"""
-
-
-def _hold_engine(path: str, seconds: float) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLD, path, str(seconds)], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout.readline().strip() == "held"
-    return proc
-
-
 def _mart_tables(built) -> set[str]:
     with built["resources"]["clickhouse"].client() as client:
         return {
@@ -187,7 +170,7 @@ def _failure_messages(result) -> list[str]:
 
 def _run_marts_while_held(built, seconds: float):
     """Run the marts of the last day while another process holds the engine for `seconds`."""
-    holder = _hold_engine(built["resources"]["clickhouse"].chdb_path, seconds)
+    holder = hold_engine(built["resources"]["clickhouse"].chdb_path, seconds)
     try:
         return run_assets(
             built["resources"], END, END, built["instance"], assets=[marts], raise_on_error=False

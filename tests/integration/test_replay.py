@@ -4,15 +4,19 @@ files (never regenerating them) and its lines load."""
 
 from __future__ import annotations
 
-import gzip
 import json
 from datetime import date
-from pathlib import Path
+
+import pytest
 
 from ad_assets.cli import _run_job, main
 from ad_assets.quarantine import quarantined
 from ad_assets.settings import load_settings
 from spark_jobs.lake_read import open_table
+from tests.helpers import jsonl_gz, land
+
+# Runs the Dagster job in this process: its assets start a SparkSession.
+pytestmark = pytest.mark.spark
 
 DAY = date(2026, 11, 2)
 
@@ -32,25 +36,19 @@ def _click(i: int) -> str:
     )
 
 
-def _land(lake_root: str, hour: int, data: bytes) -> None:
-    folder = Path(lake_root) / "raw" / "click" / f"dt={DAY}" / f"hour={hour:02d}"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "part-00000.jsonl.gz").write_bytes(data)
-
-
 def test_replay_loads_a_redelivered_file_and_empties_its_quarantine(capsys):
     lake = load_settings().lake()  # the test session's ADLAKE_HOME, which the CLI reads too
-    first = gzip.compress(("\n".join(_click(i) for i in range(3)) + "\n").encode())
-    second = gzip.compress(("\n".join(_click(i) for i in range(10, 12)) + "\n").encode())
-    _land(lake.local_root, 10, first)  # events at 10:00 arrive in the 10:00 and 11:00 folders
-    _land(lake.local_root, 11, second[:-8])  # arrives truncated
+    first = jsonl_gz(_click(i) for i in range(3))
+    second = jsonl_gz(_click(i) for i in range(10, 12))
+    land(lake.local_root, "click", DAY, 10, first)  # events at 10:00 arrive in the 10:00 and 11:00 folders
+    land(lake.local_root, "click", DAY, 11, second[:-8])  # arrives truncated
 
     assert _run_job("reprocess_landed", DAY, DAY)
     (row,) = quarantined(lake, reason_prefix="unreadable_file")
     assert (row["arrival_date"], row["event_type"], row["count"]) == (DAY, "click", 1)
     assert open_table(lake, "bronze", "clicks").to_pyarrow_dataset().count_rows() == 3
 
-    _land(lake.local_root, 11, second)  # the sender re-delivers it
+    land(lake.local_root, "click", DAY, 11, second)  # the sender re-delivers it
     assert main(["replay", "--reason", "unreadable_file", "--event-type", "click"]) == 0
     assert "0 matching rows still in quarantine" in capsys.readouterr().out
     assert quarantined(lake) == []

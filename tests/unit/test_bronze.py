@@ -4,13 +4,14 @@ from datetime import date
 
 from pyspark.sql import functions as F
 
-from spark_jobs.bronze import RAW_LINE_SCHEMA, parse_lines, read_raw_lines
+from spark_jobs.bronze import parse_lines, read_raw_lines
 from spark_jobs.contracts import EVENT_TYPES, RAW_FIELDS, TABLE_NAMES
 from spark_jobs.lake import Lake
 from spark_jobs.layers import QUARANTINE_TABLE, ArrivalWindow
 from spark_jobs.pipeline import run_bronze
 from spark_jobs.raw_files import inspect_raw_files
 from spark_jobs.reconcile import raw_vs_bronze
+from tests.helpers import jsonl_gz, land, raw_line_frame
 
 CLICK = {
     "event_id": "e1",
@@ -24,14 +25,9 @@ CLICK = {
 }
 
 
-def _lines(spark, values: list[str]):
-    rows = [(v, "f.jsonl.gz", date(2026, 11, 2), 10, i + 1) for i, v in enumerate(values)]
-    return spark.createDataFrame(rows, RAW_LINE_SCHEMA)
-
-
 def _parse(spark, event_type: str, objs: list) -> list:
     values = [o if isinstance(o, str) else json.dumps(o) for o in objs]
-    return parse_lines(_lines(spark, values), event_type).orderBy("_line_number").collect()
+    return parse_lines(raw_line_frame(spark, values), event_type).orderBy("_line_number").collect()
 
 
 def test_valid_click_is_typed_and_keeps_unknown_fields(spark):
@@ -108,10 +104,13 @@ def test_nested_openrtb_fields_are_flattened(spark):
 def test_read_raw_lines_numbers_lines_per_file(spark, tmp_path):
     lake = Lake(str(tmp_path))
     for hour, n in ((3, 5), (4, 7)):
-        folder = tmp_path / "raw" / "click" / "dt=2026-11-02" / f"hour={hour:02d}"
-        folder.mkdir(parents=True)
-        body = "\n".join(json.dumps({**CLICK, "event_id": f"h{hour}-{i}"}) for i in range(1, n + 1)) + "\n"
-        (folder / "part-00000.jsonl.gz").write_bytes(gzip.compress(body.encode()))
+        land(
+            tmp_path,
+            "click",
+            "2026-11-02",
+            hour,
+            jsonl_gz({**CLICK, "event_id": f"h{hour}-{i}"} for i in range(1, n + 1)),
+        )
     files = inspect_raw_files(lake, "click", [date(2026, 11, 2)])
     assert len(files.readable) == 2 and not files.unreadable
     rows = read_raw_lines(spark, lake, "click", files.readable).collect()
@@ -124,9 +123,7 @@ def test_read_raw_lines_numbers_lines_per_file(spark, tmp_path):
 
 def test_unreadable_files_are_quarantined_whole_and_the_rest_loads(spark, tmp_path):
     lake = Lake(str(tmp_path))
-    good = gzip.compress(
-        ("\n".join(json.dumps({**CLICK, "event_id": f"ok-{i}"}) for i in range(3)) + "\n").encode()
-    )
+    good = jsonl_gz({**CLICK, "event_id": f"ok-{i}"} for i in range(3))
     bad_files = {
         1: good[:-7],  # truncated in transit
         2: b"\x89PNG\r\n\x1a\n binary garbage",  # not gzip at all
@@ -134,9 +131,7 @@ def test_unreadable_files_are_quarantined_whole_and_the_rest_loads(spark, tmp_pa
         4: gzip.compress(b""),  # a valid gzip with no lines
     }
     for hour, data in {0: good, **bad_files}.items():
-        folder = tmp_path / "raw" / "click" / "dt=2026-11-02" / f"hour={hour:02d}"
-        folder.mkdir(parents=True)
-        (folder / "part-00000.jsonl.gz").write_bytes(data)
+        land(tmp_path, "click", "2026-11-02", hour, data)
     w = ArrivalWindow(date(2026, 11, 2), date(2026, 11, 2))
     stats = run_bronze(spark, lake, w, "b1")
     assert stats.rows["clicks"] == 3
@@ -157,11 +152,14 @@ def test_unreadable_files_are_quarantined_whole_and_the_rest_loads(spark, tmp_pa
 
 def test_run_bronze_reconciles_lines_and_is_idempotent(spark, tmp_path):
     lake = Lake(str(tmp_path))
-    folder = tmp_path / "raw" / "click" / "dt=2026-11-02" / "hour=10"
-    folder.mkdir(parents=True)
     good = [json.dumps({**CLICK, "event_id": f"g{i}"}) for i in range(6)]
-    lines = [*good, "{not json", json.dumps({**CLICK, "ivt": None})]
-    (folder / "part-00000.jsonl.gz").write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    land(
+        tmp_path,
+        "click",
+        "2026-11-02",
+        10,
+        jsonl_gz([*good, "{not json", json.dumps({**CLICK, "ivt": None})]),
+    )
     w = ArrivalWindow(date(2026, 11, 2), date(2026, 11, 2))
     for _ in range(2):
         stats = run_bronze(spark, lake, w, batch_id="t")

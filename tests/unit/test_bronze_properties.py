@@ -5,14 +5,15 @@ contract-conforming line gets the verdict the contract implies."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spark_jobs.bronze import RAW_LINE_SCHEMA, parse_lines
+from spark_jobs.bronze import parse_lines
 from spark_jobs.contracts import EVENT_TYPES, RAW_FIELDS, Field
+from tests.helpers import raw_line_frame
 
 SETTINGS = settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -85,8 +86,7 @@ def mutated_line(draw, event_type: str) -> tuple[str, str | None]:
 
 def _parse(spark, lines: list[str], event_type: str) -> dict[int, str | None]:
     """line number -> reason (None when the line is loaded into bronze)."""
-    rows = [(line, "f", date(2026, 11, 2), 0, i + 1) for i, line in enumerate(lines)]
-    parsed = parse_lines(spark.createDataFrame(rows, RAW_LINE_SCHEMA), event_type)
+    parsed = parse_lines(raw_line_frame(spark, lines, source_file="f", arrival_hour=0), event_type)
     got = parsed.select("_line_number", "_reason").collect()
     assert sorted(r["_line_number"] for r in got) == list(range(1, len(lines) + 1))  # none lost or doubled
     return {r["_line_number"]: r["_reason"] for r in got}

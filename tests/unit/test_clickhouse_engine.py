@@ -4,8 +4,6 @@ working-directory rule for Delta sources, and `adlake sql`'s error handling."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,21 +13,13 @@ from deltalake import write_deltalake
 
 from ad_assets.marts_sql import SqlError, first_line, run_sql
 from ad_assets.settings import load_settings
-
-HOLD = """
-import sys, time
-from dbt.adapters.chdb.engine import EmbeddedClient
-c = EmbeddedClient(sys.argv[1])
-print("held", flush=True)
-time.sleep(60)
-"""
+from tests.helpers import hold_engine
 
 
 def test_a_second_process_gets_a_clear_busy_error_naming_path_and_holder(tmp_path: Path):
     path = str(tmp_path / "ch")
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, path], stdout=subprocess.PIPE, text=True)
+    proc = hold_engine(path)
     try:
-        assert proc.stdout.readline().strip() == "held"
         assert f"PID: {proc.pid}" in (lock_holder(path) or "")
         with pytest.raises(EngineBusyError, match="in use by another process") as info:
             EmbeddedClient(path)

@@ -16,7 +16,7 @@ from spark_jobs.contracts import IVT_VALUES, MAX_LATENESS, RAW_FIELDS
 from spark_jobs.drift import DRIFT_SHARE, drift_report
 from spark_jobs.expectations import ARRIVAL_DELAY_BOUNDS, build_suite, validate
 from spark_jobs.silver import silver_impressions
-from tests.unit.test_bronze import _lines
+from tests.helpers import raw_line_frame
 
 IMPRESSION = {
     "event_type": "impression",
@@ -35,7 +35,7 @@ IMPRESSION = {
 
 def _bronze(spark, objs: list[dict]):
     lines = [json.dumps({"event_id": f"e{i}", **o}) for i, o in enumerate(objs)]
-    parsed = parse_lines(_lines(spark, lines), "impression")
+    parsed = parse_lines(raw_line_frame(spark, lines), "impression")
     assert parsed.where("_reason IS NOT NULL").count() == 0  # the parser let them all through
     return bronze_rows(parsed, "impression", F.current_timestamp(), "t")
 
