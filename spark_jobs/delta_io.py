@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from spark_jobs.lake import Lake
-from spark_jobs.layers import ArrivalWindow, date_column
+from spark_jobs.layers import DATE_COLUMN, SILVER, ArrivalWindow, date_column
 
 # Arrival order of a line: the first arrival of a resent event is the one kept.
 ARRIVAL_ORDER: tuple[str, ...] = ("arrival_date", "arrival_hour", "_source_file", "_line_number")
@@ -53,7 +53,7 @@ def merge_first_arrival(
     spark: SparkSession,
     path: str,
     batch: DataFrame,
-    partition_col: str = "event_date",
+    partition_col: str = DATE_COLUMN[SILVER],
     key: str = "event_id",
     also_update_when: str | None = None,
 ) -> dict[str, int]:
