@@ -32,7 +32,7 @@ docs: setup
 
 test: setup-test
 	.venv/bin/ruff check .
-	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15 $(PYTEST_ARGS)
 
 # Throughput with the real engines against floors and targets (bench/run.py); results in
 # bench/results/. BENCH_ARGS passes more flags, e.g. BENCH_ARGS="--skip-history --readme".

@@ -1,6 +1,6 @@
 {{ config(order_by='(event_date, publisher_id, channel)') }}
 -- User-level mart: rows about fewer than privacy_min_users distinct users are suppressed
--- (DESIGN.md, Privacy). channel_daily still counts them in its totals.
+-- (docs/metrics.md, privacy floor). channel_daily still counts them in its totals.
 SELECT
     event_date,
     publisher_id,
