@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -62,15 +63,16 @@ def cmd_generate(a: argparse.Namespace) -> int:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
+    s = load_settings()
     # The partitions and the simulated world start where the first run starts, unless
     # ADLAKE_START_DATE says where an earlier world began (later days of one history).
-    os.environ.setdefault("ADLAKE_START_DATE", a.start)
-    if a.start < os.environ["ADLAKE_START_DATE"]:
+    if "ADLAKE_START_DATE" not in os.environ:
+        s = replace(s, start_date=a.start)
+    if a.start < s.start_date:
         print(f"adlake run: --start {a.start} is before ADLAKE_START_DATE", file=sys.stderr)
         return 2
     if a.impressions_per_day:
-        os.environ["ADLAKE_IMPRESSIONS_PER_DAY"] = str(a.impressions_per_day)
-    s = load_settings()
+        s = replace(s, impressions_per_day=a.impressions_per_day)
     prepare_dagster_home(s)
     from ad_assets.summary import render
 
@@ -82,7 +84,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         flush=True,
     )
     t = time.time()
-    run_id = _run_job("lakehouse_daily", start, end)
+    run_id = _run_job(s, "lakehouse_daily", start, end)
     if not run_id:
         return 1
     print(f"\nDone in {time.time() - t:.0f}s (run {run_id}).\n")
@@ -106,23 +108,27 @@ def _one_run_at_a_time(dagster_home: Path) -> Iterator[None]:
         yield
 
 
-def _run_job(name: str, start: date, end: date) -> str | None:
+def _run_job(s: Settings, name: str, start: date, end: date) -> str | None:
     """Runs a partitioned job over arrival dates start..end in this process (one backfill
     run); the run id, or None after printing where to look."""
     from dagster import DagsterInstance
 
-    from ad_assets.definitions import defs
+    from ad_assets.definitions import build_definitions
     from ad_assets.defs.partitions import partition_range_tags
     from ad_assets.runs import release_abandoned_runs, run_tags
 
     with _one_run_at_a_time(Path(os.environ["DAGSTER_HOME"])), DagsterInstance.get() as instance:
         for run_id in release_abandoned_runs(instance):
             print(f"run {run_id} was killed before it ended: marked failed, its pool slots freed")
-        result = defs.resolve_job_def(name).execute_in_process(
-            instance=instance,
-            tags={**partition_range_tags(start, end), **run_tags()},
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        result = (
+            build_definitions(s)
+            .resolve_job_def(name)
+            .execute_in_process(
+                instance=instance,
+                tags={**partition_range_tags(start, end), **run_tags()},
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            )
         )
     if not result.success:
         print(f"run {result.run_id} failed; see it in the Dagster UI (make ui)", file=sys.stderr)
@@ -150,7 +156,7 @@ def cmd_replay(a: argparse.Namespace) -> int:
     )
     if a.dry_run:
         return 0
-    run_id = _run_job("reprocess_landed", dates[0], dates[-1])
+    run_id = _run_job(s, "reprocess_landed", dates[0], dates[-1])
     if not run_id:
         return 1
     left = quarantined(s.lake(), event_type=a.event_type, reason_prefix=a.reason)

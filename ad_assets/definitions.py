@@ -1,25 +1,24 @@
 """The `ad_assets` code location: raw -> bronze -> silver -> gold -> marts, with checks, a
-daily schedule and a landing sensor. Resources come from the environment (ad_assets.settings)."""
+daily schedule and a landing sensor.
+
+Settings are read once, here at the edge (`defs`, which Dagster calls when it loads the
+location), and passed down: every module of `ad_assets/defs/` that defines a
+`defs_for(settings) -> Definitions` contributes its part, so a new domain (analytics,
+streaming, models) is a new module there, not an edit to a central list."""
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
+import pkgutil
+from types import ModuleType
 
-from dagster import Definitions, EnvVar, in_process_executor
+from dagster import Definitions, EnvVar, definitions, in_process_executor
 from dagster_dbt import DbtCliResource
 
-from ad_assets.defs.bronze import bronze_tables
-from ad_assets.defs.gold import gold_tables
-from ad_assets.defs.marts import DBT_EXECUTABLE, dbt_project, marts
-from ad_assets.defs.quality_checks import (
-    chain_reconciles,
-    freshness_checks,
-    freshness_sensor,
-    quality_results,
-)
-from ad_assets.defs.raw import raw_logs
-from ad_assets.defs.schedules import build_landing_sensor, daily_schedule, lakehouse_job, reprocess_job
-from ad_assets.defs.silver import silver_tables
+import ad_assets.defs
+from ad_assets.defs.marts import DBT_EXECUTABLE, dbt_project
 from ad_assets.resources import (
     ClickHouseResource,
     LakeResource,
@@ -71,17 +70,30 @@ def build_resources(s: Settings) -> dict:
     }
 
 
+def defs_modules() -> list[ModuleType]:
+    """The modules of ad_assets/defs/ that contribute definitions (those with `defs_for`);
+    the others hold shared helpers."""
+    found = (
+        importlib.import_module(f"{ad_assets.defs.__name__}.{m.name}")
+        for m in pkgutil.iter_modules(ad_assets.defs.__path__)
+    )
+    return [m for m in found if hasattr(m, "defs_for")]
+
+
+@functools.cache
 def build_definitions(s: Settings) -> Definitions:
-    return Definitions(
-        assets=[raw_logs, bronze_tables, silver_tables, gold_tables, marts, quality_results],
-        asset_checks=[chain_reconciles, *freshness_checks],
-        jobs=[lakehouse_job, reprocess_job],
-        schedules=[daily_schedule],
-        sensors=[build_landing_sensor(enabled=s.raw_source == "landed"), freshness_sensor],
-        resources=build_resources(s),
-        # Spark steps share one process and so one SparkSession (start-up costs seconds).
-        executor=in_process_executor,
+    """Every asset, check, job, schedule and sensor, for these settings."""
+    return Definitions.merge(
+        *(module.defs_for(s) for module in defs_modules()),
+        Definitions(
+            resources=build_resources(s),
+            # Spark steps share one process and so one SparkSession (start-up costs seconds).
+            executor=in_process_executor,
+        ),
     )
 
 
-defs = build_definitions(load_settings())
+@definitions
+def defs() -> Definitions:
+    """What Dagster loads (workspace.yaml): the definitions for this environment's settings."""
+    return build_definitions(load_settings())

@@ -44,12 +44,12 @@ KPI_COLUMNS = ("event_date", "impressions", "clicks", "conversions", "spend", "c
 
 
 def marts_section(clickhouse: ClickHouseResource) -> list[str]:
-    from ad_assets.defs.marts import MART_KEYS  # the dbt project's marts (reads its manifest)
+    from ad_assets.defs.marts import mart_keys  # the dbt project's marts (reads its manifest)
 
     try:
         with clickhouse.client() as client:
             counts = [
-                (f"marts.{m}", client.command(f"SELECT count() FROM marts.{m}")) for m in sorted(MART_KEYS)
+                (f"marts.{m}", client.command(f"SELECT count() FROM marts.{m}")) for m in sorted(mart_keys())
             ]
             kpi = client.query(
                 f"SELECT {', '.join(KPI_COLUMNS)} FROM marts.kpi_overview ORDER BY event_date DESC LIMIT 3"

@@ -15,7 +15,8 @@ import pytest
 
 from ad_assets.settings import DEFAULT_START_DATE, load_settings  # reads no setting yet
 
-# Settings are read when ad_assets' definitions are imported: point them at a scratch home first.
+# Tests that go through the CLI (`main`, `adlake run`) read the environment's settings, as
+# a user's shell would: point them at a scratch home.
 _HOME = Path(tempfile.mkdtemp(prefix="adlake-test-"))
 os.environ["ADLAKE_HOME"] = str(_HOME)
 os.environ.setdefault("ADLAKE_START_DATE", DEFAULT_START_DATE)

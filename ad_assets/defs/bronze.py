@@ -1,13 +1,18 @@
 """Bronze: typed rows per event type plus a quarantine table, by arrival date."""
 
+import functools
+
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     AssetSpec,
+    Definitions,
     MetadataValue,
+    PartitionsDefinition,
     multi_asset,
 )
 from pyspark.sql import DataFrame
@@ -22,6 +27,7 @@ from ad_assets.defs.outages import STORAGE_RETRY, outage_aware
 from ad_assets.defs.partitions import daily_partitions, single_run, window_of
 from ad_assets.defs.results import table_result
 from ad_assets.resources import LakeResource, SparkResource
+from ad_assets.settings import Settings
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.drift import DRIFT_SHARE, drift_report, field_problems
 from spark_jobs.layers import BRONZE, QUARANTINE_TABLE
@@ -32,51 +38,60 @@ BRONZE_KEYS = {t: AssetKey(f"bronze_{TABLE_NAMES[t]}") for t in EVENT_TYPES}
 QUARANTINE_KEY = AssetKey("bronze_quarantine")
 
 
-@multi_asset(
-    specs=[
-        *[
+def defs_for(s: Settings) -> Definitions:
+    return Definitions(assets=[build_bronze_tables(daily_partitions(s.start_date))])
+
+
+@functools.cache
+def build_bronze_tables(partitions: PartitionsDefinition) -> AssetsDefinition:
+    return multi_asset(
+        name="bronze_tables",
+        specs=[
+            *[
+                AssetSpec(
+                    key,
+                    deps=["raw_logs"],
+                    group_name=BRONZE,
+                    kinds={"spark", "delta"},
+                    description=f"{t} lines parsed with the contract schema, unknown fields kept in "
+                    "extra_json, with ingest metadata (file, line, ingest time, batch). Partitioned by "
+                    "arrival_date.",
+                )
+                for t, key in BRONZE_KEYS.items()
+            ],
             AssetSpec(
-                key,
+                QUARANTINE_KEY,
                 deps=["raw_logs"],
                 group_name=BRONZE,
                 kinds={"spark", "delta"},
-                description=f"{t} lines parsed with the contract schema, unknown fields kept in "
-                "extra_json, with ingest metadata (file, line, ingest time, batch). Partitioned by "
-                "arrival_date.",
-            )
-            for t, key in BRONZE_KEYS.items()
+                description="Lines that failed parsing or the contract, with the raw line and the reason.",
+            ),
         ],
-        AssetSpec(
-            QUARANTINE_KEY,
-            deps=["raw_logs"],
-            group_name=BRONZE,
-            kinds={"spark", "delta"},
-            description="Lines that failed parsing or the contract, with the raw line and the reason.",
-        ),
-    ],
-    check_specs=[
-        AssetCheckSpec(
-            "raw_lines_reconcile",
-            asset=QUARANTINE_KEY,
-            blocking=True,
-            description="Per event type and arrival date: raw lines = bronze rows + quarantined rows.",
-        ),
-        AssetCheckSpec(
-            "schema_drift",
-            asset=QUARANTINE_KEY,
-            description=f"Warns when a field fails its type or is missing in >= {DRIFT_SHARE:.0%} of an "
-            "event type's lines (the sender changed or dropped it), or an unknown field appears that "
-            "often (kept in extra_json). Lists every unknown field seen.",
-        ),
-        *[contract_spec(key, "bronze") for key in BRONZE_KEYS.values()],
-    ],
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    pool="spark",
-    retry_policy=STORAGE_RETRY,
-)
+        check_specs=[
+            AssetCheckSpec(
+                "raw_lines_reconcile",
+                asset=QUARANTINE_KEY,
+                blocking=True,
+                description="Per event type and arrival date: raw lines = bronze rows + quarantined rows.",
+            ),
+            AssetCheckSpec(
+                "schema_drift",
+                asset=QUARANTINE_KEY,
+                description=f"Warns when a field fails its type or is missing in >= {DRIFT_SHARE:.0%} of an "
+                "event type's lines (the sender changed or dropped it), or an unknown field appears that "
+                "often (kept in extra_json). Lists every unknown field seen.",
+            ),
+            *[contract_spec(key, "bronze") for key in BRONZE_KEYS.values()],
+        ],
+        partitions_def=partitions,
+        backfill_policy=single_run,
+        pool="spark",
+        retry_policy=STORAGE_RETRY,
+    )(materialize_bronze)
+
+
 @outage_aware
-def bronze_tables(context: AssetExecutionContext, lake: LakeResource, spark: SparkResource):
+def materialize_bronze(context: AssetExecutionContext, lake: LakeResource, spark: SparkResource):
     import_expectations_in_background()
     the_lake = lake.writable_lake("bronze", "quality")
     session = spark.session(the_lake)

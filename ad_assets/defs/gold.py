@@ -3,6 +3,7 @@ last-click conversions. One asset per table of the gold registry (spark_jobs/gol
 which also decides the checks: `reconciles_with_silver` on the daily table,
 `adds_up_to_daily` on each table that declares it rolls up to it."""
 
+import functools
 from datetime import date, timedelta
 
 from dagster import (
@@ -11,8 +12,11 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     AssetSpec,
+    Definitions,
     MetadataValue,
+    PartitionsDefinition,
     multi_asset,
 )
 from pyspark.sql import SparkSession
@@ -24,6 +28,7 @@ from ad_assets.defs.partitions import daily_partitions, single_run, window_of
 from ad_assets.defs.results import table_result
 from ad_assets.defs.silver import SILVER_KEYS
 from ad_assets.resources import LakeResource, SparkResource
+from ad_assets.settings import Settings
 from spark_jobs.anomalies import MAX_DROP, TRAILING_DAYS, anomalies
 from spark_jobs.delta_io import read_rewritten, read_window
 from spark_jobs.gold_tables import DAILY, GOLD_TABLES, ROLLUPS
@@ -39,56 +44,65 @@ ADDS_UP = "adds_up_to_daily"
 _DEPS = [SILVER_KEYS["impression"], SILVER_KEYS["click"], SILVER_KEYS["conversion"]]
 
 
-@multi_asset(
-    specs=[
-        AssetSpec(
-            key,
-            deps=_DEPS,
-            group_name=GOLD,
-            kinds={"spark", "delta"},
-            description=GOLD_TABLES[name].description,
-        )
-        for name, key in GOLD_KEYS.items()
-    ],
-    check_specs=[
-        AssetCheckSpec(
-            "metric_bounds",
-            asset=DAILY_KEY,
-            description="CTR and CVR within [0, 1], spend and revenue >= 0, ROAS finite. A warning, "
-            "not a block: clicks are dated by their own time, so a campaign with an impression at "
-            "23:59 and its click at 00:01 can show CTR > 1 on a tiny day.",
-        ),
-        AssetCheckSpec(
-            "reconciles_with_silver",
-            asset=DAILY_KEY,
-            blocking=True,
-            description="Per event date: impressions, clicks and spend = the valid silver events; "
-            "conversions <= valid orders (the hourly and publisher tables: adds_up_to_daily).",
-        ),
-        *[
-            AssetCheckSpec(
-                ADDS_UP,
-                asset=GOLD_KEYS[table.name],
-                blocking=True,
-                description=f"Per event date: {', '.join(table.metrics)} add up to "
-                f"{DAILY_KEY.to_user_string()}'s.",
+def defs_for(s: Settings) -> Definitions:
+    return Definitions(assets=[build_gold_tables(daily_partitions(s.start_date))])
+
+
+@functools.cache
+def build_gold_tables(partitions: PartitionsDefinition) -> AssetsDefinition:
+    return multi_asset(
+        name="gold_tables",
+        specs=[
+            AssetSpec(
+                key,
+                deps=_DEPS,
+                group_name=GOLD,
+                kinds={"spark", "delta"},
+                description=GOLD_TABLES[name].description,
             )
-            for table in ROLLUPS
+            for name, key in GOLD_KEYS.items()
         ],
-        AssetCheckSpec(
-            "volume_anomaly",
-            asset=DAILY_KEY,
-            description=f"Warns when a day's impressions or CTR fall more than {MAX_DROP:.0%} below the "
-            f"mean of the {TRAILING_DAYS} days before it.",
-        ),
-    ],
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    pool="spark",
-    retry_policy=STORAGE_RETRY,
-)
+        check_specs=[
+            AssetCheckSpec(
+                "metric_bounds",
+                asset=DAILY_KEY,
+                description="CTR and CVR within [0, 1], spend and revenue >= 0, ROAS finite. A warning, "
+                "not a block: clicks are dated by their own time, so a campaign with an impression at "
+                "23:59 and its click at 00:01 can show CTR > 1 on a tiny day.",
+            ),
+            AssetCheckSpec(
+                "reconciles_with_silver",
+                asset=DAILY_KEY,
+                blocking=True,
+                description="Per event date: impressions, clicks and spend = the valid silver events; "
+                "conversions <= valid orders (the hourly and publisher tables: adds_up_to_daily).",
+            ),
+            *[
+                AssetCheckSpec(
+                    ADDS_UP,
+                    asset=GOLD_KEYS[table.name],
+                    blocking=True,
+                    description=f"Per event date: {', '.join(table.metrics)} add up to "
+                    f"{DAILY_KEY.to_user_string()}'s.",
+                )
+                for table in ROLLUPS
+            ],
+            AssetCheckSpec(
+                "volume_anomaly",
+                asset=DAILY_KEY,
+                description=f"Warns when a day's impressions or CTR fall more than {MAX_DROP:.0%} below the "
+                f"mean of the {TRAILING_DAYS} days before it.",
+            ),
+        ],
+        partitions_def=partitions,
+        backfill_policy=single_run,
+        pool="spark",
+        retry_policy=STORAGE_RETRY,
+    )(materialize_gold)
+
+
 @outage_aware
-def gold_tables(context: AssetExecutionContext, lake: LakeResource, spark: SparkResource):
+def materialize_gold(context: AssetExecutionContext, lake: LakeResource, spark: SparkResource):
     the_lake = lake.writable_lake("gold", "quality")
     session = spark.session(the_lake)
     w = window_of(context)

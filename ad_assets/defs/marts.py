@@ -3,13 +3,24 @@ per dbt model in the `marts` group, dbt tests as asset checks, dbt sources mappe
 gold assets they read (`meta.dagster.asset_key` in the sources YAML), and the same daily
 partitions as the lake: a partition run passes its event-date window to dbt as vars."""
 
+import functools
 import json
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetCheckResult, AssetExecutionContext, AssetKey, Backoff, Failure, RetryPolicy
+from dagster import (
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    Backoff,
+    Definitions,
+    Failure,
+    PartitionsDefinition,
+    RetryPolicy,
+)
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -22,6 +33,7 @@ from ad_assets.defs.gold import GOLD_KEYS
 from ad_assets.defs.partitions import daily_partitions, single_run, window_of
 from ad_assets.quality.results import ensure_table, record
 from ad_assets.resources import ClickHouseResource, LakeResource, SparkResource
+from ad_assets.settings import Settings
 from spark_jobs.lake import Lake
 from spark_jobs.lake_read import table_exists
 from spark_jobs.layers import GOLD, MARTS
@@ -63,7 +75,7 @@ class MartsTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "model":
             name = dbt_resource_props["name"]
-            return AssetKey(f"mart_{name}" if "marts" in dbt_resource_props["fqn"] else name)
+            return mart_key(name) if "marts" in dbt_resource_props["fqn"] else AssetKey(name)
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
@@ -71,23 +83,47 @@ class MartsTranslator(DagsterDbtTranslator):
 
 
 translator = MartsTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
-MART_KEYS = {
-    n["name"]: translator.get_asset_key(n)
-    for n in json.loads(ensure_manifest(dbt_project).read_text())["nodes"].values()
-    if n["resource_type"] == "model" and "marts" in n["fqn"]
-}
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=translator,
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    pool="chdb",
-    retry_policy=ENGINE_BUSY_RETRY,
-)
-def marts(
+def mart_key(model: str) -> AssetKey:
+    """The asset key of the mart built by dbt model `model` (what the translator names it)."""
+    return AssetKey(f"mart_{model}")
+
+
+@functools.cache
+def mart_keys() -> dict[str, AssetKey]:
+    """dbt model name -> asset key, for every mart model of the project (from its manifest,
+    parsed first when missing or stale)."""
+    manifest = json.loads(ensure_manifest(dbt_project).read_text())
+    return {
+        n["name"]: translator.get_asset_key(n)
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and "marts" in n["fqn"]
+    }
+
+
+def defs_for(s: Settings) -> Definitions:
+    return Definitions(assets=[build_marts(daily_partitions(s.start_date))])
+
+
+@functools.cache
+def build_marts(partitions: PartitionsDefinition) -> AssetsDefinition:
+    """One asset per dbt model; the manifest is prepared here, when definitions are built,
+    not when this module is imported."""
+    ensure_manifest(dbt_project)
+    return dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        dagster_dbt_translator=translator,
+        partitions_def=partitions,
+        backfill_policy=single_run,
+        pool="chdb",
+        retry_policy=ENGINE_BUSY_RETRY,
+        name="marts",
+    )(materialize_marts)
+
+
+def materialize_marts(
     context: AssetExecutionContext,
     dbt: DbtCliResource,
     lake: LakeResource,

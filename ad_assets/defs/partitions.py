@@ -1,15 +1,21 @@
 from __future__ import annotations
 
+import functools
 from datetime import date, timedelta
 
 from dagster import AssetExecutionContext, BackfillPolicy, DailyPartitionsDefinition
 
-from ad_assets.settings import load_settings
 from spark_jobs.layers import ArrivalWindow
 
-# Partitions are arrival dates: processing day D loads the files that arrived on D and
-# corrects the event dates D-2..D downstream (events arrive up to 48 h late).
-daily_partitions = DailyPartitionsDefinition(start_date=load_settings().start_date)
+
+@functools.cache
+def daily_partitions(start_date: str) -> DailyPartitionsDefinition:
+    """Partitions are arrival dates from `start_date` (Settings.start_date): processing day D
+    loads the files that arrived on D and corrects the event dates D-2..D downstream
+    (events arrive up to 48 h late). One object per start date, shared by every asset."""
+    return DailyPartitionsDefinition(start_date=start_date)
+
+
 # A backfill of a range runs as one Spark job over the whole range.
 single_run = BackfillPolicy.single_run()
 

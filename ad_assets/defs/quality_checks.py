@@ -1,12 +1,19 @@
 """Checks that span layers or time: the chain reconciliation of a partition from raw to
 marts, and the freshness of gold and marts."""
 
+import functools
+
 from dagster import (
     AssetCheckExecutionContext,
+    AssetCheckKey,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
+    AssetKey,
     AssetSpec,
+    Definitions,
     MetadataValue,
+    PartitionsDefinition,
     asset_check,
     build_sensor_for_freshness_checks,
     build_time_partition_freshness_checks,
@@ -14,15 +21,19 @@ from dagster import (
 from pyspark.sql import SparkSession
 
 from ad_assets.defs.gold import GOLD_KEYS
-from ad_assets.defs.marts import MART_KEYS
+from ad_assets.defs.marts import mart_key, mart_keys
 from ad_assets.defs.partitions import daily_partitions, window_of
 from ad_assets.quality.results import record
 from ad_assets.resources import ClickHouseResource, LakeResource, SparkResource
-from ad_assets.settings import load_settings
+from ad_assets.settings import Settings
 from spark_jobs.gold_tables import DAILY, GOLD_TABLES
 from spark_jobs.lake import Lake
 from spark_jobs.layers import MARTS, ArrivalWindow
 from spark_jobs.reconcile import bronze_vs_silver, gold_sums_by_date, raw_vs_bronze, silver_vs_gold
+
+CHAIN_CHECK = "chain_reconciles"
+CHAIN_CHECKED = mart_key("campaign_daily")  # the chain ends at the daily mart
+FRESHNESS_CHECK = "freshness_check"  # the name build_time_partition_freshness_checks gives
 
 # Written by the checks themselves (not materialized): shown so that lineage reaches the
 # quality_daily mart that reads it.
@@ -61,16 +72,7 @@ def gold_vs_marts(
     ]
 
 
-@asset_check(
-    asset=MART_KEYS["campaign_daily"],
-    name="chain_reconciles",
-    partitions_def=daily_partitions,
-    pool="chdb",
-    description="Walks the partition's data from raw to marts: raw lines = bronze + quarantine, "
-    "silver = distinct bronze ids, gold = valid silver, marts = gold; names the first link that "
-    "disagrees.",
-)
-def chain_reconciles(
+def check_chain(
     context: AssetCheckExecutionContext,
     lake: LakeResource,
     spark: SparkResource,
@@ -88,8 +90,8 @@ def chain_reconciles(
     broken = {name: [r for r in rows if not r["ok"]] for name, rows in links.items()}
     first = next((name for name, bad in broken.items() if bad), None)
     result = AssetCheckResult(
-        asset_key=MART_KEYS["campaign_daily"],
-        check_name="chain_reconciles",
+        asset_key=CHAIN_CHECKED,
+        check_name=CHAIN_CHECK,
         passed=first is None,
         severity=AssetCheckSeverity.ERROR,
         metadata={
@@ -102,12 +104,42 @@ def chain_reconciles(
     return result
 
 
-# Gold and marts of yesterday's arrival date must exist by the deadline (cron, UTC).
-freshness_checks = build_time_partition_freshness_checks(
-    assets=[*GOLD_KEYS.values(), *MART_KEYS.values()],
-    deadline_cron=load_settings().freshness_deadline,
-    timezone="UTC",
-)
-freshness_sensor = build_sensor_for_freshness_checks(
-    freshness_checks=freshness_checks, minimum_interval_seconds=600
-)
+def defs_for(s: Settings) -> Definitions:
+    freshness = build_freshness_checks(s.freshness_deadline)
+    return Definitions(
+        assets=[quality_results],
+        asset_checks=[build_chain_check(daily_partitions(s.start_date)), *freshness],
+        sensors=[build_sensor_for_freshness_checks(freshness_checks=freshness, minimum_interval_seconds=600)],
+    )
+
+
+@functools.cache
+def build_chain_check(partitions: PartitionsDefinition) -> AssetChecksDefinition:
+    return asset_check(
+        asset=CHAIN_CHECKED,
+        name=CHAIN_CHECK,
+        partitions_def=partitions,
+        pool="chdb",
+        description="Walks the partition's data from raw to marts: raw lines = bronze + quarantine, "
+        "silver = distinct bronze ids, gold = valid silver, marts = gold; names the first link that "
+        "disagrees.",
+    )(check_chain)
+
+
+def freshness_watched() -> list[AssetKey]:
+    return [*GOLD_KEYS.values(), *mart_keys().values()]
+
+
+@functools.cache
+def build_freshness_checks(deadline_cron: str) -> tuple[AssetChecksDefinition, ...]:
+    """Gold and marts of yesterday's arrival date must exist by the deadline (cron, UTC)."""
+    return tuple(
+        build_time_partition_freshness_checks(
+            assets=freshness_watched(), deadline_cron=deadline_cron, timezone="UTC"
+        )
+    )
+
+
+def freshness_check_keys() -> list[AssetCheckKey]:
+    """What the freshness checks are, without building them (jobs leave them to their sensor)."""
+    return [AssetCheckKey(k, FRESHNESS_CHECK) for k in freshness_watched()]

@@ -1,18 +1,24 @@
 """Raw landing: gzip JSON Lines by arrival date and hour under raw/<event_type>/."""
 
+import functools
+
 import pyarrow.fs as pafs
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetsDefinition,
+    Definitions,
     MaterializeResult,
     MetadataValue,
+    PartitionsDefinition,
     asset,
 )
 
 from ad_assets.defs.partitions import daily_partitions, single_run, window_of
 from ad_assets.resources import LakeResource, LogSourceResource
+from ad_assets.settings import Settings
 from spark_jobs.contracts import EVENT_TYPES
 from spark_jobs.lake import Lake
 from spark_jobs.layers import RAW
@@ -25,24 +31,33 @@ def landed_files(lake: Lake, event_type: str, day: str) -> list[pafs.FileInfo]:
     return [f for f in fs.get_file_info(sel) if f.is_file and f.base_name.endswith(".jsonl.gz")]
 
 
-@asset(
-    group_name=RAW,
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    kinds={"json", "s3"},
-    description="Ad-server logs (bid requests and responses, impressions, clicks, conversions) "
-    "as gzip JSON Lines, by arrival date and hour. Written by the built-in simulator in the "
-    "embedded default; shipped by ad servers when ADLAKE_RAW_SOURCE=landed.",
-    check_specs=[
-        AssetCheckSpec(
-            "files_readable",
-            asset="raw_logs",
-            description="Every raw file of the partition is a complete, non-empty gzip. A warning: "
-            "bronze quarantines an unreadable file whole and loads the rest.",
-        )
-    ],
-)
-def raw_logs(
+def defs_for(s: Settings) -> Definitions:
+    return Definitions(assets=[build_raw_logs(daily_partitions(s.start_date))])
+
+
+@functools.cache
+def build_raw_logs(partitions: PartitionsDefinition) -> AssetsDefinition:
+    return asset(
+        name="raw_logs",
+        group_name=RAW,
+        partitions_def=partitions,
+        backfill_policy=single_run,
+        kinds={"json", "s3"},
+        description="Ad-server logs (bid requests and responses, impressions, clicks, conversions) "
+        "as gzip JSON Lines, by arrival date and hour. Written by the built-in simulator in the "
+        "embedded default; shipped by ad servers when ADLAKE_RAW_SOURCE=landed.",
+        check_specs=[
+            AssetCheckSpec(
+                "files_readable",
+                asset="raw_logs",
+                description="Every raw file of the partition is a complete, non-empty gzip. A warning: "
+                "bronze quarantines an unreadable file whole and loads the rest.",
+            )
+        ],
+    )(materialize_raw_logs)
+
+
+def materialize_raw_logs(
     context: AssetExecutionContext, lake: LakeResource, log_source: LogSourceResource
 ) -> MaterializeResult:
     w = window_of(context)

@@ -6,7 +6,10 @@ import json
 from dagster import (
     AssetSelection,
     DefaultSensorStatus,
+    Definitions,
+    PartitionsDefinition,
     RunRequest,
+    SensorDefinition,
     SensorEvaluationContext,
     SkipReason,
     build_schedule_from_partitioned_job,
@@ -15,36 +18,51 @@ from dagster import (
 )
 
 from ad_assets.defs.partitions import daily_partitions
-from ad_assets.defs.quality_checks import freshness_checks
-from ad_assets.defs.raw import landed_files, raw_logs
+from ad_assets.defs.quality_checks import freshness_check_keys
+from ad_assets.defs.raw import landed_files
 from ad_assets.resources import LakeResource
+from ad_assets.settings import Settings
 from spark_jobs.contracts import EVENT_TYPES
 
-# Freshness is judged on a clock (freshness_checks_sensor), not by the runs themselves.
-_EVERYTHING = AssetSelection.all() - AssetSelection.checks(*freshness_checks)
-
-lakehouse_job = define_asset_job(
-    "lakehouse_daily",
-    selection=_EVERYTHING,
-    partitions_def=daily_partitions,
-    description="raw -> bronze -> silver -> gold -> marts for one arrival date (or a range, in one run).",
-)
-
-# Reprocessing what has already landed (after a fix to the parser, the contract or a
-# re-delivered file): every asset but raw_logs, so the raw files are read, never rewritten.
-reprocess_job = define_asset_job(
-    "reprocess_landed",
-    selection=_EVERYTHING - AssetSelection.assets(raw_logs),
-    partitions_def=daily_partitions,
-    description="bronze -> silver -> gold -> marts from the raw files already landed (replays quarantine).",
-)
-
-daily_schedule = build_schedule_from_partitioned_job(lakehouse_job, hour_of_day=1, minute_of_hour=30)
+LAKEHOUSE_JOB = "lakehouse_daily"
+REPROCESS_JOB = "reprocess_landed"
 
 
-def build_landing_sensor(enabled: bool):
+def defs_for(s: Settings) -> Definitions:
+    partitions = daily_partitions(s.start_date)
+    lakehouse, reprocess = build_jobs(partitions)
+    return Definitions(
+        jobs=[lakehouse, reprocess],
+        schedules=[build_schedule_from_partitioned_job(lakehouse, hour_of_day=1, minute_of_hour=30)],
+        sensors=[build_landing_sensor(lakehouse, partitions, enabled=s.raw_source == "landed")],
+    )
+
+
+def build_jobs(partitions: PartitionsDefinition) -> tuple:
+    """The daily job and the reprocessing job (define_asset_job's result has no public type)."""
+    # Freshness is judged on a clock (the freshness checks' sensor), not by the runs themselves.
+    everything = AssetSelection.all() - AssetSelection.checks(*freshness_check_keys())
+    lakehouse = define_asset_job(
+        LAKEHOUSE_JOB,
+        selection=everything,
+        partitions_def=partitions,
+        description="raw -> bronze -> silver -> gold -> marts for one arrival date (or a range, in one run).",
+    )
+    # Reprocessing what has already landed (after a fix to the parser, the contract or a
+    # re-delivered file): every asset but raw_logs, so the raw files are read, never rewritten.
+    reprocess = define_asset_job(
+        REPROCESS_JOB,
+        selection=everything - AssetSelection.assets("raw_logs"),
+        partitions_def=partitions,
+        description="bronze -> silver -> gold -> marts from the raw files already landed "
+        "(replays quarantine).",
+    )
+    return lakehouse, reprocess
+
+
+def build_landing_sensor(job, partitions: PartitionsDefinition, enabled: bool) -> SensorDefinition:
     @sensor(
-        job=lakehouse_job,
+        job=job,
         minimum_interval_seconds=300,
         default_status=DefaultSensorStatus.RUNNING if enabled else DefaultSensorStatus.STOPPED,
         description="Starts a run for an arrival date when its raw files change (count or size).",
@@ -53,7 +71,7 @@ def build_landing_sensor(enabled: bool):
         seen: dict[str, list[int]] = json.loads(context.cursor or "{}")
         the_lake = lake.lake()
         requests = []
-        for day in daily_partitions.get_partition_keys()[-3:]:  # late files land up to 48 h on
+        for day in partitions.get_partition_keys()[-3:]:  # late files land up to 48 h on
             files = [f for t in EVENT_TYPES for f in landed_files(the_lake, t, day)]
             fingerprint = [len(files), sum(f.size for f in files)]
             if files and seen.get(day) != fingerprint:

@@ -1,14 +1,19 @@
 """Silver: one row per real event by event date; user ids pseudonymised; clicks carry
 the campaign of their impression."""
 
+import functools
+
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     AssetSpec,
+    Definitions,
     MetadataValue,
+    PartitionsDefinition,
     multi_asset,
 )
 
@@ -23,6 +28,7 @@ from ad_assets.defs.outages import STORAGE_RETRY, outage_aware
 from ad_assets.defs.partitions import daily_partitions, single_run, window_of
 from ad_assets.defs.results import table_result
 from ad_assets.resources import LakeResource, PseudonymKeyResource, SparkResource
+from ad_assets.settings import Settings
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.delta_io import read_rewritten
 from spark_jobs.layers import SILVER
@@ -49,33 +55,42 @@ def _deps(event_type: str) -> list[AssetKey]:
     return [BRONZE_KEYS[event_type], *extra]
 
 
-@multi_asset(
-    specs=[
-        AssetSpec(
-            key, deps=_deps(t), group_name=SILVER, kinds={"spark", "delta"}, description=_DESCRIPTIONS[t]
-        )
-        for t, key in SILVER_KEYS.items()
-    ],
-    check_specs=[
-        *[contract_spec(key, "silver") for key in SILVER_KEYS.values()],
-        *[
-            AssetCheckSpec(
-                RECONCILE,
-                asset=key,
-                blocking=True,
-                description="Per event date rewritten: silver rows = distinct event ids in bronze "
-                "(both counting what arrived by the partition's end).",
+def defs_for(s: Settings) -> Definitions:
+    return Definitions(assets=[build_silver_tables(daily_partitions(s.start_date))])
+
+
+@functools.cache
+def build_silver_tables(partitions: PartitionsDefinition) -> AssetsDefinition:
+    return multi_asset(
+        name="silver_tables",
+        specs=[
+            AssetSpec(
+                key, deps=_deps(t), group_name=SILVER, kinds={"spark", "delta"}, description=_DESCRIPTIONS[t]
             )
-            for key in SILVER_KEYS.values()
+            for t, key in SILVER_KEYS.items()
         ],
-    ],
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    pool="spark",
-    retry_policy=STORAGE_RETRY,
-)
+        check_specs=[
+            *[contract_spec(key, "silver") for key in SILVER_KEYS.values()],
+            *[
+                AssetCheckSpec(
+                    RECONCILE,
+                    asset=key,
+                    blocking=True,
+                    description="Per event date rewritten: silver rows = distinct event ids in bronze "
+                    "(both counting what arrived by the partition's end).",
+                )
+                for key in SILVER_KEYS.values()
+            ],
+        ],
+        partitions_def=partitions,
+        backfill_policy=single_run,
+        pool="spark",
+        retry_policy=STORAGE_RETRY,
+    )(materialize_silver)
+
+
 @outage_aware
-def silver_tables(
+def materialize_silver(
     context: AssetExecutionContext,
     lake: LakeResource,
     spark: SparkResource,

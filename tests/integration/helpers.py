@@ -7,13 +7,13 @@ from datetime import date
 import pyarrow as pa
 from dagster import DagsterInstance, materialize
 
-from ad_assets.defs.bronze import bronze_tables
-from ad_assets.defs.gold import gold_tables
-from ad_assets.defs.marts import MART_KEYS, marts
-from ad_assets.defs.partitions import partition_range_tags
-from ad_assets.defs.quality_checks import chain_reconciles
-from ad_assets.defs.raw import raw_logs
-from ad_assets.defs.silver import silver_tables
+from ad_assets.defs.bronze import build_bronze_tables
+from ad_assets.defs.gold import build_gold_tables
+from ad_assets.defs.marts import build_marts, mart_keys
+from ad_assets.defs.partitions import daily_partitions, partition_range_tags
+from ad_assets.defs.quality_checks import build_chain_check
+from ad_assets.defs.raw import build_raw_logs
+from ad_assets.defs.silver import build_silver_tables
 from ad_assets.quality.results import QUALITY_MART
 from ad_assets.resources import ClickHouseResource
 from spark_jobs.lake import Lake
@@ -21,6 +21,14 @@ from spark_jobs.lake_read import LAKE_TABLES, open_table
 
 # The shared end-to-end run (tests/conftest.py `lakehouse`): four arrival dates.
 START, END = date(2026, 11, 1), date(2026, 11, 4)
+# The assets as the definitions build them for a world starting on START (every test's).
+PARTITIONS = daily_partitions(START.isoformat())
+raw_logs = build_raw_logs(PARTITIONS)
+bronze_tables = build_bronze_tables(PARTITIONS)
+silver_tables = build_silver_tables(PARTITIONS)
+gold_tables = build_gold_tables(PARTITIONS)
+marts = build_marts(PARTITIONS)
+chain_reconciles = build_chain_check(PARTITIONS)
 ASSETS = [raw_logs, bronze_tables, silver_tables, gold_tables, marts, chain_reconciles]
 INGEST_METADATA = ("_ingest_ts", "_batch_id")
 
@@ -44,7 +52,7 @@ def all_marts(clickhouse: ClickHouseResource) -> dict[str, list[tuple]]:
     """Every data mart's rows (quality_daily records when checks ran, so it changes by design)."""
     return {
         name: sorted(tuple(r.values()) for r in mart_rows(clickhouse, name))
-        for name in MART_KEYS
+        for name in mart_keys()
         if name != QUALITY_MART
     }
 

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from dagster import (
@@ -10,13 +13,47 @@ from dagster import (
 )
 
 from ad_assets.cli import DAGSTER_YAML
-from ad_assets.definitions import build_resources, defs
-from ad_assets.defs.gold import GOLD_KEYS, gold_tables
-from ad_assets.defs.marts import MART_KEYS, marts
-from ad_assets.defs.quality_checks import freshness_checks
+from ad_assets.definitions import build_definitions, build_resources, defs_modules
+from ad_assets.defs.gold import GOLD_KEYS
+from ad_assets.defs.marts import mart_keys
+from ad_assets.defs.quality_checks import build_freshness_checks
 from ad_assets.settings import load_settings
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.gold_tables import DAILY, GOLD_TABLES, ROLLUPS
+from tests.integration.helpers import gold_tables, marts
+
+SETTINGS = load_settings()
+defs = build_definitions(SETTINGS)
+MART_KEYS = mart_keys()
+
+
+def test_importing_the_definitions_reads_no_setting_and_builds_nothing():
+    """Settings are read at the edge: an invalid environment fails when definitions are
+    built, not when a service imports the module."""
+    code = (
+        "import ad_assets.definitions as d\n"
+        "try:\n    d.defs()\nexcept ValueError as e:\n    print('built:', e)\n"
+    )
+    env = {"ADLAKE_ENV": "nowhere", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert "built: ADLAKE_ENV must be one of" in out.stdout
+
+
+def test_definitions_follow_the_settings_passed_in():
+    later = replace(SETTINGS, start_date="2026-11-20", freshness_deadline="0 9 * * *")
+    other = build_definitions(later)
+    graph = other.resolve_asset_graph()
+    for key in (AssetKey("raw_logs"), GOLD_KEYS[DAILY], MART_KEYS["campaign_daily"]):
+        assert graph.get(key).partitions_def.start.date().isoformat() == "2026-11-20"
+    assert defs.resolve_asset_graph().get(GOLD_KEYS[DAILY]).partitions_def.start.date().isoformat() == (
+        SETTINGS.start_date
+    )
+    assert other.resolve_job_def("lakehouse_daily").partitions_def.get_first_partition_key() == "2026-11-20"
+
+
+def test_each_domain_module_contributes_its_own_definitions():
+    names = {m.__name__.rsplit(".", 1)[1] for m in defs_modules()}
+    assert names == {"raw", "bronze", "silver", "gold", "marts", "quality_checks", "schedules"}
 
 
 def test_definitions_load_with_expected_lineage():
@@ -96,11 +133,12 @@ def test_the_instance_admits_one_step_at_a_time_per_pool(tmp_path):
 
 
 def _freshness(instance: DagsterInstance) -> dict:
+    freshness_checks = build_freshness_checks(SETTINGS.freshness_deadline)
     result = materialize(
         [gold_tables, marts, *freshness_checks],
         selection=AssetSelection.checks(*freshness_checks),
         instance=instance,
-        resources=build_resources(load_settings()),
+        resources=build_resources(SETTINGS),
     )
     return {e.asset_key: e for e in result.get_asset_check_evaluations()}
 

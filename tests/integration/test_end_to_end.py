@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ad_assets.definitions import defs
+from ad_assets.definitions import build_definitions
+from ad_assets.settings import load_settings
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.gold_tables import GOLD_TABLES
 from spark_jobs.lake_read import open_table
@@ -33,7 +34,7 @@ def test_every_check_ran_and_passed(embedded):
     evaluations = embedded["result"].get_asset_check_evaluations()
     assert all(e.passed for e in evaluations), [e.asset_check_key for e in evaluations if not e.passed]
     # Every check of every layer ran (freshness is judged by its sensor, on the clock).
-    graph = defs.resolve_asset_graph()
+    graph = build_definitions(load_settings()).resolve_asset_graph()
     expected = {k for k in graph.asset_check_keys if k.name != "freshness_check"}
     assert {e.asset_check_key for e in evaluations} == expected
 

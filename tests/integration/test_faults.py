@@ -19,17 +19,21 @@ from dagster import DagsterEventType, DagsterInstance
 from deltalake import DeltaTable
 
 from ad_assets.definitions import build_resources
-from ad_assets.defs.bronze import bronze_tables
-from ad_assets.defs.gold import gold_tables
 from ad_assets.defs.outages import STORAGE_RETRY
-from ad_assets.defs.raw import raw_logs
-from ad_assets.defs.silver import silver_tables
 from ad_assets.resources import LakeResource, LogSourceResource, PseudonymKeyResource, SparkResource
 from ad_assets.settings import Settings, load_settings
 from spark_jobs.lake import Lake
 from spark_jobs.lake_read import LAKE_TABLES, open_table
 from tests.helpers import MinioServer
-from tests.integration.helpers import all_marts, run_assets, table_content
+from tests.integration.helpers import (
+    all_marts,
+    bronze_tables,
+    gold_tables,
+    raw_logs,
+    run_assets,
+    silver_tables,
+    table_content,
+)
 
 # Every test here runs Spark: in this process, or in the `adlake run` processes it starts.
 pytestmark = pytest.mark.spark

@@ -4,11 +4,10 @@ starts a run for an arrival date when its files change."""
 import pytest
 from dagster import DagsterInstance, SkipReason, build_sensor_context, materialize
 
-from ad_assets.defs.partitions import daily_partitions
-from ad_assets.defs.raw import raw_logs
-from ad_assets.defs.schedules import build_landing_sensor
+from ad_assets.defs.schedules import build_jobs, build_landing_sensor
 from ad_assets.resources import LakeResource, LogSourceResource
 from tests.helpers import jsonl_gz, land
+from tests.integration.helpers import PARTITIONS, raw_logs
 
 
 def _click_file(lines: int = 3) -> bytes:
@@ -16,9 +15,10 @@ def _click_file(lines: int = 3) -> bytes:
 
 
 def test_sensor_requests_a_run_when_files_land_or_change(tmp_path):
-    sensor = build_landing_sensor(enabled=True)
+    lakehouse_job, _ = build_jobs(PARTITIONS)
+    sensor = build_landing_sensor(lakehouse_job, PARTITIONS, enabled=True)
     resources = {"lake": LakeResource(root=str(tmp_path))}
-    recent = daily_partitions.get_partition_keys()[-2]
+    recent = PARTITIONS.get_partition_keys()[-2]
 
     def evaluate(cursor):
         ctx = build_sensor_context(cursor=cursor, resources=resources)

@@ -17,7 +17,7 @@ import yaml
 from dagster import DagsterEventType, DagsterInstance
 
 from ad_assets.definitions import build_resources
-from ad_assets.defs.marts import DBT_EXECUTABLE, DBT_PROJECT_DIR, MART_KEYS, marts
+from ad_assets.defs.marts import DBT_EXECUTABLE, DBT_PROJECT_DIR, mart_keys
 from ad_assets.quality.results import QUALITY_TABLE
 from ad_assets.settings import load_settings
 from spark_jobs.contracts import CHANNELS
@@ -25,7 +25,7 @@ from spark_jobs.gold_tables import GOLD_TABLES
 from spark_jobs.lake_read import open_table
 from spark_jobs.metric_definitions import ADDITIVE_METRICS, MONEY_METRICS, RATIOS, money_and_ratios
 from tests.helpers import hold_engine
-from tests.integration.helpers import END, START, all_marts, mart_rows, run_assets
+from tests.integration.helpers import END, START, all_marts, gold_tables, mart_rows, marts, run_assets
 
 DBT_VARS = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
 
@@ -118,7 +118,7 @@ def test_dbt_tests_ran_as_asset_checks(built):
     result = run_assets(built["resources"], END, END, built["instance"], assets=[marts])
     evaluations = result.get_asset_check_evaluations()
     checked = {e.asset_key.to_user_string() for e in evaluations}
-    assert {k.to_user_string() for k in MART_KEYS.values()} <= checked
+    assert {k.to_user_string() for k in mart_keys().values()} <= checked
     assert all(e.passed for e in evaluations), [e.asset_check_key for e in evaluations if not e.passed]
 
 
@@ -143,7 +143,6 @@ def test_late_correction_in_gold_reaches_the_mart_after_a_rerun(built, spark):
     run_assets(built["resources"], day, day, built["instance"], assets=[marts])
     after = _mart(built, "campaign_daily", ("event_date", "campaign_id"))[(day, target)]["impressions"]
     assert after == before + 1000
-    from ad_assets.defs.gold import gold_tables
 
     run_assets(built["resources"], day, day, built["instance"], assets=[gold_tables, marts])
     assert (
@@ -275,7 +274,7 @@ def test_dbt_docs_generate_catalogs_every_model_and_source(built, tmp_path):
     )
     catalog = json.loads((tmp_path / "catalog.json").read_text())
     models = {n.split(".")[-1] for n in catalog["nodes"]}
-    assert set(MART_KEYS) <= models and len(models) == len(MART_KEYS) + 4  # + staging views
+    assert set(mart_keys()) <= models and len(models) == len(mart_keys()) + 4  # + staging views
     assert {n.split(".")[-1] for n in catalog["sources"]} == {*GOLD_TABLES, QUALITY_TABLE[1]}
     assert (tmp_path / "index.html").exists()
 

@@ -19,18 +19,24 @@ from deltalake import DeltaTable, write_deltalake
 
 from ad_assets.cli import main
 from ad_assets.definitions import build_resources
-from ad_assets.defs.bronze import bronze_tables
-from ad_assets.defs.gold import GOLD_KEYS, gold_tables
-from ad_assets.defs.marts import MART_KEYS, marts
-from ad_assets.defs.quality_checks import chain_reconciles
-from ad_assets.defs.raw import raw_logs
-from ad_assets.defs.silver import silver_tables
+from ad_assets.defs.gold import GOLD_KEYS
+from ad_assets.defs.marts import mart_keys
 from ad_assets.quality.results import QUALITY_MART, latest_results
 from ad_assets.quarantine import quarantined
 from ad_assets.settings import load_settings
 from spark_jobs.metric_definitions import ADDITIVE_METRICS
 from tests import reference
-from tests.integration.helpers import gold_by_key, mart_rows, run_assets
+from tests.integration.helpers import (
+    bronze_tables,
+    chain_reconciles,
+    gold_by_key,
+    gold_tables,
+    mart_rows,
+    marts,
+    raw_logs,
+    run_assets,
+    silver_tables,
+)
 
 START, END = date(2026, 11, 1), date(2026, 11, 2)
 FAULTY = END
@@ -121,7 +127,7 @@ def test_every_bad_line_is_accounted_for(faulty):
     assert sum(r["count"] for r in rows) == sum(raw.invalid.values())
     evaluations = {(e.asset_key, e.check_name): e for e in faulty["result"].get_asset_check_evaluations()}
     assert evaluations[(AssetKey("bronze_quarantine"), "raw_lines_reconcile")].passed
-    chain = evaluations[(MART_KEYS["campaign_daily"], "chain_reconciles")]
+    chain = evaluations[(mart_keys()["campaign_daily"], "chain_reconciles")]
     assert chain.passed and chain.metadata["first_disagreement"].value == "none"
     failed = [k for k, e in evaluations.items() if not e.passed]
     assert failed == [], failed  # resends, late and broken lines are handled, not flagged
@@ -174,7 +180,7 @@ def test_a_silver_contract_breach_stops_gold_and_marts_in_the_same_run(faulty, m
         assert failure["expectation"] == "expect_column_values_to_be_unique"
         assert failure["sample"][0] == one["event_id"][0].as_py()
         materialized = {e.asset_key for e in result.get_asset_materialization_events()}
-        assert not materialized & {*GOLD_KEYS.values(), *MART_KEYS.values()}
+        assert not materialized & {*GOLD_KEYS.values(), *mart_keys().values()}
         assert DeltaTable(lake.delta_rs_uri("gold", "campaign_daily")).version() == gold_version
         monkeypatch.setenv("ADLAKE_HOME", str(settings.home))
         assert main(["quality", "--date", FAULTY.isoformat()]) == 1

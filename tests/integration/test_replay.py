@@ -43,7 +43,7 @@ def test_replay_loads_a_redelivered_file_and_empties_its_quarantine(capsys):
     land(lake.local_root, "click", DAY, 10, first)  # events at 10:00 arrive in the 10:00 and 11:00 folders
     land(lake.local_root, "click", DAY, 11, second[:-8])  # arrives truncated
 
-    assert _run_job("reprocess_landed", DAY, DAY)
+    assert _run_job(load_settings(), "reprocess_landed", DAY, DAY)
     (row,) = quarantined(lake, reason_prefix="unreadable_file")
     assert (row["arrival_date"], row["event_type"], row["count"]) == (DAY, "click", 1)
     assert open_table(lake, "bronze", "clicks").to_pyarrow_dataset().count_rows() == 3

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ad_assets.defs.gold import ADDS_UP, GOLD_KEYS, gold_tables
+from ad_assets.defs.gold import ADDS_UP, GOLD_KEYS, build_gold_tables
+from ad_assets.defs.partitions import daily_partitions
+from ad_assets.settings import DEFAULT_START_DATE
 from spark_jobs import gold
 from spark_jobs.gold_tables import DAILY, GOLD_TABLES, ROLLUPS, validate
 
@@ -36,6 +38,7 @@ def test_every_gold_table_is_a_dbt_source_mapped_to_its_asset():
 
 
 def test_the_gold_asset_and_its_checks_follow_the_declarations():
+    gold_tables = build_gold_tables(daily_partitions(DEFAULT_START_DATE))
     assert set(gold_tables.keys) == set(GOLD_KEYS.values())
     for name, key in GOLD_KEYS.items():
         assert gold_tables.specs_by_key[key].description == GOLD_TABLES[name].description
