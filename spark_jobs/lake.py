@@ -95,11 +95,12 @@ class Lake:
 
     # --- before writing ---
     def check_writable(self, layer: str, min_free_mb: int = 0) -> None:
-        """Fail early, naming the directory, when a local layer cannot take writes (no
-        permission, read-only, or less than min_free_mb free). Spark would fail later with
-        the cause buried in a JVM stack trace, maybe after a partial file. An S3 lake's
-        errors come from the store itself."""
+        """Fail early, naming the directory or bucket, when a layer cannot take writes (no
+        permission, read-only, missing bucket, or less than min_free_mb free on a local
+        disk). Spark would fail later with the cause buried in a JVM stack trace, maybe
+        after a partial file."""
         if self.is_s3:
+            self._check_s3_writable(layer)
             return
         path = os.path.join(self.local_root, layer)
         probe = os.path.join(path, f".adlake-write-probe-{os.getpid()}")
@@ -115,6 +116,44 @@ class Lake:
             raise LakeNotWritable(
                 f"the lake directory {path} has {free_mb:,} MB free, below ADLAKE_MIN_FREE_MB={min_free_mb:,}"
             )
+
+    def _check_s3_writable(self, layer: str) -> None:
+        """Put and delete a probe object under the layer's prefix, with boto3: the AWS SDK's
+        error codes tell a missing bucket and refused credentials apart, which Spark's S3A
+        and pyarrow report only as generic I/O errors. An unreachable store is not judged
+        here: the step meets it and retries (ad_assets/defs/outages.py)."""
+        import boto3  # only S3 lakes need it
+        from botocore.config import Config
+        from botocore.exceptions import ClientError, EndpointConnectionError
+
+        s3 = self.s3 or S3Options()
+        client = boto3.client(
+            "s3",
+            endpoint_url=s3.endpoint,
+            aws_access_key_id=s3.access_key,
+            aws_secret_access_key=s3.secret_key,
+            region_name=s3.region,
+            config=Config(
+                s3={"addressing_style": "path" if s3.path_style else "auto"},
+                retries={"max_attempts": 2},
+                connect_timeout=5,
+            ),
+        )
+        bucket, _, prefix = self._bucket_key().partition("/")
+        key = "/".join(p for p in (prefix, layer, f".adlake-write-probe-{os.getpid()}") if p)
+        try:
+            client.put_object(Bucket=bucket, Key=key, Body=b"ok")
+            client.delete_object(Bucket=bucket, Key=key)
+        except EndpointConnectionError:
+            return
+        except ClientError as ex:
+            code = ex.response.get("Error", {}).get("Code", "")
+            where = f"s3://{bucket}/{'/'.join(p for p in (prefix, layer) if p)}"
+            if code == "NoSuchBucket":
+                raise LakeNotWritable(
+                    f"cannot write to the lake at {where}: bucket {bucket} does not exist"
+                ) from ex
+            raise LakeNotWritable(f"cannot write to the lake at {where}: {code or ex}") from ex
 
 
 class LakeNotWritable(RuntimeError):

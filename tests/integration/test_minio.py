@@ -20,7 +20,7 @@ from ad_assets.resources import (
     SparkResource,
 )
 from ad_assets.settings import load_settings
-from spark_jobs.lake import Lake
+from spark_jobs.lake import Lake, LakeNotWritable, S3Options
 from spark_jobs.metric_definitions import ADDITIVE_METRICS
 from tests import reference
 from tests.integration.helpers import gold_by_key, mart_rows, run_assets
@@ -91,3 +91,16 @@ def test_marts_read_gold_in_place_on_s3(s3_run):
     assert mart.keys() == gold.keys()
     for key, g in gold.items():
         assert (mart[key]["impressions"], mart[key]["spend_micros"]) == (g["impressions"], g["spend_micros"])
+
+
+def test_a_missing_bucket_or_refused_credentials_fail_before_any_write(minio):
+    """The write probe (boto3) names the bucket, where Spark's S3A would report an I/O error."""
+    good = S3Options(
+        endpoint=minio["endpoint"], access_key=minio["access_key"], secret_key=minio["secret_key"]
+    )
+    Lake(f"s3a://{minio['bucket']}/probe", good).check_writable("bronze")  # writes and removes a probe
+    with pytest.raises(LakeNotWritable, match="bucket no-such-bucket does not exist"):
+        Lake("s3a://no-such-bucket/lake", good).check_writable("bronze")
+    refused = S3Options(endpoint=minio["endpoint"], access_key=minio["access_key"], secret_key="wrong")
+    with pytest.raises(LakeNotWritable, match=f"s3://{minio['bucket']}/lake/silver: SignatureDoesNotMatch"):
+        Lake(f"s3a://{minio['bucket']}/lake", refused).check_writable("silver")
