@@ -50,6 +50,7 @@ def build_resources(s: Settings) -> dict:
             jars_dir=s.spark_jars_dir,
             driver_memory=s.spark_driver_memory,
             local_dir=str(s.home / "spark-tmp"),
+            spark_config=dict(s.spark_conf),
         ),
         "pseudonym_key": PseudonymKeyResource(
             key=_secret("ADLAKE_HMAC_KEY"),

@@ -14,6 +14,7 @@ writes goes under ADLAKE_HOME (default ./.adlake): the lake, Dagster's instance,
 | ADLAKE_IMPRESSIONS_PER_DAY, ADLAKE_SEED | 10000, 42 | generator scale and seed |
 | ADLAKE_SPARK_MASTER, ADLAKE_SPARK_DRIVER_MEMORY | local[2], 4g | Spark |
 | ADLAKE_SPARK_JARS_DIR | $ADLAKE_CACHE/jars-current | Delta + hadoop-aws jars |
+| ADLAKE_SPARK_CONF | (none) | more Spark settings, a JSON object: {"spark.executor.memory": "8g"} |
 | ADLAKE_HMAC_KEY, ADLAKE_HMAC_KEY_VERSION | key file in ADLAKE_HOME, v1 | user pseudonyms |
 | ADLAKE_CLICKHOUSE_TARGET | embedded (embedded env) / server | where the marts live: chDB or a server |
 | ADLAKE_CHDB_PATH | $ADLAKE_HOME/clickhouse | the embedded engine's data directory |
@@ -25,6 +26,7 @@ writes goes under ADLAKE_HOME (default ./.adlake): the lake, Dagster's instance,
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +55,7 @@ class Settings:
     spark_master: str
     spark_driver_memory: str
     spark_jars_dir: str
+    spark_conf: tuple[tuple[str, str], ...]
     hmac_key_version: str
     clickhouse_target: str
     chdb_path: str
@@ -80,6 +83,18 @@ class Settings:
         return Lake(self.lake_root, s3)
 
 
+def _spark_conf(text: str) -> tuple[tuple[str, str], ...]:
+    if not text.strip():
+        return ()
+    try:
+        conf = json.loads(text)
+    except json.JSONDecodeError as ex:
+        raise ValueError(f"ADLAKE_SPARK_CONF must be a JSON object of Spark settings: {ex}") from ex
+    if not isinstance(conf, dict):
+        raise ValueError("ADLAKE_SPARK_CONF must be a JSON object of Spark settings")
+    return tuple((str(k), str(v)) for k, v in conf.items())
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     e = os.environ if environ is None else environ
     env = e.get("ADLAKE_ENV", "embedded")
@@ -105,6 +120,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         spark_master=e.get("ADLAKE_SPARK_MASTER", "local[2]"),
         spark_driver_memory=e.get("ADLAKE_SPARK_DRIVER_MEMORY", "4g"),
         spark_jars_dir=e.get("ADLAKE_SPARK_JARS_DIR", str(cache / "jars-current")),
+        spark_conf=_spark_conf(e.get("ADLAKE_SPARK_CONF", "")),
         hmac_key_version=e.get("ADLAKE_HMAC_KEY_VERSION", "v1"),
         clickhouse_target=ch_target,
         chdb_path=e.get("ADLAKE_CHDB_PATH", str(home / "clickhouse")),

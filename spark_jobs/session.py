@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
@@ -21,6 +22,8 @@ class SparkSettings:
     snapshot_partitions: int = 2
     local_dir: str | None = None  # spill and scratch space
     app_name: str = "adlake"
+    # More Spark settings, over AdLake's own (e.g. a cluster's executor sizes).
+    extra_conf: tuple[tuple[str, str], ...] = ()
 
 
 def s3a_options(lake: Lake) -> dict[str, str]:
@@ -50,52 +53,69 @@ def s3a_options(lake: Lake) -> dict[str, str]:
 LOG4J_CONFIG = os.path.join(os.path.dirname(__file__), "log4j2.properties")
 
 
-def build_spark(settings: SparkSettings, lake: Lake | None = None) -> SparkSession:
-    """The process's session (started on first call), configured for `lake`'s object store."""
-    # Bind to loopback before the JVM starts (otherwise Spark picks the first interface).
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    b = (
-        SparkSession.builder.master(settings.master)
-        .appName(settings.app_name)
+def spark_conf(settings: SparkSettings) -> dict[str, str]:
+    """Every Spark setting of AdLake's session, then `settings.extra_conf` over them."""
+    conf = {
+        "spark.master": settings.master,
+        "spark.app.name": settings.app_name,
         # Loopback only: the driver must not listen on the machine's other interfaces.
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.memory", settings.driver_memory)
-        .config("spark.driver.extraJavaOptions", f"-Dlog4j.configurationFile=file:{LOG4J_CONFIG}")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
-        .config("spark.sql.catalogImplementation", "in-memory")
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.memory": settings.driver_memory,
+        "spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile=file:{LOG4J_CONFIG}",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        "spark.sql.catalogImplementation": "in-memory",
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         # One raw file per input partition: gzip cannot be split anyway, and bronze derives
         # line numbers from the row position within a partition (see bronze.read_raw_lines).
-        .config("spark.sql.files.openCostInBytes", str(1 << 40))
-        .config("spark.sql.files.maxPartitionBytes", str(1 << 30))
-        .config("spark.databricks.delta.retentionDurationCheck.enabled", "true")
-        .config("spark.databricks.delta.merge.repartitionBeforeWrite.enabled", "true")
-        .config("spark.sql.adaptive.enabled", "true")
+        "spark.sql.files.openCostInBytes": str(1 << 40),
+        "spark.sql.files.maxPartitionBytes": str(1 << 30),
+        "spark.databricks.delta.retentionDurationCheck.enabled": "true",
+        "spark.databricks.delta.merge.repartitionBeforeWrite.enabled": "true",
+        "spark.sql.adaptive.enabled": "true",
         # Delta replays a table's log into 50 partitions by default: 50 tasks per snapshot,
         # on every read and write. A few suit a local session (a read of a small table went
         # from 5 s to 0.8 s on 2 cores).
-        .config("spark.databricks.delta.snapshotPartitions", str(settings.snapshot_partitions))
+        "spark.databricks.delta.snapshotPartitions": str(settings.snapshot_partitions),
         # MERGE reads its source twice (to find the files it touches, then to write); it
         # copies the source once, in memory where it fits, from the batch delta_io caches.
-        .config("spark.databricks.delta.merge.materializeSource", "all")
-        .config("spark.databricks.delta.merge.materializeSource.rddStorageLevel", "MEMORY_AND_DISK")
-    )
+        "spark.databricks.delta.merge.materializeSource": "all",
+        "spark.databricks.delta.merge.materializeSource.rddStorageLevel": "MEMORY_AND_DISK",
+        # Delta on S3: one writer per table at a time (Dagster serialises our writers).
+        "spark.delta.logStore.s3a.impl": "io.delta.storage.S3SingleDriverLogStore",
+    }
     if settings.jars_dir:
         jars = sorted(glob.glob(os.path.join(settings.jars_dir, "*.jar")))
         if not jars:
             raise RuntimeError(f"no Spark jars in {settings.jars_dir}: run scripts/bootstrap.sh (make setup)")
-        b = b.config("spark.jars", ",".join(jars))
+        conf["spark.jars"] = ",".join(jars)
     if settings.local_dir:
         os.makedirs(settings.local_dir, exist_ok=True)
-        b = b.config("spark.local.dir", settings.local_dir)
-    # Delta on S3: one writer per table at a time (Dagster serialises our writers).
-    b = b.config("spark.delta.logStore.s3a.impl", "io.delta.storage.S3SingleDriverLogStore")
-    spark = b.getOrCreate()
+        conf["spark.local.dir"] = settings.local_dir
+    return {**conf, **dict(settings.extra_conf)}
+
+
+def _get_or_create(conf: dict[str, str]) -> SparkSession:
+    builder = SparkSession.builder
+    for k, v in conf.items():
+        builder = builder.config(k, v)
+    return builder.getOrCreate()
+
+
+def build_spark(
+    settings: SparkSettings,
+    lake: Lake | None = None,
+    create: Callable[[dict[str, str]], SparkSession] = _get_or_create,
+) -> SparkSession:
+    """The process's session (started on first call), configured for `lake`'s object store.
+    `create` makes the session from the conf (Dagster's resource passes dagster-pyspark's)."""
+    # Bind to loopback before the JVM starts (otherwise Spark picks the first interface).
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    spark = create(spark_conf(settings))
     spark.sparkContext.setLogLevel("ERROR")
     # Set on the live Hadoop configuration, so that a session that already exists in this
     # process (tests, a second lake) also reaches this lake's object store.
