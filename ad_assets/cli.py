@@ -114,7 +114,7 @@ def _run_job(s: Settings, name: str, start: date, end: date) -> str | None:
     from dagster import DagsterInstance
 
     from ad_assets.definitions import build_definitions
-    from ad_assets.defs.partitions import partition_range_tags
+    from ad_assets.lib.partitions import partition_range_tags
     from ad_assets.runs import release_abandoned_runs, run_tags
 
     with _one_run_at_a_time(Path(os.environ["DAGSTER_HOME"])), DagsterInstance.get() as instance:

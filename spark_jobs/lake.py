@@ -121,7 +121,7 @@ class Lake:
         """Put and delete a probe object under the layer's prefix, with boto3: the AWS SDK's
         error codes tell a missing bucket and refused credentials apart, which Spark's S3A
         and pyarrow report only as generic I/O errors. An unreachable store is not judged
-        here: the step meets it and retries (ad_assets/defs/outages.py)."""
+        here: the step meets it and retries (ad_assets/lib/outages.py)."""
         import boto3  # only S3 lakes need it
         from botocore.config import Config
         from botocore.exceptions import ClientError, EndpointConnectionError

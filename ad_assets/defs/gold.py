@@ -22,11 +22,11 @@ from dagster import (
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from ad_assets.defs.checks import recorded
-from ad_assets.defs.outages import STORAGE_RETRY, outage_aware
-from ad_assets.defs.partitions import daily_partitions, single_run, window_of
-from ad_assets.defs.results import table_result
 from ad_assets.defs.silver import SILVER_KEYS
+from ad_assets.lib.contract_checks import recorded
+from ad_assets.lib.materializations import table_result
+from ad_assets.lib.outages import STORAGE_RETRY, outage_aware
+from ad_assets.lib.partitions import daily_partitions, single_run, window_of
 from ad_assets.resources import LakeResource, SparkResource
 from ad_assets.settings import Settings
 from spark_jobs.anomalies import MAX_DROP, TRAILING_DAYS, anomalies

@@ -30,7 +30,7 @@ from dagster_dbt import (
 )
 
 from ad_assets.defs.gold import GOLD_KEYS
-from ad_assets.defs.partitions import daily_partitions, single_run, window_of
+from ad_assets.lib.partitions import daily_partitions, single_run, window_of
 from ad_assets.quality.results import ensure_table, record
 from ad_assets.resources import ClickHouseResource, LakeResource, SparkResource
 from ad_assets.settings import Settings

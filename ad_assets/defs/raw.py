@@ -16,7 +16,7 @@ from dagster import (
     asset,
 )
 
-from ad_assets.defs.partitions import daily_partitions, single_run, window_of
+from ad_assets.lib.partitions import daily_partitions, single_run, window_of
 from ad_assets.resources import LakeResource, LogSourceResource
 from ad_assets.settings import Settings
 from spark_jobs.contracts import EVENT_TYPES

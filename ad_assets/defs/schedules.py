@@ -17,9 +17,9 @@ from dagster import (
     sensor,
 )
 
-from ad_assets.defs.partitions import daily_partitions
-from ad_assets.defs.quality_checks import freshness_check_keys
+from ad_assets.defs.quality import freshness_check_keys
 from ad_assets.defs.raw import landed_files
+from ad_assets.lib.partitions import daily_partitions
 from ad_assets.resources import LakeResource
 from ad_assets.settings import Settings
 from spark_jobs.contracts import EVENT_TYPES

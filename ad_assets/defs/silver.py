@@ -18,15 +18,15 @@ from dagster import (
 )
 
 from ad_assets.defs.bronze import BRONZE_KEYS
-from ad_assets.defs.checks import (
+from ad_assets.lib.contract_checks import (
     contract_result,
     contract_spec,
     import_expectations_in_background,
     recorded,
 )
-from ad_assets.defs.outages import STORAGE_RETRY, outage_aware
-from ad_assets.defs.partitions import daily_partitions, single_run, window_of
-from ad_assets.defs.results import table_result
+from ad_assets.lib.materializations import table_result
+from ad_assets.lib.outages import STORAGE_RETRY, outage_aware
+from ad_assets.lib.partitions import daily_partitions, single_run, window_of
 from ad_assets.resources import LakeResource, PseudonymKeyResource, SparkResource
 from ad_assets.settings import Settings
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES

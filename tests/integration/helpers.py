@@ -10,10 +10,10 @@ from dagster import DagsterInstance, materialize
 from ad_assets.defs.bronze import build_bronze_tables
 from ad_assets.defs.gold import build_gold_tables
 from ad_assets.defs.marts import build_marts, mart_keys
-from ad_assets.defs.partitions import daily_partitions, partition_range_tags
-from ad_assets.defs.quality_checks import build_chain_check
+from ad_assets.defs.quality import build_chain_check
 from ad_assets.defs.raw import build_raw_logs
 from ad_assets.defs.silver import build_silver_tables
+from ad_assets.lib.partitions import daily_partitions, partition_range_tags
 from ad_assets.quality.results import QUALITY_MART
 from ad_assets.resources import ClickHouseResource
 from spark_jobs.lake import Lake

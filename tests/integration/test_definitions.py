@@ -16,7 +16,7 @@ from ad_assets.cli import DAGSTER_YAML
 from ad_assets.definitions import build_definitions, build_resources, defs_modules
 from ad_assets.defs.gold import GOLD_KEYS
 from ad_assets.defs.marts import mart_keys
-from ad_assets.defs.quality_checks import build_freshness_checks
+from ad_assets.defs.quality import build_freshness_checks
 from ad_assets.settings import load_settings
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.gold_tables import DAILY, GOLD_TABLES, ROLLUPS
@@ -53,7 +53,7 @@ def test_definitions_follow_the_settings_passed_in():
 
 def test_each_domain_module_contributes_its_own_definitions():
     names = {m.__name__.rsplit(".", 1)[1] for m in defs_modules()}
-    assert names == {"raw", "bronze", "silver", "gold", "marts", "quality_checks", "schedules"}
+    assert names == {"raw", "bronze", "silver", "gold", "marts", "quality", "schedules"}
 
 
 def test_definitions_load_with_expected_lineage():

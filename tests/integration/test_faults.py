@@ -19,7 +19,7 @@ from dagster import DagsterEventType, DagsterInstance
 from deltalake import DeltaTable
 
 from ad_assets.definitions import build_resources
-from ad_assets.defs.outages import STORAGE_RETRY
+from ad_assets.lib.outages import STORAGE_RETRY
 from ad_assets.resources import LakeResource, LogSourceResource, PseudonymKeyResource, SparkResource
 from ad_assets.settings import Settings, load_settings
 from spark_jobs.lake import Lake

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from ad_assets.defs.gold import ADDS_UP, GOLD_KEYS, build_gold_tables
-from ad_assets.defs.partitions import daily_partitions
+from ad_assets.lib.partitions import daily_partitions
 from ad_assets.settings import DEFAULT_START_DATE
 from spark_jobs import gold
 from spark_jobs.gold_tables import DAILY, GOLD_TABLES, ROLLUPS, validate

@@ -22,7 +22,7 @@ from pyspark.sql import SparkSession
 
 from ad_assets.defs.gold import GOLD_KEYS
 from ad_assets.defs.marts import mart_key, mart_keys
-from ad_assets.defs.partitions import daily_partitions, window_of
+from ad_assets.lib.partitions import daily_partitions, window_of
 from ad_assets.quality.results import record
 from ad_assets.resources import ClickHouseResource, LakeResource, SparkResource
 from ad_assets.settings import Settings
