@@ -1,5 +1,8 @@
 """Settings from the environment, and the Spark conf they lead to (no Spark started)."""
 
+import subprocess
+import sys
+
 import pytest
 
 from ad_assets.resources import SparkResource
@@ -31,3 +34,18 @@ def test_a_spark_conf_that_is_not_a_json_object_is_refused(text, tmp_path):
 def test_an_unknown_environment_is_refused(tmp_path):
     with pytest.raises(ValueError, match="ADLAKE_ENV must be one of"):
         load_settings({"ADLAKE_HOME": str(tmp_path), "ADLAKE_ENV": "prod"})
+
+
+def test_what_a_service_needs_imports_without_spark_dagster_or_dbt():
+    """Services (collector, prediction API, dashboard) start without the pipeline's engines:
+    the contracts, layers, metric and gold definitions, lake paths and settings import
+    alone."""
+    code = (
+        "import sys\n"
+        "import ad_assets.settings, spark_jobs.contracts, spark_jobs.layers, spark_jobs.lake\n"
+        "import spark_jobs.metric_definitions, spark_jobs.gold_tables\n"
+        "engines = {'pyspark', 'dagster', 'dbt', 'great_expectations'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & engines))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
