@@ -15,7 +15,6 @@ import pkgutil
 from types import ModuleType
 
 from dagster import Definitions, EnvVar, definitions, in_process_executor
-from dagster_dbt import DbtCliResource
 
 import ad_assets.defs
 from ad_assets.defs.marts import DBT_EXECUTABLE, dbt_project
@@ -26,6 +25,7 @@ from ad_assets.resources import (
     PseudonymKeyResource,
     SparkResource,
 )
+from ad_assets.resources.dbt import MartsDbtResource
 from ad_assets.settings import Settings, load_settings
 
 
@@ -59,7 +59,7 @@ def build_resources(s: Settings) -> dict:
         ),
         "clickhouse": ClickHouseResource.from_settings(s, password=_secret("ADLAKE_CLICKHOUSE_PASSWORD")),
         # dbt runs as a subprocess; the server target reads its password from the environment.
-        "dbt": DbtCliResource(
+        "dbt": MartsDbtResource(
             project_dir=dbt_project, target=s.clickhouse_target, dbt_executable=DBT_EXECUTABLE
         ),
         "log_source": LogSourceResource(
