@@ -59,8 +59,9 @@ def merge_first_arrival(
 ) -> dict[str, int]:
     """Upsert `batch` (one row per key) keyed by `key`: new keys are inserted, an existing
     key is replaced only by an earlier arrival (or when `also_update_when` holds).
-    Returns the merge's row counts (source, inserted, updated) from the Delta log."""
-    ensure_table(spark, path, batch.schema, partition_col)
+    Returns the merge's row counts (source, inserted, updated)."""
+    if not DeltaTable.isDeltaTable(spark, path):  # a look for _delta_log, no snapshot load
+        ensure_table(spark, path, batch.schema, partition_col)
     # The batch is used three times (its dates, the files it touches, the write): computed
     # once (deduplication and pseudonyms are the costly part), then read from the cache.
     batch = batch.persist()
@@ -78,18 +79,19 @@ def _merge(
     key: str,
     also_update_when: str | None,
 ) -> dict[str, int]:
-    dates = [r[0] for r in batch.select(partition_col).distinct().collect()]
-    if not dates:
+    # Its first action fills the batch's cache: rows per date, for the pruning predicate.
+    per_date = {r[0]: r[1] for r in batch.groupBy(partition_col).count().collect()}
+    if not per_date:
         return {"source": 0, "inserted": 0, "updated": 0}
-    in_dates = ", ".join(f"'{d.isoformat()}'" for d in dates)
+    in_dates = ", ".join(f"'{d.isoformat()}'" for d in per_date)
     s_order = ", ".join(f"s.{c}" for c in ARRIVAL_ORDER)
     t_order = ", ".join(f"t.{c}" for c in ARRIVAL_ORDER)
     update_when = f"struct({s_order}) < struct({t_order})"
     if also_update_when:
         update_when = f"({update_when}) OR ({also_update_when})"
-    table = DeltaTable.forPath(spark, path)
-    (
-        table.alias("t")
+    metrics = (
+        DeltaTable.forPath(spark, path)
+        .alias("t")
         .merge(
             batch.alias("s"),
             # The partition predicate lets Delta prune files to the batch's event dates.
@@ -101,13 +103,13 @@ def _merge(
         # A column added to silver (e.g. clicks gaining publisher_id) joins the table
         # instead of failing the merge; earlier rows read it as NULL.
         .withSchemaEvolution()
-        .execute()
+        .execute()  # its metrics, as one local row: no job, no read of the table's history
+        .first()
     )
-    m = table.history(1).select("operationMetrics").first()[0]
     return {
-        "source": int(m.get("numSourceRows", 0)),
-        "inserted": int(m.get("numTargetRowsInserted", 0)),
-        "updated": int(m.get("numTargetRowsUpdated", 0)),
+        "source": sum(per_date.values()),
+        "inserted": int(metrics["num_inserted_rows"]),
+        "updated": int(metrics["num_updated_rows"]),
     }
 
 

@@ -7,6 +7,8 @@ offline) GX context; the result keeps each failed expectation with sample values
 
 from __future__ import annotations
 
+import functools
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,30 +155,46 @@ def _failure(result: Any) -> dict[str, Any]:
     return out
 
 
+# One GX context, data source, asset and suite per table for the process: building them
+# is pure Python (about 0.5 s a table, mostly the suite's expectations), the same each time.
+_lock = threading.Lock()
+
+
+@functools.cache
+def _context() -> AbstractDataContext:
+    return ephemeral_context()
+
+
+@functools.cache
+def _prepared(layer: str, event_type: str) -> tuple[Any, gx.ExpectationSuite]:
+    """(batch definition, suite) of one table, in the process's context."""
+    context = _context()
+    name = suite_name(layer, event_type)
+    sources = {ds.name: ds for ds in context.data_sources.all().values()}
+    source = sources.get(layer) or context.data_sources.add_spark(layer, persist=False)
+    definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("window")
+    return definition, build_suite(layer, event_type, context)
+
+
 def validate(df: DataFrame, layer: str, event_type: str) -> SuiteOutcome:
     """Run the table's suite on `df` (the partition's window) and summarise it.
 
     A first pass asks only pass/fail (GX computes no samples, the cheap path on Spark);
     the expectations that failed run again with counts and sample values."""
-    context = ephemeral_context()
-    name = suite_name(layer, event_type)
-    batch = (
-        context.data_sources.add_spark(layer, persist=False)
-        .add_dataframe_asset(name)
-        .add_batch_definition_whole_dataframe("window")
-        .get_batch(batch_parameters={"dataframe": with_arrival_delay(df)})
-    )
-    suite = build_suite(layer, event_type, context)
-    first = batch.validate(suite, result_format="BOOLEAN_ONLY")
-    failed = [r.expectation_config for r in first.results if not r.success]
-    outcome = SuiteOutcome(suite=name, evaluated=len(first.results))
-    if failed:
-        detail = context.suites.add(gx.ExpectationSuite(name=f"{name}_failed"))
-        for config in failed:
-            detail.add_expectation_configuration(config)
-        result = batch.validate(
-            detail,
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
-        )
-        outcome.failed = [_failure(r) for r in result.results]
+    with _lock:
+        definition, suite = _prepared(layer, event_type)
+        batch = definition.get_batch(batch_parameters={"dataframe": with_arrival_delay(df)})
+        first = batch.validate(suite, result_format="BOOLEAN_ONLY")
+        failed = [r.expectation_config for r in first.results if not r.success]
+        outcome = SuiteOutcome(suite=suite.name, evaluated=len(first.results))
+        if failed:
+            # Only what failed, again, with counts and samples.
+            detail = gx.ExpectationSuite(name=f"{suite.name}_failed")
+            for config in failed:
+                detail.add_expectation_configuration(config)
+            result = batch.validate(
+                detail,
+                result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
+            )
+            outcome.failed = [_failure(r) for r in result.results]
     return outcome

@@ -75,7 +75,10 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.sql.files.openCostInBytes": str(1 << 40),
         "spark.sql.files.maxPartitionBytes": str(1 << 30),
         "spark.databricks.delta.retentionDurationCheck.enabled": "true",
-        "spark.databricks.delta.merge.repartitionBeforeWrite.enabled": "true",
+        # MERGE writes the way its source is partitioned (the batch's shuffle partitions,
+        # fewer where adaptive execution merges small ones), not one task and one file per
+        # event date: the big date of a day is written by every core, and read back so.
+        "spark.databricks.delta.merge.repartitionBeforeWrite.enabled": "false",
         "spark.sql.adaptive.enabled": "true",
         # Delta replays a table's log into 50 partitions by default: 50 tasks per snapshot,
         # on every read and write. A few suit a local session (a read of a small table went

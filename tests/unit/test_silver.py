@@ -117,7 +117,16 @@ def test_merge_keeps_first_arrival_and_is_idempotent(spark, tmp_path):
     path = str(tmp_path / "silver_clicks")
 
     def merge(rows):
-        merge_first_arrival(spark, path, to_silver(spark.createDataFrame(rows, BRONZE_CLICK), b"k", "v1"))
+        counts = merge_first_arrival(
+            spark, path, to_silver(spark.createDataFrame(rows, BRONZE_CLICK), b"k", "v1")
+        )
+        # The counts it returns are the ones the commit recorded in the Delta log.
+        logged = spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT 1").first()["operationMetrics"]
+        assert counts == {
+            "source": len(rows),
+            "inserted": int(logged["numTargetRowsInserted"]),
+            "updated": int(logged["numTargetRowsUpdated"]),
+        }
         return sorted(
             (r["event_id"], r["arrival_date"].day) for r in spark.read.format("delta").load(path).collect()
         )
