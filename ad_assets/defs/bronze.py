@@ -21,11 +21,11 @@ from ad_assets.lib.contract_checks import (
     contract_result,
     contract_spec,
     import_expectations_in_background,
-    recorded,
 )
 from ad_assets.lib.materializations import table_result
 from ad_assets.lib.outages import STORAGE_RETRY, outage_aware
 from ad_assets.lib.partitions import daily_partitions, single_run, window_of
+from ad_assets.quality.results import record
 from ad_assets.resources import LakeResource, SparkResource
 from ad_assets.settings import Settings
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
@@ -151,4 +151,5 @@ def materialize_bronze(context: AssetExecutionContext, lake: LakeResource, spark
             },
         )
     )
-    yield from recorded(session, the_lake, checks, w, context.run_id, layer=BRONZE)
+    record(session, the_lake, checks, w, context.run_id, layer=BRONZE)  # then hand them to Dagster
+    yield from checks

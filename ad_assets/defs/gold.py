@@ -23,10 +23,10 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from ad_assets.defs.silver import SILVER_KEYS
-from ad_assets.lib.contract_checks import recorded
 from ad_assets.lib.materializations import table_result
 from ad_assets.lib.outages import STORAGE_RETRY, outage_aware
 from ad_assets.lib.partitions import daily_partitions, single_run, window_of
+from ad_assets.quality.results import record
 from ad_assets.resources import LakeResource, SparkResource
 from ad_assets.settings import Settings
 from spark_jobs.anomalies import MAX_DROP, TRAILING_DAYS, anomalies
@@ -172,7 +172,8 @@ def materialize_gold(context: AssetExecutionContext, lake: LakeResource, spark: 
             },
         )
     )
-    yield from recorded(session, the_lake, checks, w, context.run_id, layer=GOLD)
+    record(session, the_lake, checks, w, context.run_id, layer=GOLD)  # then hand them to Dagster
+    yield from checks
 
 
 # Rows that break a business bound (null ratios, from a zero divisor, are fine).

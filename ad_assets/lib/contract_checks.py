@@ -1,18 +1,13 @@
-"""Helpers shared by the layers' asset checks: the contract (Great Expectations) check
-and the hand-off of results to the quality table."""
+"""The contract check the layers share: its spec and its Great Expectations result (the
+results go to the quality table through ad_assets.quality.results.record)."""
 
 from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Iterator
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
-from pyspark.sql import DataFrame, SparkSession
-
-from ad_assets.quality.results import record
-from spark_jobs.lake import Lake
-from spark_jobs.layers import ArrivalWindow
+from pyspark.sql import DataFrame
 
 CONTRACT = "contract"
 
@@ -56,18 +51,3 @@ def contract_result(key: AssetKey, df: DataFrame, layer: str, event_type: str) -
             "failures": MetadataValue.json(outcome.failed),
         },
     )
-
-
-def recorded(
-    spark: SparkSession,
-    lake: Lake,
-    results: list[AssetCheckResult],
-    w: ArrivalWindow,
-    run_id: str,
-    *,
-    layer: str,
-) -> Iterator[AssetCheckResult]:
-    """Write the results of checks on `layer`'s assets to the quality table, then hand them
-    to Dagster."""
-    record(spark, lake, results, w, run_id, layer=layer)
-    yield from results
