@@ -5,7 +5,6 @@ import functools
 
 from dagster import (
     AssetCheckExecutionContext,
-    AssetCheckKey,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
@@ -33,7 +32,6 @@ from spark_jobs.reconcile import bronze_vs_silver, gold_sums_by_date, raw_vs_bro
 
 CHAIN_CHECK = "chain_reconciles"
 CHAIN_CHECKED = mart_key("campaign_daily")  # the chain ends at the daily mart
-FRESHNESS_CHECK = "freshness_check"  # the name build_time_partition_freshness_checks gives
 
 # Written by the checks themselves (not materialized): shown so that lineage reaches the
 # quality_daily mart that reads it.
@@ -138,8 +136,3 @@ def build_freshness_checks(deadline_cron: str) -> tuple[AssetChecksDefinition, .
             assets=freshness_watched(), deadline_cron=deadline_cron, timezone="UTC"
         )
     )
-
-
-def freshness_check_keys() -> list[AssetCheckKey]:
-    """What the freshness checks are, without building them (jobs leave them to their sensor)."""
-    return [AssetCheckKey(k, FRESHNESS_CHECK) for k in freshness_watched()]

@@ -2,8 +2,10 @@
 that starts a run when new raw files land (for logs shipped from outside)."""
 
 import json
+from collections.abc import Sequence
 
 from dagster import (
+    AssetChecksDefinition,
     AssetSelection,
     DefaultSensorStatus,
     Definitions,
@@ -17,7 +19,7 @@ from dagster import (
     sensor,
 )
 
-from ad_assets.defs.quality import freshness_check_keys
+from ad_assets.defs.quality import build_freshness_checks
 from ad_assets.defs.raw import landed_files
 from ad_assets.lib.partitions import daily_partitions
 from ad_assets.resources import LakeResource
@@ -30,7 +32,7 @@ REPROCESS_JOB = "reprocess_landed"
 
 def defs_for(s: Settings) -> Definitions:
     partitions = daily_partitions(s.start_date)
-    lakehouse, reprocess = build_jobs(partitions)
+    lakehouse, reprocess = build_jobs(partitions, build_freshness_checks(s.freshness_deadline))
     return Definitions(
         jobs=[lakehouse, reprocess],
         schedules=[build_schedule_from_partitioned_job(lakehouse, hour_of_day=1, minute_of_hour=30)],
@@ -38,10 +40,11 @@ def defs_for(s: Settings) -> Definitions:
     )
 
 
-def build_jobs(partitions: PartitionsDefinition) -> tuple:
-    """The daily job and the reprocessing job (define_asset_job's result has no public type)."""
-    # Freshness is judged on a clock (the freshness checks' sensor), not by the runs themselves.
-    everything = AssetSelection.all() - AssetSelection.checks(*freshness_check_keys())
+def build_jobs(partitions: PartitionsDefinition, freshness_checks: Sequence[AssetChecksDefinition]) -> tuple:
+    """The daily job and the reprocessing job (define_asset_job's result has no public type).
+    Neither runs `freshness_checks`: freshness is judged on a clock (their sensor), not by
+    the runs themselves."""
+    everything = AssetSelection.all() - AssetSelection.checks(*freshness_checks)
     lakehouse = define_asset_job(
         LAKEHOUSE_JOB,
         selection=everything,

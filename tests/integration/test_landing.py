@@ -4,8 +4,10 @@ starts a run for an arrival date when its files change."""
 import pytest
 from dagster import DagsterInstance, SkipReason, build_sensor_context, materialize
 
+from ad_assets.defs.quality import build_freshness_checks
 from ad_assets.defs.schedules import build_jobs, build_landing_sensor
 from ad_assets.resources import LakeResource, LogSourceResource
+from ad_assets.settings import load_settings
 from tests.helpers import jsonl_gz, land
 from tests.integration.helpers import PARTITIONS, raw_logs
 
@@ -15,7 +17,7 @@ def _click_file(lines: int = 3) -> bytes:
 
 
 def test_sensor_requests_a_run_when_files_land_or_change(tmp_path):
-    lakehouse_job, _ = build_jobs(PARTITIONS)
+    lakehouse_job, _ = build_jobs(PARTITIONS, build_freshness_checks(load_settings().freshness_deadline))
     sensor = build_landing_sensor(lakehouse_job, PARTITIONS, enabled=True)
     resources = {"lake": LakeResource(root=str(tmp_path))}
     recent = PARTITIONS.get_partition_keys()[-2]
