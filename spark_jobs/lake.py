@@ -140,7 +140,8 @@ class Lake:
             ),
         )
         bucket, _, prefix = self._bucket_key().partition("/")
-        key = "/".join(p for p in (prefix, layer, f".adlake-write-probe-{os.getpid()}") if p)
+        folder = f"{prefix}/{layer}" if prefix else layer
+        key = f"{folder}/.adlake-write-probe-{os.getpid()}"
         try:
             client.put_object(Bucket=bucket, Key=key, Body=b"ok")
             client.delete_object(Bucket=bucket, Key=key)
@@ -148,7 +149,7 @@ class Lake:
             return
         except ClientError as ex:
             code = ex.response.get("Error", {}).get("Code", "")
-            where = f"s3://{bucket}/{'/'.join(p for p in (prefix, layer) if p)}"
+            where = f"s3://{bucket}/{folder}"
             if code == "NoSuchBucket":
                 raise LakeNotWritable(
                     f"cannot write to the lake at {where}: bucket {bucket} does not exist"
