@@ -10,13 +10,11 @@ from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.window import Window
 
-from spark_jobs.contracts import ATTRIBUTION_WINDOW_DAYS
+from spark_jobs import attribution
 from spark_jobs.gold_tables import GOLD_TABLES
 from spark_jobs.metric_definitions import ADDITIVE_METRICS
 from spark_jobs.metrics import with_money_and_ratios
-from spark_jobs.silver import first_rows
 
 DAILY_KEYS = GOLD_TABLES["campaign_daily"].grain
 HOURLY_KEYS = GOLD_TABLES["campaign_hourly"].grain
@@ -27,32 +25,9 @@ UNKNOWN = "unknown"
 def last_click_credits(conversions: DataFrame, clicks: DataFrame) -> DataFrame:
     """One row per valid order: the conversion (first by event_ts, then event_id) credited
     to the latest valid click of the same user on a campaign of the same advertiser, at most
-    ATTRIBUTION_WINDOW_DAYS before it. Orders with no such click are not returned."""
-    orders = first_rows(conversions.where("is_valid"), "order_id", ("event_ts", "event_id"))
-    conv = orders.select(
-        "order_id",
-        "advertiser_id",
-        "user_pid",
-        "value_micros",
-        "event_ts",
-        "event_date",
-        "event_hour",
-    )
-    clk = clicks.where("is_valid").select(
-        "user_pid",
-        "advertiser_id",
-        "campaign_id",
-        "publisher_id",
-        "channel",
-        F.col("event_ts").alias("click_ts"),
-        F.col("event_id").alias("click_event_id"),
-    )
-    window_start = F.col("event_ts") - F.expr(f"INTERVAL {ATTRIBUTION_WINDOW_DAYS} DAYS")
-    candidates = conv.join(clk, ["user_pid", "advertiser_id"]).where(
-        (F.col("click_ts") <= F.col("event_ts")) & (F.col("click_ts") >= window_start)
-    )
-    latest = Window.partitionBy("order_id").orderBy(F.col("click_ts").desc(), F.col("click_event_id").desc())
-    return candidates.withColumn("_rn", F.row_number().over(latest)).where("_rn = 1").drop("_rn")
+    ATTRIBUTION_WINDOW_DAYS before it. Orders with no such click are not returned. The same
+    touches as every attribution model's (spark_jobs/attribution.py)."""
+    return attribution.last_touches(attribution.touches(attribution.orders(conversions), clicks))
 
 
 def _campaign_metrics(
@@ -113,13 +88,16 @@ def publisher_daily(impressions: DataFrame, clicks: DataFrame, credits: DataFram
 @dataclass(frozen=True)
 class GoldInputs:
     """What the gold tables of a window are computed from: valid-flagged silver
-    impressions and clicks, the last-click credits of the conversions, and the hourly
-    campaign metrics (which the caller caches: the daily table is their rollup)."""
+    impressions and clicks, the last-click credits of the conversions, the hourly
+    campaign metrics (which the caller caches: the daily table is their rollup), every
+    model's credits (gold_attribution) and the channel paths."""
 
     impressions: DataFrame
     clicks: DataFrame
     credits: DataFrame
     hourly: DataFrame
+    attribution: DataFrame
+    paths: DataFrame
 
 
 # The Spark function behind each table of the registry (spark_jobs/gold_tables.py), in the
@@ -129,4 +107,9 @@ BUILDERS: dict[str, Callable[[GoldInputs], DataFrame]] = {
     "campaign_hourly": lambda g: g.hourly,
     "campaign_daily": lambda g: rollup_daily(g.hourly),
     "publisher_daily": lambda g: publisher_daily(g.impressions, g.clicks, g.credits),
+    "attribution": lambda g: g.attribution,
+    "attribution_campaign_daily": lambda g: attribution.attribution_campaign_daily(
+        g.attribution, rollup_daily(g.hourly)
+    ),
+    "conversion_paths": lambda g: g.paths,
 }

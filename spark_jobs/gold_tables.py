@@ -55,6 +55,29 @@ GOLD_TABLES: dict[str, GoldTable] = {
             "conversions credited to the publisher of the impression clicked) and unique_users.",
             adds_up_to_daily=True,
         ),
+        GoldTable(
+            "attribution",
+            grain=(EVENT_DATE, "order_id", "model", "click_event_id"),
+            description="One row per conversion, touch and attribution model (first_click, last_click, "
+            "linear, time_decay, position_based, markov, shapley): credit, credited revenue, touch "
+            "position, channel, campaign; a conversion with no touch is one row of model 'none'. Dated "
+            "by the conversion (docs/attribution.md).",
+            metrics=(),
+        ),
+        GoldTable(
+            "attribution_campaign_daily",
+            grain=(EVENT_DATE, "advertiser_id", "campaign_id", "model"),
+            description="Per event date, campaign and attribution model: credited conversions and "
+            "revenue, the campaign's spend, ROAS. Model 'none' (campaign null): unattributed conversions.",
+            metrics=(),
+        ),
+        GoldTable(
+            "conversion_paths",
+            grain=(EVENT_DATE, "advertiser_id", "path"),
+            description="Per event date, advertiser and channel path ('display > search'): conversions, "
+            "revenue, and the journeys with that path that did not convert (the Markov model's input).",
+            metrics=(),
+        ),
     )
 }
 

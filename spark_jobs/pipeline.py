@@ -17,7 +17,8 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs import bronze, gold, silver
+from spark_jobs import attribution, bronze, gold, silver
+from spark_jobs.attribution_models import DATA_DRIVEN_MODELS, PathCount, path_shares
 from spark_jobs.contracts import ATTRIBUTION_WINDOW_DAYS, EVENT_TYPES, TABLE_NAMES
 from spark_jobs.delta_io import (
     merge_first_arrival,
@@ -180,13 +181,21 @@ def run_gold(spark: SparkSession, lake: Lake, w: ArrivalWindow) -> LayerStats:
     def silver_window(event_type: str, first: date) -> DataFrame:
         return read_window(spark, _silver_path(lake, event_type), date_column(SILVER), first, end)
 
-    credits = gold.last_click_credits(
-        silver_window("conversion", start),
-        silver_window("click", start - timedelta(days=ATTRIBUTION_WINDOW_DAYS)),
-    )
+    conversions = attribution.orders(silver_window("conversion", start)).persist()
+    # Clicks reach back one attribution window before the first conversion they can credit.
+    lookback = silver_window("click", start - timedelta(days=ATTRIBUTION_WINDOW_DAYS))
+    touches = attribution.with_paths(attribution.touches(conversions, lookback)).persist()
     impressions, clicks = silver_window("impression", start), silver_window("click", start)
-    hourly = gold.campaign_hourly(impressions, clicks, credits).persist()
-    inputs = gold.GoldInputs(impressions, clicks, credits, hourly)
+    last_clicks = attribution.last_touches(touches)  # the campaign metrics' conversions
+    hourly = gold.campaign_hourly(impressions, clicks, last_clicks).persist()
+    paths = attribution.conversion_paths(
+        touches, attribution.non_converting_paths(lookback, conversions, start, end)
+    ).persist()
+    credits = attribution.heuristic_credits(touches).unionByName(
+        attribution.data_driven_credits(touches, _data_driven_shares(spark, paths))
+    )
+    credited = attribution.attribution(conversions, credits).persist()
+    inputs = gold.GoldInputs(impressions, clicks, last_clicks, hourly, credited, paths)
     for name, build in gold.BUILDERS.items():
         table = GOLD_TABLES[name]
         replace_window(build(inputs), lake.table(GOLD, name), table.date_column, start, end)
@@ -195,5 +204,31 @@ def run_gold(spark: SparkSession, lake: Lake, w: ArrivalWindow) -> LayerStats:
     for name, table in GOLD_TABLES.items():
         counts = delta_row_counts(lake, GOLD, name, (table.date_column,))
         stats.rows[name] = sum(n for day, n in counts.items() if day in window)
-    hourly.unpersist()
+    for df in (conversions, touches, hourly, paths, credited):
+        df.unpersist()
     return stats
+
+
+def _data_driven_shares(spark: SparkSession, paths: DataFrame) -> DataFrame:
+    """Per event date, path, data-driven model and channel: the channel's share of a
+    conversion with that path. The models are fitted per event date on the paths of every
+    advertiser (converting and not), on the driver: a day has few distinct paths."""
+    by_date: dict[date, list[PathCount]] = {}
+    totals = paths.groupBy("event_date", "path").agg(
+        F.sum("conversions").alias("conversions"), F.sum("non_conversions").alias("non_conversions")
+    )
+    for r in totals.collect():
+        channels = tuple(r["path"].split(attribution.PATH_SEPARATOR))
+        by_date.setdefault(r["event_date"], []).append(
+            PathCount(channels, int(r["conversions"]), int(r["non_conversions"]))
+        )
+    rows = [
+        (day, attribution.PATH_SEPARATOR.join(channels), model, channel, float(share))
+        for day, counts in by_date.items()
+        for model in DATA_DRIVEN_MODELS
+        for channels, shares in path_shares(counts, model).items()
+        for channel, share in shares.items()
+    ]
+    return spark.createDataFrame(
+        rows, "event_date date, path string, model string, channel string, share double"
+    )

@@ -1,0 +1,250 @@
+"""Multi-touch attribution: the touches of each conversion, and what each model credits
+them (docs/attribution.md). Pure DataFrame functions over silver frames; run_gold does the
+IO, and the data-driven models' shares per path come from spark_jobs.attribution_models
+(plain Python on the driver: a day has few distinct paths).
+
+Definitions (DESIGN, "Attribution"): a conversion is the first valid arrival of an order_id.
+Its touches are the valid clicks of the same user on campaigns of the conversion's
+advertiser with conv_ts - window <= click_ts <= conv_ts, ordered by (click_ts, click
+event_id). A conversion with no touch is kept as unattributed (model `none`)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.window import Window
+
+from spark_jobs.attribution_models import DATA_DRIVEN_MODELS
+from spark_jobs.contracts import ATTRIBUTION_WINDOW_DAYS
+from spark_jobs.silver import first_rows
+
+HEURISTIC_MODELS: tuple[str, ...] = ("first_click", "last_click", "linear", "time_decay", "position_based")
+MODELS: tuple[str, ...] = (*HEURISTIC_MODELS, *DATA_DRIVEN_MODELS)
+UNATTRIBUTED = "none"  # the model of a conversion with no touch: credit 1, no campaign
+TIME_DECAY_HALF_LIFE = timedelta(days=7)  # a touch this much older than another weighs half
+# position_based, 3+ touches: the first and the last each get ENDS, the touches between
+# share MIDDLE (ENDS + ENDS + MIDDLE = 1).
+POSITION_BASED_ENDS = 0.4
+POSITION_BASED_MIDDLE = 0.2
+PATH_SEPARATOR = " > "
+
+_ORDER_COLUMNS = ("order_id", "conversion_event_id", "advertiser_id", "value_micros", "conv_ts")
+_TOUCH_COLUMNS = ("click_event_id", "click_ts", "campaign_id", "channel", "publisher_id")
+
+
+def orders(conversions: DataFrame) -> DataFrame:
+    """The conversions attribution counts: the first valid arrival of each order_id (by
+    event_ts, then event_id), dated by its own event date and hour."""
+    first = first_rows(conversions.where("is_valid"), "order_id", ("event_ts", "event_id"))
+    return first.select(
+        "order_id",
+        F.col("event_id").alias("conversion_event_id"),
+        "advertiser_id",
+        "user_pid",
+        "value_micros",
+        F.col("event_ts").alias("conv_ts"),
+        "event_date",
+        "event_hour",
+    )
+
+
+def touches(orders: DataFrame, clicks: DataFrame, window_days: int = ATTRIBUTION_WINDOW_DAYS) -> DataFrame:
+    """One row per conversion and touch, with its `position` (1..n) and the conversion's
+    `touches` (n). Clicks must cover [first conversion date - window_days, last]."""
+    clk = clicks.where("is_valid").select(
+        "user_pid",
+        "advertiser_id",
+        "campaign_id",
+        "channel",
+        "publisher_id",
+        F.col("event_ts").alias("click_ts"),
+        F.col("event_id").alias("click_event_id"),
+    )
+    earliest = F.col("conv_ts") - F.expr(f"INTERVAL {window_days} DAYS")
+    joined = orders.join(clk, ["user_pid", "advertiser_id"]).where(
+        (F.col("click_ts") <= F.col("conv_ts")) & (F.col("click_ts") >= earliest)
+    )
+    in_order = Window.partitionBy("order_id").orderBy("click_ts", "click_event_id")
+    return joined.withColumn("position", F.row_number().over(in_order)).withColumn(
+        "touches", F.count("*").over(Window.partitionBy("order_id"))
+    )
+
+
+def last_touches(touches: DataFrame) -> DataFrame:
+    """The last-click credits: each attributed conversion with its last touch (the
+    campaign metrics' conversions and revenue, docs/metrics.md)."""
+    return touches.where(F.col("position") == F.col("touches"))
+
+
+def _heuristic_credit(model: str, decay_share: Column) -> Column:
+    position, n = F.col("position"), F.col("touches")
+    if model == "first_click":
+        return F.when(position == 1, 1.0).otherwise(0.0)
+    if model == "last_click":
+        return F.when(position == n, 1.0).otherwise(0.0)
+    if model == "linear":
+        return F.lit(1.0) / n
+    if model == "time_decay":
+        return decay_share
+    if model == "position_based":
+        return (
+            F.when(n == 1, 1.0)
+            .when(n == 2, 0.5)
+            .when((position == 1) | (position == n), POSITION_BASED_ENDS)
+            .otherwise(POSITION_BASED_MIDDLE / (n - 2))
+        )
+    raise ValueError(f"unknown heuristic model {model!r}; expected one of {HEURISTIC_MODELS}")
+
+
+def heuristic_credits(touches: DataFrame) -> DataFrame:
+    """Every touch once per heuristic model, with its `credit` (0 where the model gives it
+    none): first_click, last_click, linear (1/n), time_decay (weight 2^(-age / half-life),
+    normalised per conversion), position_based (1; 0.5/0.5; 0.4 first, 0.4 last, the
+    rest split evenly)."""
+    age_us = F.unix_micros("conv_ts") - F.unix_micros("click_ts")
+    half_life_us = TIME_DECAY_HALF_LIFE / timedelta(microseconds=1)
+    weight = F.pow(F.lit(2.0), -age_us / F.lit(half_life_us))
+    # The window sum first: a window function cannot sit inside the explode.
+    weighted = touches.withColumn("_w", weight).withColumn(
+        "_decay", F.col("_w") / F.sum("_w").over(Window.partitionBy("order_id"))
+    )
+    models = F.array(
+        *[
+            F.struct(F.lit(m).alias("model"), _heuristic_credit(m, F.col("_decay")).alias("credit"))
+            for m in HEURISTIC_MODELS
+        ]
+    )
+    exploded = weighted.withColumn("_m", F.explode(models))
+    return exploded.select("*", "_m.model", "_m.credit").drop("_m", "_w", "_decay")
+
+
+def with_paths(touches: DataFrame) -> DataFrame:
+    """Touches with their conversion's channel `path` ("display > search") and
+    `channel_touches`, how many of its touches share this touch's channel."""
+    steps = F.sort_array(
+        F.collect_list(F.struct("click_ts", "click_event_id", "channel")).over(Window.partitionBy("order_id"))
+    )
+    return touches.withColumn(
+        "path", F.array_join(F.transform(steps, lambda s: s["channel"]), PATH_SEPARATOR)
+    ).withColumn("channel_touches", F.count("*").over(Window.partitionBy("order_id", "channel")))
+
+
+def non_converting_paths(
+    clicks: DataFrame, orders: DataFrame, first: date, last: date, window_days: int = ATTRIBUTION_WINDOW_DAYS
+) -> DataFrame:
+    """The journeys of each day that did not convert: a user and advertiser with valid
+    clicks on the day or the `window_days` before it and no conversion on the day; its path
+    is the channels of those clicks in order. Per (event_date, advertiser_id, path): count."""
+    clk = clicks.where("is_valid").select(
+        "user_pid",
+        "advertiser_id",
+        "channel",
+        F.col("event_ts").alias("click_ts"),
+        F.col("event_id").alias("click_event_id"),
+        F.explode(F.sequence(F.col("event_date"), F.date_add("event_date", window_days))).alias("path_date"),
+    )
+    clk = clk.where(F.col("path_date").between(F.lit(first), F.lit(last)))
+    journeys = clk.groupBy("path_date", "user_pid", "advertiser_id").agg(
+        F.array_join(
+            F.transform(
+                F.sort_array(F.collect_list(F.struct("click_ts", "click_event_id", "channel"))),
+                lambda s: s["channel"],
+            ),
+            PATH_SEPARATOR,
+        ).alias("path")
+    )
+    converted = orders.select(F.col("event_date").alias("path_date"), "user_pid", "advertiser_id").distinct()
+    return (
+        journeys.join(converted, ["path_date", "user_pid", "advertiser_id"], "left_anti")
+        .groupBy(F.col("path_date").alias("event_date"), "advertiser_id", "path")
+        .agg(F.count("*").cast("bigint").alias("non_conversions"))
+    )
+
+
+def conversion_paths(touches_with_paths: DataFrame, non_converting: DataFrame) -> DataFrame:
+    """Per event date, advertiser and channel path: conversions and their revenue, and the
+    journeys with that path that did not convert (gold_conversion_paths)."""
+    converting = (
+        touches_with_paths.where(F.col("position") == 1)  # one row per conversion
+        .groupBy("event_date", "advertiser_id", "path")
+        .agg(
+            F.count("*").cast("bigint").alias("conversions"),
+            F.sum("value_micros").cast("bigint").alias("revenue_micros"),
+        )
+    )
+    joined = converting.join(non_converting, ["event_date", "advertiser_id", "path"], "full")
+    return joined.select(
+        "event_date",
+        "advertiser_id",
+        "path",
+        F.size(F.split("path", PATH_SEPARATOR, -1)).cast("int").alias("path_length"),
+        *[
+            F.coalesce(c, F.lit(0)).cast("bigint").alias(c)
+            for c in ("conversions", "revenue_micros", "non_conversions")
+        ],
+    )
+
+
+def data_driven_credits(touches_with_paths: DataFrame, shares: DataFrame) -> DataFrame:
+    """Each touch's credit under the data-driven models: its channel's share of its path
+    (per event date and model, from attribution_models.path_shares), split evenly among
+    the path's touches of that channel. `shares`: event_date, path, model, channel, share."""
+    return (
+        touches_with_paths.join(shares, ["event_date", "path", "channel"])
+        .withColumn("credit", F.col("share") / F.col("channel_touches"))
+        .drop("share")
+    )
+
+
+def attribution(orders: DataFrame, credits: DataFrame) -> DataFrame:
+    """gold_attribution: one row per conversion, touch and model (credit, credited revenue,
+    position, channel, campaign), plus one `none` row (credit 1) per conversion with no touch."""
+    touched = credits.select(
+        "event_date",
+        "event_hour",
+        *_ORDER_COLUMNS,
+        "model",
+        "position",
+        "touches",
+        *_TOUCH_COLUMNS,
+        "path",
+        F.col("credit").cast("double").alias("credit"),
+    )
+    attributed = credits.select("order_id").distinct()
+    untouched = orders.join(attributed, "order_id", "left_anti").select(
+        "event_date",
+        "event_hour",
+        *_ORDER_COLUMNS,
+        F.lit(UNATTRIBUTED).alias("model"),
+        F.lit(None).cast("int").alias("position"),
+        F.lit(0).cast("int").alias("touches"),
+        *[F.lit(None).cast("timestamp" if c == "click_ts" else "string").alias(c) for c in _TOUCH_COLUMNS],
+        F.lit(None).cast("string").alias("path"),
+        F.lit(1.0).alias("credit"),
+    )
+    return (
+        touched.unionByName(untouched)
+        .withColumn("position", F.col("position").cast("int"))
+        .withColumn("touches", F.col("touches").cast("int"))
+        .withColumn("credited_revenue_micros", F.col("credit") * F.col("value_micros"))
+    )
+
+
+def attribution_campaign_daily(attribution: DataFrame, campaign_daily: DataFrame) -> DataFrame:
+    """Per event date, campaign and model: credited conversions and revenue, the
+    campaign's spend that day and ROAS = credited revenue / spend (null without spend).
+    Unattributed conversions are one row per advertiser and day, campaign null."""
+    credited = attribution.groupBy("event_date", "advertiser_id", "campaign_id", "model").agg(
+        F.first("channel", ignorenulls=True).alias("channel"),
+        F.sum("credit").alias("credited_conversions"),
+        F.sum("credited_revenue_micros").alias("credited_revenue_micros"),
+    )
+    spend = campaign_daily.select("event_date", "advertiser_id", "campaign_id", "spend_micros")
+    joined = credited.join(spend, ["event_date", "advertiser_id", "campaign_id"], "left")
+    spent = F.coalesce("spend_micros", F.lit(0)).cast("bigint")
+    return joined.withColumn("spend_micros", spent).withColumn(
+        "roas",
+        F.when(F.col("spend_micros") > 0, F.col("credited_revenue_micros") / F.col("spend_micros")),
+    )
