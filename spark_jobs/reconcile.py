@@ -136,7 +136,8 @@ def silver_vs_gold(spark: SparkSession, lake: Lake, w: ArrivalWindow) -> list[di
     orders = aggregates_by_date(
         window(SILVER, "conversions").where("is_valid"), EVENT_DATE, orders=F.countDistinct("order_id")
     )
-    gold = {name: gold_sums_by_date(spark, lake, table, w) for name, table in GOLD_TABLES.items()}
+    # The daily table and the tables that must add up to it (the others have no such metrics).
+    gold = {t.name: gold_sums_by_date(spark, lake, t, w) for t in (GOLD_TABLES[DAILY], *ROLLUPS)}
     rows = []
     for day in sorted(imp.keys() | clk.keys() | orders.keys() | gold[DAILY].keys()):
         daily = gold[DAILY].get(day, dict.fromkeys(GOLD_TABLES[DAILY].metrics, 0))

@@ -19,7 +19,7 @@ from dagster import (
     PartitionsDefinition,
     multi_asset,
 )
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ad_assets.defs.silver import SILVER_KEYS
@@ -30,6 +30,12 @@ from ad_assets.quality.results import record
 from ad_assets.resources import LakeResource, SparkResource
 from ad_assets.settings import Settings
 from spark_jobs.anomalies import MAX_DROP, TRAILING_DAYS, anomalies
+from spark_jobs.attribution_checks import (
+    credit_sum_problems,
+    data_driven_total_problems,
+    last_click_problems,
+    touch_window_problems,
+)
 from spark_jobs.delta_io import read_rewritten, read_window
 from spark_jobs.gold_tables import DAILY, GOLD_TABLES, ROLLUPS
 from spark_jobs.lake import Lake
@@ -42,6 +48,37 @@ GOLD_KEYS = {name: AssetKey(f"gold_{name}") for name in GOLD_TABLES}
 DAILY_KEY = GOLD_KEYS[DAILY]
 ADDS_UP = "adds_up_to_daily"
 _DEPS = [SILVER_KEYS["impression"], SILVER_KEYS["click"], SILVER_KEYS["conversion"]]
+
+
+ATTRIBUTION_KEY, ATTRIBUTION_DAILY_KEY = GOLD_KEYS["attribution"], GOLD_KEYS["attribution_campaign_daily"]
+ATTRIBUTION_CHECKS = [
+    AssetCheckSpec(
+        "credits_sum_to_one",
+        asset=ATTRIBUTION_KEY,
+        blocking=True,
+        description="Under every model, the credits of each attributed conversion sum to 1.",
+    ),
+    AssetCheckSpec(
+        "touches_inside_window",
+        asset=ATTRIBUTION_KEY,
+        blocking=True,
+        description="Every touch precedes its conversion, by at most the attribution window.",
+    ),
+    AssetCheckSpec(
+        "last_click_equals_daily",
+        asset=ATTRIBUTION_DAILY_KEY,
+        blocking=True,
+        description="Per event date and campaign, the last_click model's conversions and revenue "
+        f"equal {DAILY_KEY.to_user_string()}'s.",
+    ),
+    AssetCheckSpec(
+        "data_driven_totals",
+        asset=ATTRIBUTION_DAILY_KEY,
+        blocking=True,
+        description="Per event date, markov and shapley distribute exactly the day's attributed "
+        "conversions and revenue.",
+    ),
+]
 
 
 def defs_for(s: Settings) -> Definitions:
@@ -87,6 +124,7 @@ def build_gold_tables(partitions: PartitionsDefinition) -> AssetsDefinition:
                 )
                 for table in ROLLUPS
             ],
+            *ATTRIBUTION_CHECKS,
             AssetCheckSpec(
                 "volume_anomaly",
                 asset=DAILY_KEY,
@@ -159,6 +197,7 @@ def materialize_gold(context: AssetExecutionContext, lake: LakeResource, spark: 
                 metadata={"event_dates": len(rows), "mismatches": MetadataValue.json(problems)},
             )
         )
+    checks.extend(attribution_checks(session, the_lake, w, daily))
     found, unjudged = anomalies(daily_totals(session, the_lake, w), w.event_dates())
     checks.append(
         AssetCheckResult(
@@ -174,6 +213,46 @@ def materialize_gold(context: AssetExecutionContext, lake: LakeResource, spark: 
     )
     record(session, the_lake, checks, w, context.run_id, layer=GOLD)  # then hand them to Dagster
     yield from checks
+
+
+def attribution_checks(
+    session: SparkSession, lake: Lake, w: ArrivalWindow, daily: DataFrame
+) -> list[AssetCheckResult]:
+    """The attribution tables just written, judged (spark_jobs/attribution_checks.py)."""
+    credited = read_rewritten(session, lake, GOLD, "attribution", w).persist()
+    by_campaign = read_rewritten(session, lake, GOLD, "attribution_campaign_daily", w).persist()
+    try:
+        bad_sums, sum_sample = credit_sum_problems(credited)
+        outside, outside_sample = touch_window_problems(credited)
+        last_click = last_click_problems(by_campaign, daily)
+        totals = data_driven_total_problems(by_campaign)
+    finally:
+        credited.unpersist()
+        by_campaign.unpersist()
+
+    def result(name: str, key: AssetKey, passed: bool, **metadata) -> AssetCheckResult:
+        return AssetCheckResult(
+            check_name=name,
+            asset_key=key,
+            passed=passed,
+            severity=AssetCheckSeverity.ERROR,
+            metadata={k: MetadataValue.json(v) if isinstance(v, list) else v for k, v in metadata.items()},
+        )
+
+    return [
+        result(
+            "credits_sum_to_one", ATTRIBUTION_KEY, bad_sums == 0, conversions_off=bad_sums, sample=sum_sample
+        ),
+        result(
+            "touches_inside_window",
+            ATTRIBUTION_KEY,
+            outside == 0,
+            touches_outside=outside,
+            sample=outside_sample,
+        ),
+        result("last_click_equals_daily", ATTRIBUTION_DAILY_KEY, not last_click, mismatches=last_click),
+        result("data_driven_totals", ATTRIBUTION_DAILY_KEY, not totals, mismatches=totals),
+    ]
 
 
 # Rows that break a business bound (null ratios, from a zero divisor, are fine).

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from spark_jobs.attribution import MODELS
 from spark_jobs.contracts import CHANNELS
 from spark_jobs.metric_definitions import ADDITIVE_METRICS, MICROS, MONEY_METRICS, RATIOS
 
@@ -46,3 +47,7 @@ def test_the_marts_reconciliation_test_sums_every_additive_metric():
 
 def test_dbt_channel_vocabulary_is_the_contracts():
     assert DBT_VARS["channels"] == list(CHANNELS)
+
+
+def test_dbt_attribution_models_are_the_python_ones():
+    assert DBT_VARS["attribution_models"] == list(MODELS)
