@@ -33,6 +33,10 @@ LOSS_REASONS: dict[int, str] = {
     102: "lost to higher bid",
 }
 
+# A missing key (publisher, placement, channel) in gold: a row is kept under this name
+# rather than dropped or left null (null keys would not join or group reliably).
+UNKNOWN = "unknown"
+
 TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]X"  # Spark pattern: ISO 8601, UTC "Z"
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from spark_jobs import attribution
+from spark_jobs import attribution, auction
+from spark_jobs.contracts import UNKNOWN
 from spark_jobs.gold_tables import GOLD_TABLES
 from spark_jobs.metric_definitions import ADDITIVE_METRICS
 from spark_jobs.metrics import with_money_and_ratios
@@ -19,7 +21,6 @@ from spark_jobs.metrics import with_money_and_ratios
 DAILY_KEYS = GOLD_TABLES["campaign_daily"].grain
 HOURLY_KEYS = GOLD_TABLES["campaign_hourly"].grain
 PUBLISHER_KEYS = GOLD_TABLES["publisher_daily"].grain
-UNKNOWN = "unknown"
 
 
 def last_click_credits(conversions: DataFrame, clicks: DataFrame) -> DataFrame:
@@ -90,7 +91,7 @@ class GoldInputs:
     """What the gold tables of a window are computed from: valid-flagged silver
     impressions and clicks, the last-click credits of the conversions, the hourly
     campaign metrics (which the caller caches: the daily table is their rollup), every
-    model's credits (gold_attribution) and the channel paths."""
+    model's credits (gold_attribution), the channel paths, and the bid logs."""
 
     impressions: DataFrame
     clicks: DataFrame
@@ -98,6 +99,12 @@ class GoldInputs:
     hourly: DataFrame
     attribution: DataFrame
     paths: DataFrame
+    bid_requests: DataFrame  # from the day before the window: a bid is dated by its request
+    bid_responses: DataFrame
+    dates: tuple[date, date]  # the event dates the window rewrites
+
+    def in_window(self, df: DataFrame) -> DataFrame:
+        return df.where(F.col("event_date").between(*self.dates))
 
 
 # The Spark function behind each table of the registry (spark_jobs/gold_tables.py), in the
@@ -112,4 +119,8 @@ BUILDERS: dict[str, Callable[[GoldInputs], DataFrame]] = {
         g.attribution, rollup_daily(g.hourly)
     ),
     "conversion_paths": lambda g: g.paths,
+    "auction_daily": lambda g: g.in_window(
+        auction.auction_daily(g.bid_requests, g.bid_responses, g.impressions)
+    ),
+    "bid_landscape": lambda g: g.in_window(auction.bid_landscape(g.bid_requests, g.bid_responses)),
 }

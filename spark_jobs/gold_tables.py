@@ -78,6 +78,21 @@ GOLD_TABLES: dict[str, GoldTable] = {
             "revenue, and the journeys with that path that did not convert (the Markov model's input).",
             metrics=(),
         ),
+        GoldTable(
+            "auction_daily",
+            grain=(EVENT_DATE, "publisher_id", "placement_id", "channel", "campaign_id"),
+            description="Per event date (of the bid request), publisher, placement and campaign: bids, "
+            "wins, win rate, bid rate, average bid and clearing price, bid shading, losses by OpenRTB "
+            "reason, and the impressions served from the wins (docs/auctions.md).",
+            metrics=(),
+        ),
+        GoldTable(
+            "bid_landscape",
+            grain=(EVENT_DATE, "channel", "ad_format", "bid_bucket_cpm"),
+            description="Per event date, channel, ad format and bid price bucket (0.5 CPM wide): bids, "
+            "wins, win rate, average clearing price: how the chance to win grows with the bid.",
+            metrics=(),
+        ),
     )
 }
 

@@ -195,7 +195,17 @@ def run_gold(spark: SparkSession, lake: Lake, w: ArrivalWindow) -> LayerStats:
         attribution.data_driven_credits(touches, _data_driven_shares(spark, paths))
     )
     credited = attribution.attribution(conversions, credits).persist()
-    inputs = gold.GoldInputs(impressions, clicks, last_clicks, hourly, credited, paths)
+    inputs = gold.GoldInputs(
+        impressions,
+        clicks,
+        last_clicks,
+        hourly,
+        credited,
+        paths,
+        bid_requests=silver_window("bid_request", start - timedelta(days=1)),
+        bid_responses=silver_window("bid_response", start),
+        dates=(start, end),
+    )
     for name, build in gold.BUILDERS.items():
         table = GOLD_TABLES[name]
         replace_window(build(inputs), lake.table(GOLD, name), table.date_column, start, end)

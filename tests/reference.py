@@ -116,6 +116,58 @@ def publisher_daily(raw: RawEvents) -> dict[tuple[date, str, str], dict[str, int
     return m
 
 
+def attribution_credits(raw: RawEvents) -> dict[tuple[date, str | None, str], float]:
+    """{(conversion event date, campaign_id, model): credited conversions} under the five
+    heuristic models, and (date, None, 'none') for conversions with no touch: DESIGN's
+    definitions applied to the first arrivals, one conversion at a time."""
+    imps = {e["impression_id"]: e for e in raw.events["impression"]}
+    clicks = [
+        (c, imps[c["impression_id"]])
+        for c in raw.events["click"]
+        if _valid(c) and c["impression_id"] in imps and _valid(imps[c["impression_id"]])
+    ]
+    out: dict = defaultdict(float)
+    for v in _orders(raw).values():
+        day = v["_ts"].date()
+        touches = sorted(
+            (c["_ts"], c["event_id"], imp["campaign_id"])
+            for c, imp in clicks
+            if v.get("user_id") is not None
+            and c.get("user_id") == v["user_id"]
+            and imp["advertiser_id"] == v["advertiser_id"]
+            and v["_ts"] - timedelta(days=7) <= c["_ts"] <= v["_ts"]
+        )
+        n = len(touches)
+        if n == 0:
+            out[(day, None, "none")] += 1.0
+            continue
+        decay = [2 ** (-(v["_ts"] - ts).total_seconds() / (7 * 86400)) for ts, _, _ in touches]
+        middle = [0.2 / (n - 2)] * (n - 2) if n > 2 else []
+        weights = {
+            "first_click": [1.0] + [0.0] * (n - 1),
+            "last_click": [0.0] * (n - 1) + [1.0],
+            "linear": [1 / n] * n,
+            "time_decay": [d / sum(decay) for d in decay],
+            "position_based": [1.0] if n == 1 else [0.5, 0.5] if n == 2 else [0.4, *middle, 0.4],
+        }
+        for model, credits in weights.items():
+            for (_, _, campaign), credit in zip(touches, credits, strict=True):
+                out[(day, campaign, model)] += credit
+    return dict(out)
+
+
+def _orders(raw: RawEvents) -> dict[str, dict]:
+    """The first valid arrival of each order_id (by event time, then event id)."""
+    orders: dict[str, dict] = {}
+    for v in raw.events["conversion"]:
+        if v["is_test"]:
+            continue
+        cur = orders.get(v["order_id"])
+        if cur is None or (v["_ts"], v["event_id"]) < (cur["_ts"], cur["event_id"]):
+            orders[v["order_id"]] = v
+    return orders
+
+
 def _valid(e: dict) -> bool:
     return e["ivt"] == "none" and not e["is_test"]
 
@@ -135,14 +187,7 @@ def _metrics_by(raw: RawEvents, key_of) -> dict[tuple, dict[str, int]]:
         if _valid(c) and imp is not None and _valid(imp):
             m[key_of(c["_ts"], imp)]["clicks"] += 1
             valid_clicks.append((c, imp))
-    orders: dict[str, dict] = {}
-    for v in raw.events["conversion"]:
-        if v["is_test"]:
-            continue
-        cur = orders.get(v["order_id"])
-        if cur is None or (v["_ts"], v["event_id"]) < (cur["_ts"], cur["event_id"]):
-            orders[v["order_id"]] = v
-    for v in orders.values():
+    for v in _orders(raw).values():
         if v.get("user_id") is None:
             continue
         best = None

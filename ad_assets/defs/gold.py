@@ -36,10 +36,12 @@ from spark_jobs.attribution_checks import (
     last_click_problems,
     touch_window_problems,
 )
+from spark_jobs.auction import auction_problems, served_problems
+from spark_jobs.contracts import TABLE_NAMES
 from spark_jobs.delta_io import read_rewritten, read_window
 from spark_jobs.gold_tables import DAILY, GOLD_TABLES, ROLLUPS
 from spark_jobs.lake import Lake
-from spark_jobs.layers import EVENT_DATE, GOLD, ArrivalWindow, date_column
+from spark_jobs.layers import EVENT_DATE, GOLD, SILVER, ArrivalWindow, date_column
 from spark_jobs.metric_definitions import COUNT_METRICS, MONEY_METRICS
 from spark_jobs.pipeline import run_gold
 from spark_jobs.reconcile import silver_vs_gold
@@ -77,6 +79,23 @@ ATTRIBUTION_CHECKS = [
         blocking=True,
         description="Per event date, markov and shapley distribute exactly the day's attributed "
         "conversions and revenue.",
+    ),
+]
+
+AUCTION_KEY = GOLD_KEYS["auction_daily"]
+AUCTION_CHECKS = [
+    AssetCheckSpec(
+        "auction_bounds",
+        asset=AUCTION_KEY,
+        blocking=True,
+        description="Win rate and bid rate within [0, 1], wins <= bids, impressions <= wins.",
+    ),
+    AssetCheckSpec(
+        "wins_served",
+        asset=AUCTION_KEY,
+        blocking=True,
+        description="Per event date, the impressions credited to auctions equal the valid silver "
+        "impressions served from won auctions, counted again independently.",
     ),
 ]
 
@@ -125,6 +144,7 @@ def build_gold_tables(partitions: PartitionsDefinition) -> AssetsDefinition:
                 for table in ROLLUPS
             ],
             *ATTRIBUTION_CHECKS,
+            *AUCTION_CHECKS,
             AssetCheckSpec(
                 "volume_anomaly",
                 asset=DAILY_KEY,
@@ -198,6 +218,7 @@ def materialize_gold(context: AssetExecutionContext, lake: LakeResource, spark: 
             )
         )
     checks.extend(attribution_checks(session, the_lake, w, daily))
+    checks.extend(auction_checks(session, the_lake, w))
     found, unjudged = anomalies(daily_totals(session, the_lake, w), w.event_dates())
     checks.append(
         AssetCheckResult(
@@ -252,6 +273,46 @@ def attribution_checks(
         ),
         result("last_click_equals_daily", ATTRIBUTION_DAILY_KEY, not last_click, mismatches=last_click),
         result("data_driven_totals", ATTRIBUTION_DAILY_KEY, not totals, mismatches=totals),
+    ]
+
+
+def auction_checks(session: SparkSession, lake: Lake, w: ArrivalWindow) -> list[AssetCheckResult]:
+    """auction_daily as written, judged; served impressions recounted from silver."""
+    start, end = w.dates(GOLD)
+    written = read_rewritten(session, lake, GOLD, "auction_daily", w).persist()
+    try:
+
+        def silver(event_type: str, first: date) -> DataFrame:
+            return read_window(session, lake.table(SILVER, TABLE_NAMES[event_type]), EVENT_DATE, first, end)
+
+        bounds = auction_problems(written)
+        served = [
+            p
+            for p in served_problems(
+                written,
+                silver("impression", start),
+                silver("bid_request", start - timedelta(days=1)),
+                silver("bid_response", start),
+            )
+            if start.isoformat() <= p[EVENT_DATE] <= end.isoformat()  # the day before is context only
+        ]
+    finally:
+        written.unpersist()
+    return [
+        AssetCheckResult(
+            check_name="auction_bounds",
+            asset_key=AUCTION_KEY,
+            passed=not bounds,
+            severity=AssetCheckSeverity.ERROR,
+            metadata={"sample": MetadataValue.json(bounds)},
+        ),
+        AssetCheckResult(
+            check_name="wins_served",
+            asset_key=AUCTION_KEY,
+            passed=not served,
+            severity=AssetCheckSeverity.ERROR,
+            metadata={"mismatches": MetadataValue.json(served)},
+        ),
     ]
 
 

@@ -51,7 +51,7 @@ def mart_rows(clickhouse: ClickHouseResource, name: str) -> list[dict]:
 def all_marts(clickhouse: ClickHouseResource) -> dict[str, list[tuple]]:
     """Every data mart's rows (quality_daily records when checks ran, so it changes by design)."""
     return {
-        name: sorted(tuple(r.values()) for r in mart_rows(clickhouse, name))
+        name: sorted((tuple(r.values()) for r in mart_rows(clickhouse, name)), key=sortable)
         for name in mart_keys()
         if name != QUALITY_MART
     }
@@ -61,7 +61,12 @@ def table_content(lake: Lake, layer: str, name: str) -> list[tuple]:
     """Sorted rows of a table, without the per-load ingest metadata."""
     t: pa.Table = open_table(lake, layer, name).to_pyarrow_table()
     t = t.select([c for c in t.column_names if c not in INGEST_METADATA])
-    return sorted(tuple(r.values()) for r in t.to_pylist())
+    return sorted((tuple(r.values()) for r in t.to_pylist()), key=sortable)
+
+
+def sortable(row: tuple) -> tuple:
+    """A sort key for rows with NULLs (None does not compare with values)."""
+    return tuple((v is None, "" if v is None else v) for v in row)
 
 
 def all_contents(lake: Lake) -> dict[str, list[tuple]]:
