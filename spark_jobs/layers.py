@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from spark_jobs.contracts import MAX_LATENESS
 
 RAW, BRONZE, SILVER, GOLD = "raw", "bronze", "silver", "gold"  # in the lake
+EVALUATION = "evaluation"  # in the lake: models judged against the simulator's truth
 MARTS = "marts"  # ClickHouse tables (and staging views) that dbt builds from gold
 LAYERS: tuple[str, ...] = (RAW, BRONZE, SILVER, GOLD, MARTS)  # in data-flow order
 

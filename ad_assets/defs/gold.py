@@ -49,7 +49,7 @@ from spark_jobs.reconcile import silver_vs_gold
 GOLD_KEYS = {name: AssetKey(f"gold_{name}") for name in GOLD_TABLES}
 DAILY_KEY = GOLD_KEYS[DAILY]
 ADDS_UP = "adds_up_to_daily"
-_DEPS = [SILVER_KEYS["impression"], SILVER_KEYS["click"], SILVER_KEYS["conversion"]]
+_DEPS = list(SILVER_KEYS.values())  # the auction tables read the bid logs too
 
 
 ATTRIBUTION_KEY, ATTRIBUTION_DAILY_KEY = GOLD_KEYS["attribution"], GOLD_KEYS["attribution_campaign_daily"]

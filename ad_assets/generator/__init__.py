@@ -22,7 +22,8 @@ import pyarrow.fs as pafs
 from ad_assets.generator.catalog import build_catalog
 from ad_assets.generator.delivery import DeliveryProfile, Phases, Shipment, epoch_day, ship
 from ad_assets.generator.rawfiles import FileBuffer, fill, hour_files
-from ad_assets.generator.simulate import DAY_US, TrafficProfile, day_start_us, simulate_day
+from ad_assets.generator.simulate import DAY_US, TRUTH, TrafficProfile, day_start_us, simulate_day
+from ad_assets.generator.truth import write_truth
 from spark_jobs.contracts import EVENT_TYPES
 from spark_jobs.lake import Lake
 from spark_jobs.layers import LATENESS_DAYS
@@ -78,6 +79,9 @@ def generate(
     for day in _event_days(start, targets):
         with phases("simulate"):
             events = simulate_day(cat, seed, day, impressions_per_day, traffic)
+        if day in target_set:
+            with phases("truth"):
+                write_truth(writer.fs, writer.base, day, events[TRUTH])
         rng = np.random.default_rng([seed, day.toordinal(), 0xD11])
         for event_type in EVENT_TYPES:
             pending[event_type].append(ship(rng, event_type, events[event_type], dp, lands, phases))

@@ -203,7 +203,10 @@ def generate_day(
 ) -> dict[str, dict[str, np.ndarray]]:
     """Events whose event_ts falls on `day` (conversions: whose click does), as columns."""
     events = simulate_day(cat, seed, day, impressions_per_day, profile)
-    return {t: {k: materialise(c) for k, c in cols.items()} for t, cols in events.items()}
+    return {t: {k: materialise(c) for k, c in cols.items()} for t, cols in events.items() if t != TRUTH}
+
+
+TRUTH = "truth"  # simulate_day's key for what the simulator knows and the logs do not
 
 
 def simulate_day(
@@ -351,12 +354,30 @@ def simulate_day(
     conv_adv = np.concatenate([conv_adv, org_adv])
     conv_user = HexIds(np.concatenate([conv_user, org_user]), USER_PREFIX)
     conversions = _conversions(rng, cat, p, conv_ts, conv_adv, conv_user)
+    # Ground truth, which no ad server logs: the click behind each order (organic ones have
+    # none; the first rows of the conversions are the orders, resent pixels follow them),
+    # and each impression's true click probability. Read from the draws above, drawing
+    # nothing new: the logs stay the same.
+    truth = {
+        "order_id": take(conversions["order_id"], np.arange(len(conv_ts))),
+        # For the first len(k) orders; the n_org organic ones after them have no cause.
+        "cause_click_event_id": take(clicks["event_id"], k),
+        "cause_campaign_id": Coded(imp_camp[c[k]], cat.campaign_id),
+        "cause_channel": take(impressions["channel"], c[k]),
+    }
     return {
         "bid_request": requests,
         "bid_response": responses,
         "impression": impressions,
         "click": clicks,
         "conversion": conversions,
+        TRUTH: {
+            "conversion": truth,
+            "impression": {
+                "impression_id": impressions["impression_id"],
+                "click_probability": np.minimum(ctr, 0.5),
+            },
+        },
     }
 
 

@@ -37,7 +37,7 @@
 
 {% macro create_lake_sources() %}
     {% if execute %}
-        {% for src in graph.sources.values() if src.source_name in ('gold', 'quality') %}
+        {% for src in graph.sources.values() if src.source_name in ('gold', 'quality', 'evaluation') %}
             {% do run_query('CREATE DATABASE IF NOT EXISTS ' ~ adapter.quote(src.schema)) %}
             {% set relation = adapter.quote(src.schema) ~ '.' ~ adapter.quote(src.identifier) %}
             {% set engine = lake_table_engine(src.source_name, src.identifier) %}

@@ -53,7 +53,7 @@ def test_definitions_follow_the_settings_passed_in():
 
 def test_each_domain_module_contributes_its_own_definitions():
     names = {m.__name__.rsplit(".", 1)[1] for m in defs_modules()}
-    assert names == {"raw", "bronze", "silver", "gold", "marts", "quality", "schedules"}
+    assert names == {"raw", "bronze", "silver", "gold", "evaluation", "marts", "quality", "schedules"}
 
 
 def test_definitions_load_with_expected_lineage():
@@ -69,7 +69,8 @@ def test_definitions_load_with_expected_lineage():
         assert f"bronze_{name}" in parents[f"silver_{name}"]
     assert parents["silver_clicks"] == {"bronze_clicks", "silver_impressions"}
     for g in GOLD_KEYS.values():
-        assert parents[g.to_user_string()] == {"silver_impressions", "silver_clicks", "silver_conversions"}
+        assert parents[g.to_user_string()] == {f"silver_{TABLE_NAMES[t]}" for t in EVENT_TYPES}
+    assert parents["attribution_accuracy"] == {"gold_attribution"}
     # gold -> staging view -> mart, in one graph
     for name in GOLD_TABLES:
         assert parents[f"stg_gold__{name}"] == {f"gold_{name}"}

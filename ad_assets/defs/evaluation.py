@@ -1,0 +1,83 @@
+"""Evaluation: how right the pipeline's models are, against the simulator's ground truth
+(truth/ beside raw/, written by the generator; a lake of real logs has none). Today: the
+accuracy of every attribution model (spark_jobs/accuracy.py, docs/attribution.md)."""
+
+import functools
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    Definitions,
+    MaterializeResult,
+    MetadataValue,
+    PartitionsDefinition,
+    asset,
+)
+from pyspark.sql import functions as F
+
+from ad_assets.defs.gold import GOLD_KEYS
+from ad_assets.generator.truth import TRUTH_DIR, truth_exists
+from ad_assets.lib.outages import STORAGE_RETRY, outage_aware
+from ad_assets.lib.partitions import daily_partitions, single_run, window_of
+from ad_assets.resources import LakeResource, SparkResource
+from ad_assets.settings import Settings
+from spark_jobs.accuracy import ACCURACY_SCHEMA, attribution_accuracy
+from spark_jobs.delta_io import read_rewritten, replace_window
+from spark_jobs.layers import EVALUATION, EVENT_DATE, GOLD
+
+ACCURACY_KEY = AssetKey("attribution_accuracy")
+
+
+def defs_for(s: Settings) -> Definitions:
+    return Definitions(assets=[build_attribution_accuracy(daily_partitions(s.start_date))])
+
+
+@functools.cache
+def build_attribution_accuracy(partitions: PartitionsDefinition) -> AssetsDefinition:
+    return asset(
+        key=ACCURACY_KEY,
+        deps=[GOLD_KEYS["attribution"]],
+        group_name=EVALUATION,
+        kinds={"spark", "delta"},
+        description="Per event date, attribution model and the true cause's channel: the share of "
+        "conversions and of revenue each model credited to the campaign that really caused them "
+        "(the simulator's ground truth; empty for a lake without it).",
+        partitions_def=partitions,
+        backfill_policy=single_run,
+        pool="spark",
+        retry_policy=STORAGE_RETRY,
+    )(materialize_attribution_accuracy)
+
+
+@outage_aware
+def materialize_attribution_accuracy(
+    context: AssetExecutionContext, lake: LakeResource, spark: SparkResource
+) -> MaterializeResult:
+    the_lake = lake.writable_lake(EVALUATION)
+    session = spark.session(the_lake)
+    w = window_of(context)
+    start, end = w.dates(GOLD)
+    fs, base = the_lake.arrow_fs()
+    if truth_exists(fs, base):
+        truth = session.read.parquet(the_lake.table(TRUTH_DIR, "conversions"))
+        credited = read_rewritten(session, the_lake, GOLD, "attribution", w)
+        scores = attribution_accuracy(credited, truth).persist()
+    else:  # still written: the marts read the table whether or not the lake has truth
+        context.log.warning("this lake holds no ground truth (truth/): attribution accuracy left empty")
+        scores = session.createDataFrame([], ACCURACY_SCHEMA)
+    replace_window(scores, the_lake.table(EVALUATION, "attribution_accuracy"), EVENT_DATE, start, end)
+    overall = {
+        r["model"]: round(r["accuracy"], 4)
+        for r in scores.groupBy("model")
+        .agg((F.sum("credit_to_cause") / F.sum("conversions")).alias("accuracy"))
+        .collect()
+    }
+    scores.unpersist()
+    return MaterializeResult(
+        metadata={
+            "path": MetadataValue.path(the_lake.table(EVALUATION, "attribution_accuracy")),
+            "event_dates": f"{start}..{end}",
+            "accuracy_by_model": MetadataValue.json(overall),
+        }
+    )

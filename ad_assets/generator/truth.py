@@ -1,0 +1,85 @@
+"""The simulator's ground truth, beside raw/ in the lake: what really happened, which no ad
+server logs and no pipeline layer reads. The evaluations read it: attribution accuracy
+(the click that caused each order) and, later, the CTR model (each impression's true
+click probability).
+
+    truth/conversions/dt=<simulated day>/part-00000.parquet  order_id, cause_click_event_id,
+        cause_campaign_id, cause_channel (null for an organic order)
+    truth/impressions/dt=<simulated day>/part-00000.parquet  impression_id, click_probability
+
+A simulated day holds the orders its clicks caused (they may convert days later) and its
+organic orders; files are replaced whole, so regenerating a day is idempotent."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from ad_assets.generator.columns import Column, HexIds, materialise
+
+TRUTH_DIR = "truth"
+TABLES = ("conversions", "impressions")
+
+
+def truth_path(base: str, table: str, day: date) -> str:
+    return f"{base}/{TRUTH_DIR}/{table}/dt={day.isoformat()}/part-00000.parquet"
+
+
+def arrow_strings(col: Column) -> pa.Array:
+    """A column as an Arrow string array. Random ids go straight from their hex digits'
+    bytes (1.6M impression ids: 0.14 s, against 3 s through Python strings)."""
+    if isinstance(col, HexIds):
+        digits = np.ascontiguousarray(col.hex_ascii())
+        width = digits.shape[1]
+        fixed = pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(width), len(digits), [None, pa.py_buffer(digits)]
+        )
+        strings = fixed.cast(pa.binary()).cast(pa.string())
+        return pc.binary_join_element_wise(col.prefix, strings, "") if col.prefix else strings
+    return pa.array(materialise(col), pa.string())
+
+
+def conversion_truth(cols: dict[str, Column]) -> pa.Table:
+    orders = arrow_strings(cols["order_id"])
+    organic = pa.nulls(len(orders) - len(cols["cause_click_event_id"]), pa.string())
+
+    def with_organic(col: Column) -> pa.Array:
+        return pa.concat_arrays([arrow_strings(col), organic])
+
+    return pa.table(
+        {
+            "order_id": orders,
+            "cause_click_event_id": with_organic(cols["cause_click_event_id"]),
+            "cause_campaign_id": with_organic(cols["cause_campaign_id"]),
+            "cause_channel": with_organic(cols["cause_channel"]),
+        }
+    )
+
+
+def impression_truth(cols: dict[str, Column]) -> pa.Table:
+    return pa.table(
+        {
+            "impression_id": arrow_strings(cols["impression_id"]),
+            "click_probability": pa.array(np.asarray(cols["click_probability"], dtype=np.float32)),
+        }
+    )
+
+
+def write_truth(fs: pafs.FileSystem, base: str, day: date, truth: dict[str, dict[str, Column]]) -> None:
+    for table, rows in (
+        ("conversions", conversion_truth(truth["conversion"])),
+        ("impressions", impression_truth(truth["impression"])),
+    ):
+        path = truth_path(base, table, day)
+        fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+        pq.write_table(rows, path, filesystem=fs, compression="zstd")
+
+
+def truth_exists(fs: pafs.FileSystem, base: str, table: str = "conversions") -> bool:
+    """Whether the lake holds the simulator's truth (a lake of real logs does not)."""
+    return fs.get_file_info(f"{base}/{TRUTH_DIR}/{table}").type != pafs.FileType.NotFound
