@@ -3,6 +3,7 @@
 accuracy of every attribution model (spark_jobs/accuracy.py, docs/attribution.md)."""
 
 import functools
+from collections.abc import Iterator
 
 from dagster import (
     AssetExecutionContext,
@@ -53,7 +54,7 @@ def build_attribution_accuracy(partitions: PartitionsDefinition) -> AssetsDefini
 @outage_aware
 def materialize_attribution_accuracy(
     context: AssetExecutionContext, lake: LakeResource, spark: SparkResource
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult]:
     the_lake = lake.writable_lake(EVALUATION)
     session = spark.session(the_lake)
     w = window_of(context)
@@ -74,7 +75,7 @@ def materialize_attribution_accuracy(
         .collect()
     }
     scores.unpersist()
-    return MaterializeResult(
+    yield MaterializeResult(
         metadata={
             "path": MetadataValue.path(the_lake.table(EVALUATION, "attribution_accuracy")),
             "event_dates": f"{start}..{end}",
