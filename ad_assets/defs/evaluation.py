@@ -6,6 +6,9 @@ import functools
 from collections.abc import Iterator
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -24,10 +27,12 @@ from ad_assets.lib.partitions import daily_partitions, single_run, window_of
 from ad_assets.resources import LakeResource, SparkResource
 from ad_assets.settings import Settings
 from spark_jobs.accuracy import ACCURACY_SCHEMA, attribution_accuracy
+from spark_jobs.attribution import MODELS
 from spark_jobs.delta_io import read_rewritten, replace_window
 from spark_jobs.layers import EVALUATION, EVENT_DATE, GOLD
 
 ACCURACY_KEY = AssetKey("attribution_accuracy")
+SCORES_EVERY_CONVERSION = "scores_every_conversion"
 
 
 def defs_for(s: Settings) -> Definitions:
@@ -44,6 +49,14 @@ def build_attribution_accuracy(partitions: PartitionsDefinition) -> AssetsDefini
         description="Per event date, attribution model and the true cause's channel: the share of "
         "conversions and of revenue each model credited to the campaign that really caused them "
         "(the simulator's ground truth; empty for a lake without it).",
+        check_specs=[
+            AssetCheckSpec(
+                SCORES_EVERY_CONVERSION,
+                asset=ACCURACY_KEY,
+                description="Every model is scored on every conversion of gold_attribution that the "
+                "truth knows, and accuracies lie within [0, 1].",
+            )
+        ],
         partitions_def=partitions,
         backfill_policy=single_run,
         pool="spark",
@@ -60,14 +73,25 @@ def materialize_attribution_accuracy(
     w = window_of(context)
     start, end = w.dates(GOLD)
     fs, base = the_lake.arrow_fs()
+    judged = 0
     if truth_exists(fs, base):
         truth = session.read.parquet(the_lake.table(TRUTH_DIR, "conversions"))
         credited = read_rewritten(session, the_lake, GOLD, "attribution", w)
         scores = attribution_accuracy(credited, truth).persist()
+        judged = credited.select("order_id").distinct().join(truth.select("order_id"), "order_id").count()
     else:  # still written: the marts read the table whether or not the lake has truth
         context.log.warning("this lake holds no ground truth (truth/): attribution accuracy left empty")
         scores = session.createDataFrame([], ACCURACY_SCHEMA)
     replace_window(scores, the_lake.table(EVALUATION, "attribution_accuracy"), EVENT_DATE, start, end)
+    per_model = {
+        r["model"]: (r["conversions"], r["bad"])
+        for r in scores.groupBy("model")
+        .agg(
+            F.sum("conversions").alias("conversions"),
+            F.count(F.when(~F.col("accuracy").between(0.0, 1.0 + 1e-9), 1)).alias("bad"),
+        )
+        .collect()
+    }
     overall = {
         r["model"]: round(r["accuracy"], 4)
         for r in scores.groupBy("model")
@@ -75,10 +99,24 @@ def materialize_attribution_accuracy(
         .collect()
     }
     scores.unpersist()
+    short = {m: n for m, (n, _) in per_model.items() if n != judged}
+    out_of_range = {m: bad for m, (_, bad) in per_model.items() if bad}
     yield MaterializeResult(
         metadata={
             "path": MetadataValue.path(the_lake.table(EVALUATION, "attribution_accuracy")),
             "event_dates": f"{start}..{end}",
             "accuracy_by_model": MetadataValue.json(overall),
         }
+    )
+    yield AssetCheckResult(
+        check_name=SCORES_EVERY_CONVERSION,
+        asset_key=ACCURACY_KEY,
+        passed=not short and not out_of_range and (judged == 0 or len(per_model) == len(MODELS)),
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "conversions_with_truth": judged,
+            "models_scored": len(per_model),
+            "models_short": MetadataValue.json(short),
+            "rows_out_of_range": MetadataValue.json(out_of_range),
+        },
     )

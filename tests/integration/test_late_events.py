@@ -105,3 +105,80 @@ def test_late_events_correct_their_event_date(spark, tmp_path):
     # Rerunning the late day changes nothing.
     _process(spark, lake, date(2026, 11, 4))
     assert _gold(spark, lake) == {("2026-11-02", "cmp-1"): (3, 3), ("2026-11-04", "cmp-1"): (1, 0)}
+
+
+def _conv(order: str, ts: str, user: str, value: int) -> dict:
+    return {
+        "event_id": f"ev-conv-{order}",
+        "event_type": "conversion",
+        "event_ts": ts,
+        "conversion_id": f"conv-{order}",
+        "order_id": order,
+        "advertiser_id": "adv-1",
+        "user_id": user,
+        "conv_type": "purchase",
+        "value_micros": value,
+        "is_test": False,
+    }
+
+
+def _credits(spark, lake: Lake, model: str) -> dict:
+    rows = spark.read.format("delta").load(lake.table("gold", "attribution")).where(f"model = '{model}'")
+    return {(r["order_id"], r["campaign_id"]): r["credit"] for r in rows.collect()}
+
+
+def test_a_late_click_and_a_late_conversion_correct_attribution_when_their_day_is_rerun(spark, tmp_path):
+    lake = Lake(str(tmp_path))
+    display = {
+        **_imp("a", "2026-11-02T09:00:00.000000Z", "cmp-display"),
+        "user_id": "u1",
+        "channel": "display",
+    }
+    search = {**_imp("b", "2026-11-02T10:00:00.000000Z", "cmp-search"), "user_id": "u1", "channel": "search"}
+    land(tmp_path, "impression", "2026-11-02", 10, jsonl_gz([display, search]))
+    land(
+        tmp_path,
+        "click",
+        "2026-11-02",
+        10,
+        jsonl_gz([{**_click("a", "2026-11-02T09:01:00.000000Z", "a"), "user_id": "u1"}]),
+    )
+    land(
+        tmp_path,
+        "conversion",
+        "2026-11-02",
+        12,
+        jsonl_gz([_conv("o1", "2026-11-02T12:00:00.000000Z", "u1", 60)]),
+    )
+    _process(spark, lake, date(2026, 11, 2))
+    assert _credits(spark, lake, "last_click") == {("o1", "cmp-display"): 1.0}
+
+    # Two days later: the click on the search ad (10:01 on 11-02, before o1) and a second
+    # order of the same user that evening, both dated 11-02.
+    late_click = {**_click("b", "2026-11-02T10:01:00.000000Z", "b"), "user_id": "u1"}
+    land(tmp_path, "click", "2026-11-04", 8, jsonl_gz([late_click]))
+    land(
+        tmp_path,
+        "conversion",
+        "2026-11-04",
+        8,
+        jsonl_gz([_conv("o2", "2026-11-02T18:00:00.000000Z", "u1", 40)]),
+    )
+    _process(spark, lake, date(2026, 11, 4))
+    both = {
+        ("o1", "cmp-display"): 0.0,
+        ("o1", "cmp-search"): 1.0,
+        ("o2", "cmp-display"): 0.0,
+        ("o2", "cmp-search"): 1.0,
+    }
+    assert _credits(spark, lake, "last_click") == both
+    assert _credits(spark, lake, "first_click") == {k: 1.0 - v for k, v in both.items()}
+    assert _credits(spark, lake, "linear") == dict.fromkeys(both, 0.5)
+    daily = spark.read.format("delta").load(lake.table("gold", "campaign_daily")).collect()
+    assert {r["campaign_id"]: (r["conversions"], r["revenue_micros"]) for r in daily} == {
+        "cmp-display": (0, 0),
+        "cmp-search": (2, 100),
+    }
+    # Rerunning changes nothing.
+    _process(spark, lake, date(2026, 11, 4))
+    assert _credits(spark, lake, "last_click") == both
