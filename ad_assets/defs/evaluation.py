@@ -18,6 +18,7 @@ from dagster import (
     PartitionsDefinition,
     asset,
 )
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from ad_assets.defs.gold import GOLD_KEYS
@@ -28,11 +29,14 @@ from ad_assets.resources import LakeResource, SparkResource
 from ad_assets.settings import Settings
 from spark_jobs.accuracy import ACCURACY_SCHEMA, attribution_accuracy
 from spark_jobs.attribution import MODELS
-from spark_jobs.delta_io import read_rewritten, replace_window
+from spark_jobs.delta_io import ensure_table, read_rewritten, replace_window
+from spark_jobs.lake import Lake
+from spark_jobs.lake_read import table_exists
 from spark_jobs.layers import EVALUATION, EVENT_DATE, GOLD
 
 ACCURACY_KEY = AssetKey("attribution_accuracy")
 SCORES_EVERY_CONVERSION = "scores_every_conversion"
+ACCURACY_TABLE = "attribution_accuracy"  # evaluation/<this>
 
 
 def defs_for(s: Settings) -> Definitions:
@@ -64,6 +68,14 @@ def build_attribution_accuracy(partitions: PartitionsDefinition) -> AssetsDefini
     )(materialize_attribution_accuracy)
 
 
+def ensure_accuracy_table(session: SparkSession, lake: Lake) -> None:
+    """An empty accuracy table where none was written yet (a lake without truth, or marts
+    built before the evaluation ran): the marts read it either way."""
+    path = lake.table(EVALUATION, ACCURACY_TABLE)
+    if not table_exists(lake, EVALUATION, ACCURACY_TABLE):
+        ensure_table(session, path, session.createDataFrame([], ACCURACY_SCHEMA).schema, EVENT_DATE)
+
+
 @outage_aware
 def materialize_attribution_accuracy(
     context: AssetExecutionContext, lake: LakeResource, spark: SparkResource
@@ -82,7 +94,7 @@ def materialize_attribution_accuracy(
     else:  # still written: the marts read the table whether or not the lake has truth
         context.log.warning("this lake holds no ground truth (truth/): attribution accuracy left empty")
         scores = session.createDataFrame([], ACCURACY_SCHEMA)
-    replace_window(scores, the_lake.table(EVALUATION, "attribution_accuracy"), EVENT_DATE, start, end)
+    replace_window(scores, the_lake.table(EVALUATION, ACCURACY_TABLE), EVENT_DATE, start, end)
     per_model = {
         r["model"]: (r["conversions"], r["bad"])
         for r in scores.groupBy("model")
@@ -103,7 +115,7 @@ def materialize_attribution_accuracy(
     out_of_range = {m: bad for m, (_, bad) in per_model.items() if bad}
     yield MaterializeResult(
         metadata={
-            "path": MetadataValue.path(the_lake.table(EVALUATION, "attribution_accuracy")),
+            "path": MetadataValue.path(the_lake.table(EVALUATION, ACCURACY_TABLE)),
             "event_dates": f"{start}..{end}",
             "accuracy_by_model": MetadataValue.json(overall),
         }

@@ -29,7 +29,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from ad_assets.defs.evaluation import ACCURACY_KEY
+from ad_assets.defs.evaluation import ensure_accuracy_table
 from ad_assets.defs.gold import GOLD_KEYS
 from ad_assets.lib.partitions import daily_partitions, single_run, window_of
 from ad_assets.quality.results import ensure_table, record
@@ -37,7 +37,7 @@ from ad_assets.resources import ClickHouseResource, LakeResource, SparkResource
 from ad_assets.settings import Settings
 from spark_jobs.lake import Lake
 from spark_jobs.lake_read import table_exists
-from spark_jobs.layers import EVALUATION, GOLD, MARTS
+from spark_jobs.layers import GOLD, MARTS
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -133,14 +133,12 @@ def materialize_marts(
 ) -> Iterator:
     w = window_of(context)
     the_lake = lake.writable_lake("quality")
-    sources = {key.to_user_string(): (GOLD, name) for name, key in GOLD_KEYS.items()}
-    sources[ACCURACY_KEY.to_user_string()] = (EVALUATION, "attribution_accuracy")
-    missing = {k: the_lake.table(*t) for k, t in sources.items() if not table_exists(the_lake, *t)}
+    missing = [n for n in GOLD_KEYS if not table_exists(the_lake, GOLD, n)]
     if missing:
         raise Failure(
-            description="lake tables not found, so the marts have nothing to read: "
-            + ", ".join(f"{asset} ({path})" for asset, path in missing.items())
-            + ". Materialize them for this partition first.",
+            description="gold tables not found, so the marts have nothing to read: "
+            + ", ".join(f"gold_{n} ({the_lake.table('gold', n)})" for n in missing)
+            + ". Materialize gold for this partition first.",
             allow_retries=False,  # waiting will not make them appear
         )
     busy = clickhouse.busy()
@@ -156,6 +154,7 @@ def materialize_marts(
     context.log.info(f"dbt build for event dates {w.event_start}..{w.end} on {clickhouse.target}")
     session = spark.session(the_lake)
     ensure_table(session, the_lake)  # the quality_daily mart reads it
+    ensure_accuracy_table(session, the_lake)  # and attribution_accuracy this one
     tests: list[AssetCheckResult] = []
     try:
         for event in dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream():
