@@ -28,7 +28,7 @@ def attribution_accuracy(attribution: DataFrame, truth: DataFrame) -> DataFrame:
     accuracy and revenue_accuracy. Conversions without a truth row are not judged."""
     orders = (
         attribution.groupBy("event_date", "order_id")
-        .agg(F.first("value_micros").alias("value_micros"), F.max("touches").alias("touches"))
+        .agg(F.max("value_micros").alias("value_micros"), F.max("touches").alias("touches"))
         .join(truth.select("order_id", "cause_campaign_id", "cause_channel"), "order_id")
     )
     models = F.explode(F.array(*[F.lit(m) for m in MODELS])).alias("model")
@@ -48,9 +48,10 @@ def attribution_accuracy(attribution: DataFrame, truth: DataFrame) -> DataFrame:
         "event_date", "model", F.coalesce("cause_channel", F.lit(ORGANIC)).alias("cause_channel")
     ).agg(
         F.count("*").cast("bigint").alias("conversions"),
-        F.sum("credit_to_cause").alias("credit_to_cause"),
+        # Rounded, as in attribution_campaign_daily: sums of doubles depend on their order.
+        F.round(F.sum("credit_to_cause"), 9).alias("credit_to_cause"),
         F.sum("value_micros").cast("bigint").alias("revenue_micros"),
-        F.sum(F.col("credit_to_cause") * F.col("value_micros")).alias("revenue_to_cause_micros"),
+        F.round(F.sum(F.col("credit_to_cause") * F.col("value_micros")), 3).alias("revenue_to_cause_micros"),
     )
     return sums.withColumn("accuracy", F.col("credit_to_cause") / F.col("conversions")).withColumn(
         "revenue_accuracy",

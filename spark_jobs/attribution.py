@@ -107,8 +107,10 @@ def heuristic_credits(touches: DataFrame) -> DataFrame:
     half_life_us = TIME_DECAY_HALF_LIFE / timedelta(microseconds=1)
     weight = F.pow(F.lit(2.0), -age_us / F.lit(half_life_us))
     # The window sum first: a window function cannot sit inside the explode.
+    # Rounded to 1e-12: the window's sum of doubles depends on the order of its rows, and a
+    # rerun must write the same credits (they still sum to 1 well within the check's 1e-9).
     weighted = touches.withColumn("_w", weight).withColumn(
-        "_decay", F.col("_w") / F.sum("_w").over(Window.partitionBy("order_id"))
+        "_decay", F.round(F.col("_w") / F.sum("_w").over(Window.partitionBy("order_id")), 12)
     )
     models = F.array(
         *[
@@ -237,9 +239,11 @@ def attribution_campaign_daily(attribution: DataFrame, campaign_daily: DataFrame
     campaign's spend that day and ROAS = credited revenue / spend (null without spend).
     Unattributed conversions are one row per advertiser and day, campaign null."""
     credited = attribution.groupBy("event_date", "advertiser_id", "campaign_id", "model").agg(
-        F.first("channel", ignorenulls=True).alias("channel"),
-        F.sum("credit").alias("credited_conversions"),
-        F.sum("credited_revenue_micros").alias("credited_revenue_micros"),
+        F.min("channel").alias("channel"),
+        # Rounded: a sum of doubles depends on the order Spark adds them in, and a rerun
+        # must write the same table (1e-9 of a conversion, a thousandth of a micro).
+        F.round(F.sum("credit"), 9).alias("credited_conversions"),
+        F.round(F.sum("credited_revenue_micros"), 3).alias("credited_revenue_micros"),
     )
     spend = campaign_daily.select("event_date", "advertiser_id", "campaign_id", "spend_micros")
     joined = credited.join(spend, ["event_date", "advertiser_id", "campaign_id"], "left")

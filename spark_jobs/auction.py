@@ -30,6 +30,17 @@ LANDSCAPE_KEYS: tuple[str, ...] = (EVENT_DATE, "channel", "ad_format", "bid_buck
 _REQUEST_KEYS: tuple[str, ...] = ("publisher_id", "placement_id", "channel", "ad_format")
 
 
+def _micros(cpm: Column) -> Column:
+    """A CPM price as integer micros: sums of these are exact, so a rerun that adds the same
+    bids in another order writes the same averages (sums of doubles differ in the last bits)."""
+    return F.round(cpm * F.lit(1_000_000)).cast("bigint")
+
+
+def _mean_cpm(cpm: Column) -> Column:
+    """The mean of a CPM price (nulls ignored), from exact micro sums."""
+    return F.sum(_micros(cpm)) / F.count(cpm) / F.lit(1_000_000.0)
+
+
 def _is_test(c: Column) -> Column:
     return F.coalesce(c, F.lit(False))
 
@@ -105,10 +116,10 @@ def auction_daily(requests: DataFrame, responses: DataFrame, impressions: DataFr
         F.countDistinct(F.when(F.col("request_found"), F.col("request_id"))).alias("bid_requests"),
         F.count("*").alias("bids"),
         F.count(F.when(won, 1)).alias("wins"),
-        F.avg("bid_price_cpm").alias("avg_bid_cpm"),
-        F.avg(F.when(won, F.col("clear_price_cpm"))).alias("avg_clear_price_cpm"),
-        F.sum(F.when(priced_win, F.col("clear_price_cpm"))).alias("_won_clear"),
-        F.sum(F.when(priced_win, F.col("bid_price_cpm"))).alias("_won_bid"),
+        _mean_cpm(F.col("bid_price_cpm")).alias("avg_bid_cpm"),
+        _mean_cpm(F.when(won, F.col("clear_price_cpm"))).alias("avg_clear_price_cpm"),
+        F.sum(_micros(F.when(priced_win, F.col("clear_price_cpm")))).alias("_won_clear"),
+        F.sum(_micros(F.when(priced_win, F.col("bid_price_cpm")))).alias("_won_bid"),
         *[F.count(F.when(~won & (reason == code), 1)).alias(name) for code, name in LOSS_COLUMNS.items()],
         F.count(F.when(~won & ~known_reason, 1)).alias("other_losses"),
     )
@@ -158,7 +169,7 @@ def bid_landscape(requests: DataFrame, responses: DataFrame) -> DataFrame:
     agg = bids.groupBy(*LANDSCAPE_KEYS).agg(
         F.count("*").alias("bids"),
         F.count(F.when(won, 1)).alias("wins"),
-        F.avg(F.when(won, F.col("clear_price_cpm"))).alias("avg_clear_price_cpm"),
+        _mean_cpm(F.when(won, F.col("clear_price_cpm"))).alias("avg_clear_price_cpm"),
     )
     return agg.select(
         *LANDSCAPE_KEYS,
