@@ -11,8 +11,10 @@ WITH sums AS (
         campaign_id,
         sum(bids) AS n_bids,
         sum(wins) AS n_wins,
-        sum(avg_bid_cpm * bids) AS bid_cpm_total,
-        sum(avg_clear_price_cpm * wins) AS clear_cpm_total,
+        -- Back to exact integer micros before adding up: a sum of doubles depends on the
+        -- order rows arrive in, and a rerun must build the same mart.
+        sum(toInt64(round(coalesce(avg_bid_cpm, 0) * bids * 1e6))) AS bid_micros_total,
+        sum(toInt64(round(coalesce(avg_clear_price_cpm, 0) * wins * 1e6))) AS clear_micros_total,
         sum(floor_losses) AS n_floor_losses,
         sum(outbid_losses) AS n_outbid_losses,
         sum(expired_losses) AS n_expired_losses,
@@ -31,8 +33,8 @@ SELECT
     n_bids AS bids,
     n_wins AS wins,
     if(n_bids = 0, NULL, n_wins / n_bids) AS win_rate,
-    if(n_bids = 0, NULL, bid_cpm_total / n_bids) AS avg_bid_cpm,
-    if(n_wins = 0, NULL, clear_cpm_total / n_wins) AS avg_clear_price_cpm,
+    if(n_bids = 0, NULL, bid_micros_total / n_bids / 1e6) AS avg_bid_cpm,
+    if(n_wins = 0, NULL, clear_micros_total / n_wins / 1e6) AS avg_clear_price_cpm,
     n_floor_losses AS floor_losses,
     n_outbid_losses AS outbid_losses,
     n_expired_losses AS expired_losses,
