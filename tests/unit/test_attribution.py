@@ -5,16 +5,8 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from spark_jobs import attribution as A
+from tests.unit.test_gold import CLICK, CONV
 
-CONV = (
-    "event_id string, event_ts timestamp, order_id string, advertiser_id string, "
-    "user_pid string, value_micros bigint, is_valid boolean, event_date date, event_hour int"
-)
-CLICK = (
-    "event_id string, event_ts timestamp, user_pid string, advertiser_id string, "
-    "campaign_id string, is_valid boolean, publisher_id string, channel string, "
-    "event_date date, event_hour int"
-)
 T0 = datetime(2026, 11, 10, 12)
 DAY = timedelta(days=1)
 
