@@ -3,7 +3,7 @@ checked against an independent recomputation from the raw files; the ClickHouse 
 (dbt on chDB) checked against gold and recomputed from it."""
 
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -85,14 +85,14 @@ def test_raw_lines_equal_bronze_plus_quarantine(embedded):
     assert "malformed_json" in reasons and any(r.startswith("missing:") for r in reasons)
 
 
-def test_rerunning_a_partition_or_the_whole_range_changes_no_table_content(embedded):
+def test_rerunning_the_whole_range_changes_no_table_content(embedded):
+    """What a second `make run` does. (Rerunning one partition: test_faults, whose reruns
+    must leave a one-day lake and its marts as they were.)"""
     lake = embedded["lake"]
     before = all_contents(lake)
-    run_assets(embedded["resources"], date(2026, 11, 3), date(2026, 11, 3), embedded["instance"])
-    assert all_contents(lake) == before
     marts_before = all_marts(embedded["resources"]["clickhouse"])
     assert all(marts_before.values())
-    run_assets(embedded["resources"], START, END, embedded["instance"])  # what a second `make run` does
+    run_assets(embedded["resources"], START, END, embedded["instance"])
     after = all_contents(lake)
     assert before.keys() == after.keys()
     for table in before:
