@@ -8,7 +8,7 @@ PY := .venv/bin/python
 DAYS ?= 7
 # START unset: the CLI's default first day (ad_assets.settings.DEFAULT_START_DATE).
 START ?=
-IMPRESSIONS_PER_DAY ?= 10000
+IMPRESSIONS_PER_DAY ?= 30000
 BENCH_SCALE ?= all
 
 .PHONY: setup setup-test run ui docs test lint lock clean bench bench-quick

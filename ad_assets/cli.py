@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     g = sub.add_parser("generate", help="write simulated ad-server logs to <out>/raw")
     g.add_argument("--start", default=DEFAULT_START_DATE)
     g.add_argument("--days", type=int, default=7)
-    g.add_argument("--impressions-per-day", type=int, default=10_000)
+    g.add_argument("--impressions-per-day", type=int, default=30_000)
     g.add_argument("--seed", type=int, default=42)
     g.add_argument("--out", help="lake root (default $ADLAKE_HOME/lake)")
     g.set_defaults(fn=cmd_generate)

@@ -11,7 +11,7 @@ writes goes under ADLAKE_HOME (default ./.adlake): the lake, Dagster's instance,
 | AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION | | S3 credentials |
 | ADLAKE_START_DATE | 2026-11-01 | first daily partition (and the simulated world's start) |
 | ADLAKE_RAW_SOURCE | generator (embedded) / landed | who writes raw/ |
-| ADLAKE_IMPRESSIONS_PER_DAY, ADLAKE_SEED | 10000, 42 | generator scale and seed |
+| ADLAKE_IMPRESSIONS_PER_DAY, ADLAKE_SEED | 30000, 42 | generator scale and seed |
 | ADLAKE_SPARK_MASTER, ADLAKE_SPARK_DRIVER_MEMORY | local[2], 4g | Spark |
 | ADLAKE_SPARK_JARS_DIR | $ADLAKE_CACHE/jars-current | Delta + hadoop-aws jars |
 | ADLAKE_SPARK_CONF | (none) | more Spark settings, a JSON object: {"spark.executor.memory": "8g"} |
@@ -115,7 +115,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         s3_path_style=e.get("ADLAKE_S3_PATH_STYLE", "true").lower() in ("1", "true", "yes"),
         start_date=e.get("ADLAKE_START_DATE", DEFAULT_START_DATE),
         raw_source=e.get("ADLAKE_RAW_SOURCE", "generator" if env == "embedded" else "landed"),
-        impressions_per_day=int(e.get("ADLAKE_IMPRESSIONS_PER_DAY", "10000")),
+        impressions_per_day=int(e.get("ADLAKE_IMPRESSIONS_PER_DAY", "30000")),
         seed=int(e.get("ADLAKE_SEED", "42")),
         spark_master=e.get("ADLAKE_SPARK_MASTER", "local[2]"),
         spark_driver_memory=e.get("ADLAKE_SPARK_DRIVER_MEMORY", "4g"),

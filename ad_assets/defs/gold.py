@@ -316,9 +316,10 @@ def auction_checks(session: SparkSession, lake: Lake, w: ArrivalWindow) -> list[
     ]
 
 
-# Rows that break a business bound (null ratios, from a zero divisor, are fine).
+# Rows that break a business bound (null ratios, from a zero divisor, are fine). CVR has
+# no upper one: a campaign-day's conversions may follow clicks of earlier days.
 OUT_OF_BOUNDS = (
-    "ctr < 0 OR ctr > 1 OR cvr < 0 OR cvr > 1 OR spend_micros < 0 OR revenue_micros < 0 "
+    "ctr < 0 OR ctr > 1 OR cvr < 0 OR spend_micros < 0 OR revenue_micros < 0 "
     "OR isnan(roas) OR abs(roas) = double('inf')"
 )
 

@@ -84,7 +84,8 @@ def generate(
                 write_truth(writer.fs, writer.base, day, events[TRUTH])
         rng = np.random.default_rng([seed, day.toordinal(), 0xD11])
         for event_type in EVENT_TYPES:
-            pending[event_type].append(ship(rng, event_type, events[event_type], dp, lands, phases))
+            for part in events[event_type]:
+                pending[event_type].append(ship(rng, event_type, part, dp, lands, phases))
         del events
         # Nothing arrives before it happens: once `day` is simulated, its files are complete.
         for event_type, shipments in pending.items():

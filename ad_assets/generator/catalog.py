@@ -165,6 +165,38 @@ class Catalog:
         """Index into CHANNELS of each placement's channel."""
         return np.array([CHANNELS.index(c) for c in self.placement_channel])
 
+    @cached_property
+    def campaign_channel_code(self) -> np.ndarray:
+        """Index into CHANNELS of each campaign's channel."""
+        return np.array([CHANNELS.index(c) for c in self.campaign_channel])
+
+    @cached_property
+    def campaign_end_day(self) -> np.ndarray:
+        """Each campaign's end as days since the epoch (its flight ends before that day)."""
+        return self.campaign_end.astype("datetime64[D]").astype(np.int64)
+
+    @cached_property
+    def advertiser_campaigns(self) -> np.ndarray:
+        """(advertisers, most campaigns of one) campaign numbers of each advertiser, -1 padded."""
+        counts = np.bincount(self.campaign_advertiser, minlength=len(self.advertiser_id))
+        slots = np.full((len(counts), max(int(counts.max()), 1)), -1, dtype=np.int64)
+        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        order = np.argsort(self.campaign_advertiser, kind="stable")
+        rank = np.arange(len(order)) - first[self.campaign_advertiser[order]]
+        slots[self.campaign_advertiser[order], rank] = order
+        return slots
+
+    @cached_property
+    def channel_placement_choice(self) -> dict[int, tuple[np.ndarray, WeightedChoice]]:
+        """Per channel code: its placements and a sampler of them by traffic weight."""
+        out = {}
+        for code in range(len(CHANNELS)):
+            pool = np.flatnonzero(self.placement_channel_code == code)
+            if len(pool):
+                w = self.placement_weight[pool]
+                out[code] = (pool, WeightedChoice(w / w.sum()))
+        return out
+
     def creative(self, campaign: np.ndarray, slot: np.ndarray) -> Coded:
         return Coded(campaign * self.creatives_per_campaign + slot - 1, self.creative_ids)
 

@@ -82,6 +82,27 @@ def take_columns(
     return out
 
 
+def concat_columns(parts: list[dict[str, Column]]) -> dict[str, Column]:
+    """Rows of several sets of the same columns, one set after another. Codes that columns
+    share in every set stay shared (serialisation treats those columns as one)."""
+    shared: dict[tuple[int, ...], np.ndarray] = {}
+    out: dict[str, Column] = {}
+    for name, first in parts[0].items():
+        cols = [p[name] for p in parts]
+        if isinstance(first, Coded):
+            if any(c.values is not first.values and not np.array_equal(c.values, first.values) for c in cols):
+                raise ValueError(f"column {name} has different vocabularies")
+            key = tuple(id(c.codes) for c in cols)
+            if key not in shared:
+                shared[key] = np.concatenate([c.codes for c in cols])
+            out[name] = Coded(shared[key], first.values)
+        elif isinstance(first, HexIds):
+            out[name] = HexIds(np.concatenate([c.raw for c in cols]), first.prefix)
+        else:
+            out[name] = np.concatenate(cols)
+    return out
+
+
 def materialise(col: Column) -> np.ndarray:
     return col if isinstance(col, np.ndarray) else col.materialise()
 

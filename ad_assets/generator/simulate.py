@@ -8,7 +8,7 @@ columns as plain arrays."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -26,10 +26,22 @@ from ad_assets.generator.columns import (
     Coded,
     Column,
     HexIds,
+    concat_columns,
     materialise,
     random_ids,
     take,
     take_columns,
+)
+from ad_assets.generator.journeys import (
+    JourneyProfile,
+    Seen,
+    Touches,
+    conversion_delay,
+    follow_ups,
+    prospecting,
+    purchases,
+    start_journeys,
+    targeted_placements,
 )
 from ad_assets.generator.sampling import WeightedChoice
 from spark_jobs.contracts import CHANNELS
@@ -56,6 +68,7 @@ class TrafficProfile:
     duplicate_pixel_rate: float = 0.01  # same order reported twice by the pixel
     not_rendered_rate: float = 0.03  # won auctions whose ad never rendered
     gdpr_countries: tuple[str, ...] = ("GB", "DE", "FR", "ES", "IT", "NL", "PL", "SE")
+    journeys: JourneyProfile = field(default_factory=JourneyProfile)  # in-market users
 
 
 # Traffic share by hour of day (UTC): trough around 04:00, evening peak around 20:00.
@@ -88,6 +101,7 @@ _IMPRESSION_FROM_REQUEST = (
     "user_id",
 )
 _ONE = np.array(["1"])
+_COUNTRIES = np.array(COUNTRIES)
 _USD = np.array(["USD"])
 
 
@@ -100,15 +114,27 @@ def _timestamps(rng: np.random.Generator, day: date, n: int) -> np.ndarray:
     return np.sort(day_start_us(day) + hours * HOUR_US + rng.integers(0, HOUR_US, n))
 
 
-def _run_auctions(rng: np.random.Generator, cat: Catalog, day: date, n_req: int) -> dict:
-    """Requests and up to MAX_BIDS bids each; second-price with floor. Returns arrays."""
+def _run_auctions(
+    rng: np.random.Generator,
+    cat: Catalog,
+    day: date,
+    plc: np.ndarray,
+    bidder: np.ndarray | None = None,
+    boost: np.ndarray | float = 1.0,
+) -> dict:
+    """Up to MAX_BIDS bids on each request of placements `plc`; second-price with floor.
+    `bidder`: a campaign that bids on each request (a journey's targeted buy), in the first
+    slot, its bid x `boost`. Returns arrays."""
+    n_req = len(plc)
     day64 = np.datetime64(day, "D")
     active = (cat.campaign_start <= day64) & (cat.campaign_end > day64)
-    plc = cat.placement_choice.draw(rng, n_req)
     channel_of_req = cat.placement_channel_code[plc]
-    # Most open-exchange requests draw no bid at all (no matching demand or budget).
-    has_demand = rng.random(n_req) < 0.38
-    n_bids = np.where(has_demand, np.minimum(rng.poisson(1.6, n_req), MAX_BIDS), 0)
+    if bidder is None:
+        # Most open-exchange requests draw no bid at all (no matching demand or budget).
+        has_demand = rng.random(n_req) < 0.38
+        n_bids = np.where(has_demand, np.minimum(rng.poisson(1.6, n_req), MAX_BIDS), 0)
+    else:
+        n_bids = np.minimum(1 + rng.poisson(1.6, n_req), MAX_BIDS)
     bid_camp = np.full((n_req, MAX_BIDS), -1, dtype=np.int32)
     for code, ch in enumerate(CHANNELS):
         pool = np.flatnonzero(active & (cat.campaign_channel == ch))
@@ -119,6 +145,10 @@ def _run_auctions(rng: np.random.Generator, cat: Catalog, day: date, n_req: int)
         weight = cat.campaign_daily_budget_micros[pool].astype(float)
         bid_camp[rows] = pool[WeightedChoice(weight / weight.sum()).draw(rng, (len(rows), MAX_BIDS))]
     bid_noise = rng.lognormal(0, 0.35, bid_camp.shape)
+    if bidder is not None:
+        bid_camp[:, 0] = bidder
+        n_bids = np.maximum(n_bids, 1)
+        bid_noise[:, 0] *= boost
     floor_noise = rng.lognormal(0, 0.15, n_req)
     # Row-wise arithmetic on millions of rows runs several times faster on slices that stay
     # in cache: settle the auctions a slice of requests at a time, into arrays made once.
@@ -194,40 +224,203 @@ def _top_two(ranked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def calibrate_fill_rate(cat: Catalog, seed: int, day: date) -> float:
     """Share of requests that end in an impression, estimated on a sample."""
     rng = np.random.default_rng([seed, 0xF111])
-    a = _run_auctions(rng, cat, day, 20_000)
+    a = _run_auctions(rng, cat, day, cat.placement_choice.draw(rng, 20_000))
     return max(float(a["has_winner"].mean()) * (1 - TrafficProfile().not_rendered_rate), 0.01)
 
 
 def generate_day(
     cat: Catalog, seed: int, day: date, impressions_per_day: int, profile: TrafficProfile | None = None
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Events whose event_ts falls on `day` (conversions: whose click does), as columns."""
+    """The events that begin on `day`, as columns: its traffic (conversions may follow days
+    later) and the journeys that start on it (their touches too)."""
     events = simulate_day(cat, seed, day, impressions_per_day, profile)
-    return {t: {k: materialise(c) for k, c in cols.items()} for t, cols in events.items() if t != TRUTH}
+    return {
+        t: {k: materialise(c) for k, c in concat_columns(parts).items()}
+        for t, parts in events.items()
+        if t != TRUTH
+    }
 
 
 TRUTH = "truth"  # simulate_day's key for what the simulator knows and the logs do not
+_CAUSE_TYPES = np.array(["click", "impression"])
 
 
 def simulate_day(
     cat: Catalog, seed: int, day: date, impressions_per_day: int, profile: TrafficProfile | None = None
 ) -> dict[str, dict[str, Column]]:
-    """`generate_day` with strings left as codes and random bytes. The draws, and their
+    """`generate_day` with strings left as codes and random bytes, each event type's rows
+    in parts (a list of column sets), and the truth under TRUTH. The draws, and their
     order, are what fix the output: keep both when editing."""
     p = profile or TrafficProfile()
+    jp = p.journeys
     rng = np.random.default_rng([seed, day.toordinal()])
     fill = calibrate_fill_rate(cat, seed, day)
-    n_req = int(impressions_per_day * WEEKDAY_FACTOR[day.weekday()] / fill)
+    volume = impressions_per_day * WEEKDAY_FACTOR[day.weekday()]
+    n_journeys = int(volume * jp.per_1k_impressions / 1000)
+    # Journeys' first touches are served too: open traffic makes up the rest of the volume.
+    n_req = int(max(volume - n_journeys * jp.prospecting_touches, 0) / fill)
 
-    # Bid requests. Placement-level columns share the placement codes, so serialisation
-    # writes each placement's fields once.
+    # Open traffic: requests from anyone, bid on by whoever has demand.
     req_ts = _timestamps(rng, day, n_req)
     user = cat.user_choice.draw(rng, n_req)
-    a = _run_auctions(rng, cat, day, n_req)
+    open_auctions = _run_auctions(rng, cat, day, cat.placement_choice.draw(rng, n_req))
+    # Journeys' first stage rides with it; retargeting and search follow its clicks.
+    journeys = start_journeys(rng, cat, day, _timestamps(rng, day, n_journeys), jp)
+    first = prospecting(rng, cat, journeys, jp)
+    served = _serve(
+        rng,
+        cat,
+        p,
+        np.concatenate([req_ts, first.ts]),
+        np.concatenate([user, journeys.user[first.journey]]),
+        _concat_auctions(open_auctions, _targeted_auctions(rng, cat, day, first, jp)),
+        planned=np.concatenate([np.full(n_req, -1), first.campaign]),
+        ctr_boost=np.concatenate([np.ones(n_req), np.take(jp.ctr_boost, first.stage)]),
+    )
+    seen = _seen(served, first)
+    second = follow_ups(rng, cat, journeys, seen, jp)
+    served_later = _serve(
+        rng,
+        cat,
+        p,
+        second.ts,
+        journeys.user[second.journey],
+        _targeted_auctions(rng, cat, day, second, jp),
+        planned=second.campaign,
+        ctr_boost=np.take(jp.ctr_boost, second.stage),
+    )
+    seen = Seen.concat([seen, _seen(served_later, second)])
+    # Each event type's rows in parts, shipped part by part: joining the day's millions of
+    # rows into one copy would cost more than the rest of the simulation.
+    parts = [served.events, served_later.events]
+
+    # Conversions after other valid clicks (one touch each, the vertical's rate) ...
+    click_event_id = concat_columns([p["click"] for p in parts])["event_id"]
+    clicks = _Clicks.concat([served.clicks, served_later.clicks])
+    adv = cat.campaign_advertiser[clicks.campaign]
+    advertiser_cvr = np.array([VERTICALS[v]["cvr"] for v in cat.advertiser_vertical])
+    k = np.flatnonzero(clicks.valid & ~clicks.touch & (rng.random(len(adv)) < advertiser_cvr[adv]))
+    click_conv_ts = clicks.ts[k] + conversion_delay(rng, len(k))
+    # ... the journeys' purchases, caused by a click or a view, or organic ...
+    bought = purchases(rng, cat, journeys, seen, jp, day_start_us(day))
+    caused = bought.cause >= 0
+    cause = bought.cause[caused]
+    # ... and organic conversions (no ad behind them) on the day, from random users.
+    n_org = int(len(k) * p.organic_conversion_share)
+    org_adv = rng.integers(0, len(cat.advertiser_id), n_org)
+    org_user = cat.user_choice.draw(rng, n_org)
+    # Orders with a cause come first (clicked, then journeys'), organic ones after them.
+    order_journey = np.concatenate([bought.journey[caused], bought.journey[~caused]])
+    conv_ts = np.concatenate(
+        [click_conv_ts, bought.ts[caused], bought.ts[~caused], _timestamps(rng, day, n_org)]
+    )
+    conv_adv = np.concatenate([adv[k], journeys.advertiser[order_journey], org_adv])
+    conv_user = HexIds(
+        cat.user_key[np.concatenate([clicks.user[k], journeys.user[order_journey], org_user])], USER_PREFIX
+    )
+    conversions_ = _conversions(rng, cat, p, conv_ts, conv_adv, conv_user)
+    # Ground truth, which no ad server logs: the touch behind each order (organic ones have
+    # none; the first rows of the conversions are the orders, resent pixels follow them),
+    # and each impression's true click probability.
+    by_click = seen.clicked[cause]
+    cause_ids = np.concatenate(
+        [click_event_id.raw[k], np.where(by_click[:, None], seen.click_id[cause], seen.impression_id[cause])]
+    )
+    cause_campaign = np.concatenate([clicks.campaign[k], seen.campaign[cause]])
+    truth = {
+        "order_id": take(conversions_["order_id"], np.arange(len(conv_ts))),
+        # For the orders with a cause; the organic ones after them have none.
+        "cause_event_id": HexIds(cause_ids, click_event_id.prefix),
+        "cause_type": Coded(
+            np.concatenate([np.zeros(len(k), np.int8), (~by_click).astype(np.int8)]), _CAUSE_TYPES
+        ),
+        "cause_campaign_id": Coded(cause_campaign, cat.campaign_id),
+        "cause_channel": Coded(cause_campaign, cat.campaign_channel),
+    }
+    return {
+        **{t: [p[t] for p in parts] for t in ("bid_request", "bid_response", "impression", "click")},
+        "conversion": [conversions_],
+        TRUTH: {
+            "conversion": truth,
+            "impression": {
+                "impression_id": HexIds(
+                    np.concatenate([p["impression"]["impression_id"].raw for p in parts]), ""
+                ),
+                "click_probability": np.concatenate(
+                    [served.click_probability, served_later.click_probability]
+                ),
+            },
+        },
+    }
+
+
+def _targeted_auctions(
+    rng: np.random.Generator, cat: Catalog, day: date, t: Touches, jp: JourneyProfile
+) -> dict:
+    return _run_auctions(
+        rng,
+        cat,
+        day,
+        targeted_placements(rng, cat, t.campaign),
+        bidder=t.campaign,
+        boost=np.take(jp.bid_boost, t.stage),
+    )
+
+
+def _concat_auctions(a: dict, b: dict) -> dict:
+    """Auctions of two sets of requests as one, the second's after the first's."""
+    n = len(a["placement"])
+    return {k: np.concatenate([a[k], b[k] + n if k == "bid_request" else b[k]]) for k in a}
+
+
+@dataclass(frozen=True)
+class _Clicks:
+    """What the conversions need to know of each click (rows as in the click events)."""
+
+    ts: np.ndarray
+    user: np.ndarray  # into the catalog's users
+    campaign: np.ndarray
+    valid: np.ndarray  # a human's, not test traffic
+    touch: np.ndarray  # on a journey's planned touch (its conversions are the journey's)
+
+    @staticmethod
+    def concat(parts: list[_Clicks]) -> _Clicks:
+        return _Clicks(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in _Clicks.__dataclass_fields__)
+        )
+
+
+@dataclass(frozen=True)
+class _Served:
+    events: dict[str, dict[str, Column]]  # bid_request, bid_response, impression, click
+    impression_request: np.ndarray  # each impression's request row
+    impression_touch: np.ndarray  # each impression's planned touch (request row - first), or -1
+    click_probability: np.ndarray  # each impression's, the truth
+    click_impression: np.ndarray  # each click's impression row
+    clicks: _Clicks
+
+
+def _serve(
+    rng: np.random.Generator,
+    cat: Catalog,
+    p: TrafficProfile,
+    req_ts: np.ndarray,
+    user: np.ndarray,
+    a: dict,
+    planned: np.ndarray,
+    ctr_boost: np.ndarray,
+) -> _Served:
+    """Requests and their auctions `a` become bid requests, responses, impressions and
+    clicks. A request with a `planned` campaign (not -1) targets an in-market user: a human,
+    not test traffic, who clicks that campaign's ad `ctr_boost` times more often."""
+    n_req = len(req_ts)
     plc = a["placement"]
     pub = cat.placement_publisher
-    req_test = rng.random(n_req) < p.test_rate
+    targeted = planned >= 0
+    req_test = (rng.random(n_req) < p.test_rate) & ~targeted
     country = cat.user_country_code[user]
+    # Placement-level columns share the placement codes, so serialisation writes each
+    # placement's fields once.
     requests: dict[str, Column] = {
         "event_id": random_ids(rng, n_req),
         "event_ts": req_ts,
@@ -242,7 +435,7 @@ def simulate_day(
         "publisher_domain": Coded(plc, cat.publisher_domain[pub]),
         "device_type": Coded(cat.user_device_code[user], DEVICE_TYPES),
         "os": Coded(cat.user_os_code[user], OPERATING_SYSTEMS),
-        "country": Coded(country, np.array(COUNTRIES)),
+        "country": Coded(country, _COUNTRIES),
         "user_id": HexIds(cat.user_key[user], USER_PREFIX),
         "gdpr": np.isin(COUNTRIES, p.gdpr_countries).astype(np.int8)[country],
         "consent": Coded((rng.random(n_req) < 0.85).astype(np.int8), CONSENT),
@@ -286,7 +479,9 @@ def simulate_day(
         IVT_SIVT,
         np.where(u < (p.sivt_rate + p.givt_rate) * ivt_mult, IVT_GIVT, IVT_NONE),
     )
+    ivt = np.where(targeted[wr], IVT_NONE, ivt)  # in-market users are people
     imp_camp = camp[w]
+    touch = targeted[wr] & (imp_camp == planned[wr])
     req = take_columns(requests, wr, _IMPRESSION_FROM_REQUEST)
     resp = take_columns(responses, w, ("advertiser_id", "campaign_id", "creative_id"))
     impressions: dict[str, Column] = {
@@ -311,74 +506,71 @@ def simulate_day(
         "is_test": req_test[wr],
     }
 
-    # Clicks: channel CTR x campaign factor; bots click far more often.
+    # Clicks: channel CTR x campaign factor; bots click far more often, in-market users too.
     channel_ctr = np.array([CHANNEL_CTR[c] for c in cat.placement_channel])
     ctr = channel_ctr[plc[wr]] * cat.campaign_ctr_factor[imp_camp]
     ctr = np.where(ivt == IVT_SIVT, ctr * p.bot_ctr_multiplier, ctr)
-    c = np.flatnonzero(rng.random(n_imp) < np.minimum(ctr, 0.5))
+    ctr = np.minimum(np.where(touch, ctr * ctr_boost[wr], ctr), 0.5)
+    c = np.flatnonzero(rng.random(n_imp) < ctr)
     n_clk = len(c)
     click_ivt = np.where(
         ivt[c] != IVT_NONE, ivt[c], np.where(rng.random(n_clk) < p.click_givt_rate, IVT_GIVT, IVT_NONE)
     )
+    click_ivt = np.where(targeted[wr[c]], IVT_NONE, click_ivt)
+    click_ts = imp_ts[c] + np.minimum(rng.lognormal(np.log(15e6), 1.0, n_clk), 1800e6).astype(np.int64) + 1
     clicks: dict[str, Column] = {
         "event_id": random_ids(rng, n_clk),
-        "event_ts": imp_ts[c]
-        + np.minimum(rng.lognormal(np.log(15e6), 1.0, n_clk), 1800e6).astype(np.int64)
-        + 1,
+        "event_ts": click_ts,
         "click_id": random_ids(rng, n_clk),
         "impression_id": take(impressions["impression_id"], c),
         "user_id": take(impressions["user_id"], c),
         "ivt": Coded(click_ivt, IVT),
         "is_test": impressions["is_test"][c],
     }
-
-    # Conversions after valid clicks: a third within the hour, most within days, none after 30.
-    adv = cat.campaign_advertiser[imp_camp[c]]
-    advertiser_cvr = np.array([VERTICALS[v]["cvr"] for v in cat.advertiser_vertical])
-    human = (click_ivt == IVT_NONE) & ~clicks["is_test"]
-    k = np.flatnonzero(human & (rng.random(n_clk) < advertiser_cvr[adv]))
-    fast = rng.random(len(k)) < 1 / 3
-    delay = np.where(
-        fast,
-        rng.uniform(30e6, HOUR_US, len(k)),
-        np.minimum(rng.lognormal(np.log(1.2 * DAY_US), 1.1, len(k)), 30 * DAY_US - 1),
-    ).astype(np.int64)
-    conv_ts = clicks["event_ts"][k] + delay
-    conv_adv = adv[k]
-    conv_user = cat.user_key[user[wr[c[k]]]]  # the clicking users
-    # Organic conversions (no ad click) on the same day, from random users.
-    n_org = int(len(k) * p.organic_conversion_share)
-    org_adv = rng.integers(0, len(cat.advertiser_id), n_org)
-    org_user = cat.user_key[cat.user_choice.draw(rng, n_org)]
-    conv_ts = np.concatenate([conv_ts, _timestamps(rng, day, n_org)])
-    conv_adv = np.concatenate([conv_adv, org_adv])
-    conv_user = HexIds(np.concatenate([conv_user, org_user]), USER_PREFIX)
-    conversions = _conversions(rng, cat, p, conv_ts, conv_adv, conv_user)
-    # Ground truth, which no ad server logs: the click behind each order (organic ones have
-    # none; the first rows of the conversions are the orders, resent pixels follow them),
-    # and each impression's true click probability. Read from the draws above, drawing
-    # nothing new: the logs stay the same.
-    truth = {
-        "order_id": take(conversions["order_id"], np.arange(len(conv_ts))),
-        # For the first len(k) orders; the n_org organic ones after them have no cause.
-        "cause_click_event_id": take(clicks["event_id"], k),
-        "cause_campaign_id": Coded(imp_camp[c[k]], cat.campaign_id),
-        "cause_channel": take(impressions["channel"], c[k]),
-    }
-    return {
-        "bid_request": requests,
-        "bid_response": responses,
-        "impression": impressions,
-        "click": clicks,
-        "conversion": conversions,
-        TRUTH: {
-            "conversion": truth,
-            "impression": {
-                "impression_id": impressions["impression_id"],
-                "click_probability": np.minimum(ctr, 0.5),
-            },
+    first_touch = int(np.argmax(targeted)) if targeted.any() else n_req
+    return _Served(
+        events={
+            "bid_request": requests,
+            "bid_response": responses,
+            "impression": impressions,
+            "click": clicks,
         },
-    }
+        impression_request=wr,
+        impression_touch=np.where(touch, wr - first_touch, -1),
+        click_probability=ctr,
+        click_impression=c,
+        clicks=_Clicks(
+            ts=click_ts,
+            user=user[wr[c]],
+            campaign=imp_camp[c],
+            valid=(click_ivt == IVT_NONE) & ~clicks["is_test"],
+            touch=touch[c],
+        ),
+    )
+
+
+def _seen(served: _Served, touches: Touches) -> Seen:
+    """The planned touches that reached the user, from what was served."""
+    imp = np.flatnonzero(served.impression_touch >= 0)
+    t = served.impression_touch[imp]
+    click_of = np.full(len(served.impression_request), -1)
+    click_of[served.click_impression] = np.arange(len(served.click_impression))
+    clk = click_of[imp]
+    clicked = clk >= 0
+    impressions, clicks = served.events["impression"], served.events["click"]
+    click_ids = np.zeros((len(imp), 16), dtype=np.uint8)
+    click_ids[clicked] = clicks["event_id"].raw[clk[clicked]]
+    click_ts = np.full(len(imp), -1, dtype=np.int64)
+    click_ts[clicked] = clicks["event_ts"][clk[clicked]]
+    return Seen(
+        journey=touches.journey[t],
+        campaign=touches.campaign[t],
+        stage=touches.stage[t],
+        impression_ts=impressions["event_ts"][imp],
+        click_ts=click_ts,
+        impression_id=impressions["event_id"].raw[imp],
+        click_id=click_ids,
+    )
 
 
 def _conversions(

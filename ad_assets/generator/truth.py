@@ -1,14 +1,15 @@
 """The simulator's ground truth, beside raw/ in the lake: what really happened, which no ad
 server logs and no pipeline layer reads. The evaluations read it: attribution accuracy
-(the click that caused each order) and, later, the CTR model (each impression's true
+(the touch that caused each order) and, later, the CTR model (each impression's true
 click probability).
 
-    truth/conversions/dt=<simulated day>/part-00000.parquet  order_id, cause_click_event_id,
-        cause_campaign_id, cause_channel (null for an organic order)
+    truth/conversions/dt=<simulated day>/part-00000.parquet  order_id, cause_event_id (the
+        event_id of the click or impression), cause_type ('click' or 'impression'),
+        cause_campaign_id, cause_channel (all null for an organic order)
     truth/impressions/dt=<simulated day>/part-00000.parquet  impression_id, click_probability
 
-A simulated day holds the orders its clicks caused (they may convert days later) and its
-organic orders; files are replaced whole, so regenerating a day is idempotent."""
+A simulated day holds the orders of its clicks and journeys (they may convert days later)
+and its organic orders; files are replaced whole, so regenerating a day is idempotent."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def arrow_strings(col: Column) -> pa.Array:
 
 def conversion_truth(cols: dict[str, Column]) -> pa.Table:
     orders = arrow_strings(cols["order_id"])
-    organic = pa.nulls(len(orders) - len(cols["cause_click_event_id"]), pa.string())
+    organic = pa.nulls(len(orders) - len(cols["cause_event_id"]), pa.string())
 
     def with_organic(col: Column) -> pa.Array:
         return pa.concat_arrays([arrow_strings(col), organic])
@@ -54,7 +55,8 @@ def conversion_truth(cols: dict[str, Column]) -> pa.Table:
     return pa.table(
         {
             "order_id": orders,
-            "cause_click_event_id": with_organic(cols["cause_click_event_id"]),
+            "cause_event_id": with_organic(cols["cause_event_id"]),
+            "cause_type": with_organic(cols["cause_type"]),
             "cause_campaign_id": with_organic(cols["cause_campaign_id"]),
             "cause_channel": with_organic(cols["cause_channel"]),
         }

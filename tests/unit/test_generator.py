@@ -9,8 +9,10 @@ import pytest
 
 from ad_assets.generator import generate
 from ad_assets.generator.catalog import CHANNEL_CTR, build_catalog
+from ad_assets.generator.columns import concat_columns, materialise
 from ad_assets.generator.delivery import DeliveryProfile
-from ad_assets.generator.simulate import NIGHT_HOURS, TrafficProfile, generate_day
+from ad_assets.generator.journeys import CLICK_EFFECT, VIEW_EFFECT
+from ad_assets.generator.simulate import NIGHT_HOURS, TRUTH, TrafficProfile, simulate_day
 from spark_jobs.contracts import (
     AD_FORMATS,
     CHANNELS,
@@ -49,9 +51,25 @@ def test_an_arrival_date_is_the_same_whichever_window_wrote_it(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def day_events():
+def simulated():
+    """Three days' events and truth, materialised (truth under TRUTH)."""
     cat = build_catalog(42, START, 20_000)
-    return cat, generate_day(cat, 42, START + timedelta(days=1), 20_000)
+    days = [simulate_day(cat, 42, START + timedelta(days=d), 20_000) for d in range(3)]
+
+    def plain(cols):
+        return {k: materialise(v) for k, v in cols.items()}
+
+    def day(ev):
+        out = {t: plain(concat_columns(parts)) for t, parts in ev.items() if t != TRUTH}
+        return {**out, TRUTH: {t: plain(cols) for t, cols in ev[TRUTH].items()}}
+
+    return cat, [day(d) for d in days]
+
+
+@pytest.fixture(scope="module")
+def day_events(simulated):
+    cat, days = simulated
+    return cat, days[1]
 
 
 def test_volumes_and_auctions(day_events):
@@ -162,3 +180,66 @@ def test_delivery_lateness_resends_and_malformed_lines(tmp_path):
 def test_profile_defaults_are_realistic():
     p = TrafficProfile()
     assert 0.01 <= p.givt_rate + p.sivt_rate <= 0.06
+
+
+def test_the_truth_names_a_real_touch_of_the_buyer_before_each_order(simulated):
+    cat, days = simulated
+    campaign_advertiser = dict(zip(cat.campaign_id, cat.advertiser_id[cat.campaign_advertiser], strict=True))
+    for ev in days:
+        truth, conv = ev[TRUTH]["conversion"], ev["conversion"]
+        first = {o: i for i, o in reversed(list(enumerate(conv["order_id"])))}
+        clicks = {e: i for i, e in enumerate(ev["click"]["event_id"])}
+        views = {e: i for i, e in enumerate(ev["impression"]["event_id"])}
+        imp_of = {e: i for i, e in enumerate(ev["impression"]["impression_id"])}
+        caused = [i for i, c in enumerate(truth["cause_event_id"]) if c is not None]
+        assert caused and len(caused) < len(truth["order_id"])  # some orders are organic
+        for i in caused:
+            order = first[truth["order_id"][i]]
+            if truth["cause_type"][i] == "click":
+                c = clicks[truth["cause_event_id"][i]]
+                ts, imp = ev["click"]["event_ts"][c], imp_of[ev["click"]["impression_id"][c]]
+            else:
+                imp = views[truth["cause_event_id"][i]]
+                ts = ev["impression"]["event_ts"][imp]
+            assert ev["impression"]["campaign_id"][imp] == truth["cause_campaign_id"][i]
+            assert ev["impression"]["channel"][imp] == truth["cause_channel"][i]
+            assert ev["impression"]["user_id"][imp] == conv["user_id"][order]
+            assert campaign_advertiser[truth["cause_campaign_id"][i]] == conv["advertiser_id"][order]
+            assert ts <= conv["event_ts"][order]
+
+
+def test_journeys_reach_buyers_through_several_campaigns_and_channels(simulated):
+    """Users who buy after a journey saw and clicked several of the advertiser's campaigns,
+    and the cause is often not their last click: what makes attribution models differ."""
+    _, days = simulated
+    week = 7 * 86_400_000_000
+    paths = []  # per order caused by a touch: (its clicks' campaigns in time order, the cause)
+    for ev in days:
+        truth, conv, clk, imp = ev[TRUTH]["conversion"], ev["conversion"], ev["click"], ev["impression"]
+        imp_of = {e: i for i, e in enumerate(imp["impression_id"])}
+        by_user = {}
+        for c, iid in enumerate(clk["impression_id"]):
+            i = imp_of[iid]
+            touch = (clk["event_ts"][c], clk["event_id"][c], imp["campaign_id"][i])
+            by_user.setdefault((clk["user_id"][c], imp["advertiser_id"][i]), []).append(touch)
+        first = {o: i for i, o in reversed(list(enumerate(conv["order_id"])))}
+        for i, cause in enumerate(truth["cause_event_id"]):
+            if cause is None:
+                continue
+            o = first[truth["order_id"][i]]
+            touches = sorted(
+                t
+                for t in by_user.get((conv["user_id"][o], conv["advertiser_id"][o]), [])
+                if conv["event_ts"][o] - week <= t[0] <= conv["event_ts"][o]
+            )
+            paths.append((touches, cause, truth["cause_type"][i]))
+    multi = [p for p in paths if len(p[0]) >= 2]
+    assert len(multi) >= 0.1 * len(paths)
+    assert len({c for p in multi for _, _, c in p[0]}) > 1
+    # The last click is not always the cause: an earlier click, or a view, caused some.
+    assert any(p[0][-1][1] != p[1] for p in multi)
+    assert {p[2] for p in paths} == {"click", "impression"}
+
+
+def test_a_click_persuades_more_than_a_view():
+    assert all(CLICK_EFFECT[c] > 10 * VIEW_EFFECT[c] for c in CHANNELS)
