@@ -251,29 +251,31 @@ def attribution_checks(
         credited.unpersist()
         by_campaign.unpersist()
 
-    def result(name: str, key: AssetKey, passed: bool, **metadata) -> AssetCheckResult:
-        return AssetCheckResult(
-            check_name=name,
-            asset_key=key,
-            passed=passed,
-            severity=AssetCheckSeverity.ERROR,
-            metadata={k: MetadataValue.json(v) if isinstance(v, list) else v for k, v in metadata.items()},
-        )
-
     return [
-        result(
+        _error_check(
             "credits_sum_to_one", ATTRIBUTION_KEY, bad_sums == 0, conversions_off=bad_sums, sample=sum_sample
         ),
-        result(
+        _error_check(
             "touches_inside_window",
             ATTRIBUTION_KEY,
             outside == 0,
             touches_outside=outside,
             sample=outside_sample,
         ),
-        result("last_click_equals_daily", ATTRIBUTION_DAILY_KEY, not last_click, mismatches=last_click),
-        result("data_driven_totals", ATTRIBUTION_DAILY_KEY, not totals, mismatches=totals),
+        _error_check("last_click_equals_daily", ATTRIBUTION_DAILY_KEY, not last_click, mismatches=last_click),
+        _error_check("data_driven_totals", ATTRIBUTION_DAILY_KEY, not totals, mismatches=totals),
     ]
+
+
+def _error_check(name: str, key: AssetKey, passed: bool, **metadata) -> AssetCheckResult:
+    """A blocking check's result; lists in its metadata are shown as JSON."""
+    return AssetCheckResult(
+        check_name=name,
+        asset_key=key,
+        passed=passed,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={k: MetadataValue.json(v) if isinstance(v, list) else v for k, v in metadata.items()},
+    )
 
 
 def auction_checks(session: SparkSession, lake: Lake, w: ArrivalWindow) -> list[AssetCheckResult]:
@@ -299,20 +301,8 @@ def auction_checks(session: SparkSession, lake: Lake, w: ArrivalWindow) -> list[
     finally:
         written.unpersist()
     return [
-        AssetCheckResult(
-            check_name="auction_bounds",
-            asset_key=AUCTION_KEY,
-            passed=not bounds,
-            severity=AssetCheckSeverity.ERROR,
-            metadata={"sample": MetadataValue.json(bounds)},
-        ),
-        AssetCheckResult(
-            check_name="wins_served",
-            asset_key=AUCTION_KEY,
-            passed=not served,
-            severity=AssetCheckSeverity.ERROR,
-            metadata={"mismatches": MetadataValue.json(served)},
-        ),
+        _error_check("auction_bounds", AUCTION_KEY, not bounds, sample=bounds),
+        _error_check("wins_served", AUCTION_KEY, not served, mismatches=served),
     ]
 
 
