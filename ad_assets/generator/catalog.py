@@ -171,6 +171,11 @@ class Catalog:
         return np.array([CHANNELS.index(c) for c in self.campaign_channel])
 
     @cached_property
+    def campaign_start_day(self) -> np.ndarray:
+        """Each campaign's first day as days since the epoch."""
+        return self.campaign_start.astype("datetime64[D]").astype(np.int64)
+
+    @cached_property
     def campaign_end_day(self) -> np.ndarray:
         """Each campaign's end as days since the epoch (its flight ends before that day)."""
         return self.campaign_end.astype("datetime64[D]").astype(np.int64)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from ad_assets.generator.catalog import Catalog
 from spark_jobs.contracts import CHANNELS
 
 US = 1_000_000
+_Rows = TypeVar("_Rows")
 DAY_US = 86_400 * US
 STAGES = ("prospecting", "retargeting", "search")
 PROSPECTING, RETARGETING, SEARCH = 0, 1, 2
@@ -57,6 +59,11 @@ VIEW_EFFECT: dict[str, float] = {
     "social": 0.003,
     "search": 0.0,
 }
+
+
+def concat_rows(cls: type[_Rows], parts: list[_Rows]) -> _Rows:
+    """Instances of a dataclass of parallel arrays, one after another, as one."""
+    return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.__dataclass_fields__))
 
 
 @dataclass(frozen=True)
@@ -118,7 +125,7 @@ class Seen:
 
     @staticmethod
     def concat(parts: list[Seen]) -> Seen:
-        return Seen(*(np.concatenate([getattr(p, f) for p in parts]) for f in Seen.__dataclass_fields__))
+        return concat_rows(Seen, parts)
 
 
 @dataclass(frozen=True)
@@ -182,7 +189,7 @@ def follow_ups(
     sr_ts = lo + (np.maximum(end[sr] - lo, US) * rng.random(len(sr))).astype(np.int64)
     a = _touches(rng, cat, j, rt, rt_ts, RETARGETING)
     b = _touches(rng, cat, j, sr, sr_ts, SEARCH)
-    return Touches(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in Touches.__dataclass_fields__))
+    return concat_rows(Touches, [a, b])
 
 
 def _touches(
@@ -194,7 +201,7 @@ def _touches(
     weight_of = np.array([STAGE_CHANNEL_WEIGHT[stage].get(c, 0.0) for c in CHANNELS])
     day = ts // DAY_US
     in_flight = (cand >= 0) & (cat.campaign_end_day[cand] > day[:, None])
-    in_flight &= cat.campaign_start.astype("datetime64[D]").astype(np.int64)[cand] <= day[:, None]
+    in_flight &= cat.campaign_start_day[cand] <= day[:, None]
     w = np.where(in_flight, weight_of[cat.campaign_channel_code[cand]], 0.0)
     total = w.sum(axis=1)
     u = rng.random(len(journey)) * total

@@ -36,6 +36,7 @@ from ad_assets.generator.journeys import (
     JourneyProfile,
     Seen,
     Touches,
+    concat_rows,
     conversion_delay,
     follow_ups,
     prospecting,
@@ -385,9 +386,7 @@ class _Clicks:
 
     @staticmethod
     def concat(parts: list[_Clicks]) -> _Clicks:
-        return _Clicks(
-            *(np.concatenate([getattr(p, f) for p in parts]) for f in _Clicks.__dataclass_fields__)
-        )
+        return concat_rows(_Clicks, parts)
 
 
 @dataclass(frozen=True)
