@@ -22,6 +22,7 @@ writes goes under ADLAKE_HOME (default ./.adlake): the lake, Dagster's instance,
 | ADLAKE_CLICKHOUSE_PASSWORD | (empty) | server target; read from the environment only |
 | ADLAKE_FRESHNESS_DEADLINE | 0 6 * * * | cron (UTC): by then, yesterday's gold and marts must be in |
 | ADLAKE_MIN_FREE_MB | 512 | a step refuses to write to a lake directory with less free space |
+| ADLAKE_ATTRIBUTION_WINDOWS | (7-day clicks, no views) | YAML: windows per advertiser (docs/attribution.md) |
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class Settings:
     clickhouse_secure: bool
     freshness_deadline: str
     min_free_mb: int
+    attribution_windows: str | None = None  # a YAML file; None: the default windows
 
     @property
     def dagster_home(self) -> Path:
@@ -130,4 +132,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         clickhouse_secure=e.get("ADLAKE_CLICKHOUSE_SECURE", "false").lower() in ("1", "true", "yes"),
         freshness_deadline=e.get("ADLAKE_FRESHNESS_DEADLINE", "0 6 * * *"),
         min_free_mb=int(e.get("ADLAKE_MIN_FREE_MB", "512")),
+        attribution_windows=e.get("ADLAKE_ATTRIBUTION_WINDOWS") or None,
     )

@@ -5,8 +5,10 @@ IO, and the data-driven models' shares per path come from spark_jobs.attribution
 
 Definitions (DESIGN, "Attribution"): a conversion is the first valid arrival of an order_id.
 Its touches are the valid clicks of the same user on campaigns of the conversion's
-advertiser with conv_ts - window <= click_ts <= conv_ts, ordered by (click_ts, click
-event_id). A conversion with no touch is kept as unattributed (model `none`)."""
+advertiser with conv_ts - click window <= touch_ts <= conv_ts and, where the advertiser
+has a view-through window, its valid impressions that were not clicked inside that window
+(spark_jobs/attribution_windows.py), ordered by (touch_ts, touch_event_id). A conversion
+with no touch is kept as unattributed (model `none`)."""
 
 from __future__ import annotations
 
@@ -17,12 +19,13 @@ from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
 from spark_jobs.attribution_models import DATA_DRIVEN_MODELS
-from spark_jobs.contracts import ATTRIBUTION_WINDOW_DAYS
+from spark_jobs.attribution_windows import DEFAULT_WINDOWS, AttributionWindows
 from spark_jobs.silver import first_rows
 
 HEURISTIC_MODELS: tuple[str, ...] = ("first_click", "last_click", "linear", "time_decay", "position_based")
 MODELS: tuple[str, ...] = (*HEURISTIC_MODELS, *DATA_DRIVEN_MODELS)
 UNATTRIBUTED = "none"  # the model of a conversion with no touch: credit 1, no campaign
+CLICK, VIEW = "click", "view"  # touch_type: a click, or an impression that was not clicked
 TIME_DECAY_HALF_LIFE = timedelta(days=7)  # a touch this much older than another weighs half
 # position_based, 3+ touches: the first and the last each get ENDS, the touches between
 # share MIDDLE (ENDS + ENDS + MIDDLE = 1).
@@ -31,7 +34,9 @@ POSITION_BASED_MIDDLE = 0.2
 PATH_SEPARATOR = " > "
 
 _ORDER_COLUMNS = ("order_id", "conversion_event_id", "advertiser_id", "value_micros", "conv_ts")
-_TOUCH_COLUMNS = ("click_event_id", "click_ts", "campaign_id", "channel", "publisher_id")
+_TOUCH_COLUMNS = ("touch_event_id", "touch_ts", "touch_type", "campaign_id", "channel", "publisher_id")
+_CANDIDATE_COLUMNS = ("user_pid", "advertiser_id", "campaign_id", "channel", "publisher_id", "event_date")
+_MICROS = 1_000_000
 
 
 def orders(conversions: DataFrame) -> DataFrame:
@@ -50,25 +55,71 @@ def orders(conversions: DataFrame) -> DataFrame:
     )
 
 
-def touches(orders: DataFrame, clicks: DataFrame, window_days: int = ATTRIBUTION_WINDOW_DAYS) -> DataFrame:
+def window_seconds(windows: AttributionWindows) -> Column:
+    """Per row (by `advertiser_id` and `touch_type`): how long before a conversion a touch
+    of that type still counts, in seconds (0: that type does not count for the advertiser)."""
+
+    def per_advertiser(setting: str, unit_seconds: int) -> Column:
+        default = F.lit(getattr(windows.default, setting) * unit_seconds)
+        if not windows.advertisers:
+            return default
+        pairs = [
+            x for a, w in windows.advertisers for x in (F.lit(a), F.lit(getattr(w, setting) * unit_seconds))
+        ]
+        return F.coalesce(F.create_map(*pairs)[F.col("advertiser_id")], default)
+
+    return (
+        F.when(F.col("touch_type") == CLICK, per_advertiser("click_days", 86_400))
+        .when(F.col("touch_type") == VIEW, per_advertiser("view_hours", 3_600))
+        .otherwise(0)
+        .cast("long")
+    )
+
+
+def candidate_touches(
+    clicks: DataFrame, impressions: DataFrame | None = None, windows: AttributionWindows = DEFAULT_WINDOWS
+) -> DataFrame:
+    """Every event that can touch a conversion, with `reach_s`, how long before one it
+    still counts: the valid clicks and, for advertisers with a view-through window, the
+    valid impressions nobody validly clicked (a clicked impression counts as its click).
+    The frames must reach back the windows' lookback before the first conversion date."""
+    valid_clicks = clicks.where("is_valid")
+    found = valid_clicks.select(
+        *_CANDIDATE_COLUMNS,
+        F.col("event_ts").alias("touch_ts"),
+        F.col("event_id").alias("touch_event_id"),
+        F.lit(CLICK).alias("touch_type"),
+    )
+    if windows.view_through:
+        if impressions is None:
+            raise ValueError("a view-through window is configured: candidate_touches needs the impressions")
+        views = (
+            impressions.where("is_valid")
+            .join(valid_clicks.select("impression_id"), "impression_id", "left_anti")
+            .select(
+                *_CANDIDATE_COLUMNS,
+                F.col("event_ts").alias("touch_ts"),
+                F.col("event_id").alias("touch_event_id"),
+                F.lit(VIEW).alias("touch_type"),
+            )
+        )
+        found = found.unionByName(views)
+    # An impression of an advertiser without a view window has reach 0: not a touch.
+    return found.withColumn("reach_s", window_seconds(windows)).where(F.col("reach_s") > 0)
+
+
+def touches(orders: DataFrame, candidates: DataFrame) -> DataFrame:
     """One row per conversion and touch, with its `position` (1..n) and the conversion's
-    `touches` (n). Clicks must cover [first conversion date - window_days, last]."""
-    clk = clicks.where("is_valid").select(
-        "user_pid",
-        "advertiser_id",
-        "campaign_id",
-        "channel",
-        "publisher_id",
-        F.col("event_ts").alias("click_ts"),
-        F.col("event_id").alias("click_event_id"),
+    `touches` (n). `candidates`: candidate_touches(...) covering the windows' lookback."""
+    joined = orders.join(candidates.drop("event_date"), ["user_pid", "advertiser_id"]).where(
+        (F.col("touch_ts") <= F.col("conv_ts"))
+        & (F.unix_micros("touch_ts") >= F.unix_micros("conv_ts") - F.col("reach_s") * _MICROS)
     )
-    earliest = F.col("conv_ts") - F.expr(f"INTERVAL {window_days} DAYS")
-    joined = orders.join(clk, ["user_pid", "advertiser_id"]).where(
-        (F.col("click_ts") <= F.col("conv_ts")) & (F.col("click_ts") >= earliest)
-    )
-    in_order = Window.partitionBy("order_id").orderBy("click_ts", "click_event_id")
-    return joined.withColumn("position", F.row_number().over(in_order)).withColumn(
-        "touches", F.count("*").over(Window.partitionBy("order_id"))
+    in_order = Window.partitionBy("order_id").orderBy("touch_ts", "touch_event_id")
+    return (
+        joined.drop("reach_s")
+        .withColumn("position", F.row_number().over(in_order))
+        .withColumn("touches", F.count("*").over(Window.partitionBy("order_id")))
     )
 
 
@@ -103,7 +154,7 @@ def heuristic_credits(touches: DataFrame) -> DataFrame:
     none): first_click, last_click, linear (1/n), time_decay (weight 2^(-age / half-life),
     normalised per conversion), position_based (1; 0.5/0.5; 0.4 first, 0.4 last, the
     rest split evenly)."""
-    age_us = F.unix_micros("conv_ts") - F.unix_micros("click_ts")
+    age_us = F.unix_micros("conv_ts") - F.unix_micros("touch_ts")
     half_life_us = TIME_DECAY_HALF_LIFE / timedelta(microseconds=1)
     weight = F.pow(F.lit(2.0), -age_us / F.lit(half_life_us))
     # The window sum first: a window function cannot sit inside the explode.
@@ -126,32 +177,32 @@ def with_paths(touches: DataFrame) -> DataFrame:
     """Touches with their conversion's channel `path` ("display > search") and
     `channel_touches`, how many of its touches share this touch's channel."""
     steps = F.sort_array(
-        F.collect_list(F.struct("click_ts", "click_event_id", "channel")).over(Window.partitionBy("order_id"))
+        F.collect_list(F.struct("touch_ts", "touch_event_id", "channel")).over(Window.partitionBy("order_id"))
     )
     return touches.withColumn(
         "path", F.array_join(F.transform(steps, lambda s: s["channel"]), PATH_SEPARATOR)
     ).withColumn("channel_touches", F.count("*").over(Window.partitionBy("order_id", "channel")))
 
 
-def non_converting_paths(
-    clicks: DataFrame, orders: DataFrame, first: date, last: date, window_days: int = ATTRIBUTION_WINDOW_DAYS
-) -> DataFrame:
-    """The journeys of each day that did not convert: a user and advertiser with valid
-    clicks on the day or the `window_days` before it and no conversion on the day; its path
-    is the channels of those clicks in order. Per (event_date, advertiser_id, path): count."""
-    clk = clicks.where("is_valid").select(
+def non_converting_paths(candidates: DataFrame, orders: DataFrame, first: date, last: date) -> DataFrame:
+    """The journeys of each day that did not convert: a user and advertiser with candidate
+    touches (candidate_touches) whose window reaches the day, and no conversion on the day;
+    its path is the channels of those touches in order. Per (event_date, advertiser_id,
+    path): count."""
+    reach_end = F.to_date(F.timestamp_micros(F.unix_micros("touch_ts") + F.col("reach_s") * _MICROS))
+    days = candidates.select(
         "user_pid",
         "advertiser_id",
         "channel",
-        F.col("event_ts").alias("click_ts"),
-        F.col("event_id").alias("click_event_id"),
-        F.explode(F.sequence(F.col("event_date"), F.date_add("event_date", window_days))).alias("path_date"),
+        "touch_ts",
+        "touch_event_id",
+        F.explode(F.sequence(F.col("event_date"), reach_end)).alias("path_date"),
     )
-    clk = clk.where(F.col("path_date").between(F.lit(first), F.lit(last)))
-    journeys = clk.groupBy("path_date", "user_pid", "advertiser_id").agg(
+    days = days.where(F.col("path_date").between(F.lit(first), F.lit(last)))
+    journeys = days.groupBy("path_date", "user_pid", "advertiser_id").agg(
         F.array_join(
             F.transform(
-                F.sort_array(F.collect_list(F.struct("click_ts", "click_event_id", "channel"))),
+                F.sort_array(F.collect_list(F.struct("touch_ts", "touch_event_id", "channel"))),
                 lambda s: s["channel"],
             ),
             PATH_SEPARATOR,
@@ -222,7 +273,7 @@ def attribution(orders: DataFrame, credits: DataFrame) -> DataFrame:
         F.lit(UNATTRIBUTED).alias("model"),
         F.lit(None).cast("int").alias("position"),
         F.lit(0).cast("int").alias("touches"),
-        *[F.lit(None).cast("timestamp" if c == "click_ts" else "string").alias(c) for c in _TOUCH_COLUMNS],
+        *[F.lit(None).cast("timestamp" if c == "touch_ts" else "string").alias(c) for c in _TOUCH_COLUMNS],
         F.lit(None).cast("string").alias("path"),
         F.lit(1.0).alias("credit"),
     )

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from spark_jobs.attribution import UNATTRIBUTED
+from spark_jobs.attribution import UNATTRIBUTED, window_seconds
 from spark_jobs.attribution_models import DATA_DRIVEN_MODELS
-from spark_jobs.contracts import ATTRIBUTION_WINDOW_DAYS
+from spark_jobs.attribution_windows import DEFAULT_WINDOWS, AttributionWindows
 
 TOLERANCE = 1e-9  # credits are doubles: a sum of 1/3s is 1 within rounding
 SAMPLE = 5  # problems listed per check (the counts are complete)
@@ -34,14 +34,28 @@ def credit_sum_problems(attribution: DataFrame) -> tuple[int, list[dict]]:
 
 
 def touch_window_problems(
-    attribution: DataFrame, window_days: int = ATTRIBUTION_WINDOW_DAYS
+    attribution: DataFrame, windows: AttributionWindows = DEFAULT_WINDOWS
 ) -> tuple[int, list[dict]]:
-    """Touches after their conversion, or more than the window before it."""
-    earliest = F.col("conv_ts") - F.expr(f"INTERVAL {window_days} DAYS")
+    """Touches after their conversion, or further before it than their advertiser's
+    window for their type (a view touch where the advertiser has no view window)."""
+    reach_s = window_seconds(windows)
     outside = attribution.where(
         (F.col("model") != UNATTRIBUTED)
-        & ((F.col("click_ts") > F.col("conv_ts")) | (F.col("click_ts") < earliest))
-    ).select("event_date", "order_id", "model", "click_event_id", "click_ts", "conv_ts")
+        & (
+            (F.col("touch_ts") > F.col("conv_ts"))
+            | (reach_s <= 0)
+            | (F.unix_micros("touch_ts") < F.unix_micros("conv_ts") - reach_s * 1_000_000)
+        )
+    ).select(
+        "event_date",
+        "order_id",
+        "model",
+        "advertiser_id",
+        "touch_type",
+        "touch_event_id",
+        "touch_ts",
+        "conv_ts",
+    )
     return outside.count(), _sample(outside)
 
 

@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark_jobs import attribution, auction
+from spark_jobs.attribution_windows import DEFAULT_WINDOWS, AttributionWindows
 from spark_jobs.contracts import UNKNOWN
 from spark_jobs.gold_tables import GOLD_TABLES
 from spark_jobs.metric_definitions import ADDITIVE_METRICS
@@ -23,12 +24,18 @@ HOURLY_KEYS = GOLD_TABLES["campaign_hourly"].grain
 PUBLISHER_KEYS = GOLD_TABLES["publisher_daily"].grain
 
 
-def last_click_credits(conversions: DataFrame, clicks: DataFrame) -> DataFrame:
+def last_click_credits(
+    conversions: DataFrame,
+    clicks: DataFrame,
+    impressions: DataFrame | None = None,
+    windows: AttributionWindows = DEFAULT_WINDOWS,
+) -> DataFrame:
     """One row per valid order: the conversion (first by event_ts, then event_id) credited
-    to the latest valid click of the same user on a campaign of the same advertiser, at most
-    ATTRIBUTION_WINDOW_DAYS before it. Orders with no such click are not returned. The same
-    touches as every attribution model's (spark_jobs/attribution.py)."""
-    return attribution.last_touches(attribution.touches(attribution.orders(conversions), clicks))
+    to its latest touch: by default the latest valid click of the same user on a campaign of
+    the same advertiser, at most ATTRIBUTION_WINDOW_DAYS before it. Orders with no touch are
+    not returned. The same touches as every attribution model's (spark_jobs/attribution.py)."""
+    candidates = attribution.candidate_touches(clicks, impressions, windows)
+    return attribution.last_touches(attribution.touches(attribution.orders(conversions), candidates))
 
 
 def _campaign_metrics(

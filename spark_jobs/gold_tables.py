@@ -57,11 +57,11 @@ GOLD_TABLES: dict[str, GoldTable] = {
         ),
         GoldTable(
             "attribution",
-            grain=(EVENT_DATE, "order_id", "model", "click_event_id"),
+            grain=(EVENT_DATE, "order_id", "model", "touch_event_id"),
             description="One row per conversion, touch and attribution model (first_click, last_click, "
             "linear, time_decay, position_based, markov, shapley): credit, credited revenue, touch "
-            "position, channel, campaign; a conversion with no touch is one row of model 'none'. Dated "
-            "by the conversion (docs/attribution.md).",
+            "type (click or view), position, channel, campaign; a conversion with no touch is one row "
+            "of model 'none'. Dated by the conversion (docs/attribution.md).",
             metrics=(),
         ),
         GoldTable(

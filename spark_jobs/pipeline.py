@@ -19,7 +19,8 @@ from pyspark.sql import functions as F
 
 from spark_jobs import attribution, bronze, gold, silver
 from spark_jobs.attribution_models import DATA_DRIVEN_MODELS, PathCount, path_shares
-from spark_jobs.contracts import ATTRIBUTION_WINDOW_DAYS, EVENT_TYPES, TABLE_NAMES
+from spark_jobs.attribution_windows import DEFAULT_WINDOWS, AttributionWindows
+from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.delta_io import (
     merge_first_arrival,
     read_rewritten,
@@ -28,6 +29,7 @@ from spark_jobs.delta_io import (
     replace_window,
     window_predicate,
 )
+from spark_jobs.gold_migrations import migrate_gold
 from spark_jobs.gold_tables import GOLD_TABLES
 from spark_jobs.lake import Lake
 from spark_jobs.lake_read import delta_row_counts
@@ -168,28 +170,38 @@ def _exists(spark: SparkSession, path: str) -> bool:
 
 
 # ---------------------------------------------------------------- gold
-def run_gold(spark: SparkSession, lake: Lake, w: ArrivalWindow) -> LayerStats:
+def run_gold(
+    spark: SparkSession, lake: Lake, w: ArrivalWindow, windows: AttributionWindows = DEFAULT_WINDOWS
+) -> LayerStats:
     """Every table of the gold registry for the window's event dates, each computed by its
-    function in gold.BUILDERS and written in one commit (its event dates replaced)."""
+    function in gold.BUILDERS and written in one commit (its event dates replaced).
+    `windows`: how far back each advertiser's conversions look for touches."""
     if gold.BUILDERS.keys() != GOLD_TABLES.keys():
         raise ValueError(
             f"gold tables registered {sorted(GOLD_TABLES)} but computed {sorted(gold.BUILDERS)}: "
             "each table of spark_jobs/gold_tables.py needs one function in spark_jobs/gold.py BUILDERS"
         )
+    migrate_gold(spark, lake)
     start, end = w.dates(GOLD)
 
     def silver_window(event_type: str, first: date) -> DataFrame:
         return read_window(spark, _silver_path(lake, event_type), date_column(SILVER), first, end)
 
     conversions = attribution.orders(silver_window("conversion", start)).persist()
-    # Clicks reach back one attribution window before the first conversion they can credit.
-    lookback = silver_window("click", start - timedelta(days=ATTRIBUTION_WINDOW_DAYS))
-    touches = attribution.with_paths(attribution.touches(conversions, lookback)).persist()
+    # Touches reach back the longest window before the first conversion they can credit.
+    candidates = attribution.candidate_touches(
+        silver_window("click", start - timedelta(days=windows.click_lookback_days)),
+        silver_window("impression", start - timedelta(days=windows.view_lookback_days))
+        if windows.view_through
+        else None,
+        windows,
+    )
+    touches = attribution.with_paths(attribution.touches(conversions, candidates)).persist()
     impressions, clicks = silver_window("impression", start), silver_window("click", start)
     last_clicks = attribution.last_touches(touches)  # the campaign metrics' conversions
     hourly = gold.campaign_hourly(impressions, clicks, last_clicks).persist()
     paths = attribution.conversion_paths(
-        touches, attribution.non_converting_paths(lookback, conversions, start, end)
+        touches, attribution.non_converting_paths(candidates, conversions, start, end)
     ).persist()
     credits = attribution.heuristic_credits(touches).unionByName(
         attribution.data_driven_credits(touches, _data_driven_shares(spark, paths))

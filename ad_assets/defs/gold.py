@@ -36,6 +36,7 @@ from spark_jobs.attribution_checks import (
     last_click_problems,
     touch_window_problems,
 )
+from spark_jobs.attribution_windows import DEFAULT_WINDOWS, AttributionWindows, load_windows
 from spark_jobs.auction import auction_problems, served_problems
 from spark_jobs.contracts import TABLE_NAMES
 from spark_jobs.delta_io import read_rewritten, read_window
@@ -64,7 +65,8 @@ ATTRIBUTION_CHECKS = [
         "touches_inside_window",
         asset=ATTRIBUTION_KEY,
         blocking=True,
-        description="Every touch precedes its conversion, by at most the attribution window.",
+        description="Every touch precedes its conversion, by at most its advertiser's window for its "
+        "type (click or view).",
     ),
     AssetCheckSpec(
         "last_click_equals_daily",
@@ -101,11 +103,22 @@ AUCTION_CHECKS = [
 
 
 def defs_for(s: Settings) -> Definitions:
-    return Definitions(assets=[build_gold_tables(daily_partitions(s.start_date))])
+    windows = load_windows(s.attribution_windows)
+    return Definitions(assets=[build_gold_tables(daily_partitions(s.start_date), windows)])
 
 
 @functools.cache
-def build_gold_tables(partitions: PartitionsDefinition) -> AssetsDefinition:
+def build_gold_tables(
+    partitions: PartitionsDefinition, windows: AttributionWindows = DEFAULT_WINDOWS
+) -> AssetsDefinition:
+    """The gold multi-asset. Its code version is the attribution windows' fingerprint:
+    after a change of windows, Dagster shows every materialized partition as changed
+    code, and rerunning a partition applies the new windows to its dates."""
+
+    @outage_aware
+    def gold_tables(context: AssetExecutionContext, lake: LakeResource, spark: SparkResource):
+        yield from materialize_gold(context, lake, spark, windows)
+
     return multi_asset(
         name="gold_tables",
         specs=[
@@ -115,6 +128,7 @@ def build_gold_tables(partitions: PartitionsDefinition) -> AssetsDefinition:
                 group_name=GOLD,
                 kinds={"spark", "delta"},
                 description=GOLD_TABLES[name].description,
+                code_version=gold_code_version(windows),
             )
             for name, key in GOLD_KEYS.items()
         ],
@@ -156,15 +170,20 @@ def build_gold_tables(partitions: PartitionsDefinition) -> AssetsDefinition:
         backfill_policy=single_run,
         pool="spark",
         retry_policy=STORAGE_RETRY,
-    )(materialize_gold)
+    )(gold_tables)
 
 
-@outage_aware
-def materialize_gold(context: AssetExecutionContext, lake: LakeResource, spark: SparkResource):
+def gold_code_version(windows: AttributionWindows) -> str:
+    return f"windows-{windows.fingerprint()}"
+
+
+def materialize_gold(
+    context: AssetExecutionContext, lake: LakeResource, spark: SparkResource, windows: AttributionWindows
+):
     the_lake = lake.writable_lake("gold", "quality")
     session = spark.session(the_lake)
     w = window_of(context)
-    stats = run_gold(session, the_lake, w)
+    stats = run_gold(session, the_lake, w, windows)
     context.log.info(f"gold {w.start}..{w.end}: " + ", ".join(f"{k} {v:,}" for k, v in stats.rows.items()))
     for name, key in GOLD_KEYS.items():
         yield table_result(
@@ -174,6 +193,7 @@ def materialize_gold(context: AssetExecutionContext, lake: LakeResource, spark: 
             name,
             rows_in_window=stats.rows[name],
             event_dates=f"{w.event_start}..{w.end}",
+            attribution_windows=MetadataValue.json(windows.as_dict()),
         )
     daily = read_rewritten(session, the_lake, GOLD, DAILY, w)
     bad = daily.where(OUT_OF_BOUNDS).count()
@@ -217,7 +237,7 @@ def materialize_gold(context: AssetExecutionContext, lake: LakeResource, spark: 
                 metadata={"event_dates": len(rows), "mismatches": MetadataValue.json(problems)},
             )
         )
-    checks.extend(attribution_checks(session, the_lake, w, daily))
+    checks.extend(attribution_checks(session, the_lake, w, daily, windows))
     checks.extend(auction_checks(session, the_lake, w))
     found, unjudged = anomalies(daily_totals(session, the_lake, w), w.event_dates())
     checks.append(
@@ -237,14 +257,14 @@ def materialize_gold(context: AssetExecutionContext, lake: LakeResource, spark: 
 
 
 def attribution_checks(
-    session: SparkSession, lake: Lake, w: ArrivalWindow, daily: DataFrame
+    session: SparkSession, lake: Lake, w: ArrivalWindow, daily: DataFrame, windows: AttributionWindows
 ) -> list[AssetCheckResult]:
     """The attribution tables just written, judged (spark_jobs/attribution_checks.py)."""
     credited = read_rewritten(session, lake, GOLD, "attribution", w).persist()
     by_campaign = read_rewritten(session, lake, GOLD, "attribution_campaign_daily", w).persist()
     try:
         bad_sums, sum_sample = credit_sum_problems(credited)
-        outside, outside_sample = touch_window_problems(credited)
+        outside, outside_sample = touch_window_problems(credited, windows)
         last_click = last_click_problems(by_campaign, daily)
         totals = data_driven_total_problems(by_campaign)
     finally:

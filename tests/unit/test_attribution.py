@@ -54,19 +54,19 @@ def journeys(spark):
         CONV,
     )
     orders = A.orders(conversions)
-    touches = A.with_paths(A.touches(orders, clicks))
+    touches = A.with_paths(A.touches(orders, A.candidate_touches(clicks)))
     return {"clicks": clicks, "orders": orders, "touches": touches}
 
 
 def _credits(df, model):
     return {
-        (r["order_id"], r["click_event_id"]): r["credit"] for r in df.where(f"model = '{model}'").collect()
+        (r["order_id"], r["touch_event_id"]): r["credit"] for r in df.where(f"model = '{model}'").collect()
     }
 
 
 def test_touches_are_the_valid_clicks_of_the_user_on_the_advertiser_within_seven_days(journeys):
     got = {
-        (r["order_id"], r["click_event_id"]): (r["position"], r["touches"], r["path"])
+        (r["order_id"], r["touch_event_id"]): (r["position"], r["touches"], r["path"])
         for r in journeys["touches"].collect()
     }
     path1 = "display > native > search"
@@ -119,7 +119,7 @@ def test_position_based_splits_the_middle_of_a_long_path(spark):
         [_clk(f"k{i}", T0 - timedelta(hours=10 - i), "u1", "cD", "display") for i in range(5)], CLICK
     )
     orders = A.orders(spark.createDataFrame([_conv("c1", T0, "o1", "u1")], CONV))
-    got = _credits(A.heuristic_credits(A.touches(orders, clicks)), "position_based")
+    got = _credits(A.heuristic_credits(A.touches(orders, A.candidate_touches(clicks))), "position_based")
     assert [got[("o1", f"k{i}")] for i in range(5)] == pytest.approx([0.4, 0.2 / 3, 0.2 / 3, 0.2 / 3, 0.4])
 
 
@@ -133,7 +133,7 @@ def test_data_driven_credits_split_a_channel_share_among_its_touches(spark):
         CLICK,
     )
     orders = A.orders(spark.createDataFrame([_conv("c1", T0, "o1", "u1")], CONV))
-    touches = A.with_paths(A.touches(orders, clicks))
+    touches = A.with_paths(A.touches(orders, A.candidate_touches(clicks)))
     path = "search > display > search"
     shares = spark.createDataFrame(
         [
@@ -184,7 +184,8 @@ def test_campaign_daily_sums_credits_with_spend_and_roas(spark, journeys):
 
 def test_paths_count_converting_and_non_converting_journeys(journeys):
     day = T0.date()
-    non_converting = A.non_converting_paths(journeys["clicks"], journeys["orders"], day, day)
+    candidates = A.candidate_touches(journeys["clicks"])
+    non_converting = A.non_converting_paths(candidates, journeys["orders"], day, day)
     paths = {
         r["path"]: (r["conversions"], r["revenue_micros"], r["non_conversions"], r["path_length"])
         for r in A.conversion_paths(journeys["touches"], non_converting).collect()
@@ -199,7 +200,8 @@ def test_paths_count_converting_and_non_converting_journeys(journeys):
 
 def test_a_click_stays_in_the_non_converting_paths_for_the_window_after_it(journeys):
     first, last = date(2026, 11, 9), date(2026, 11, 20)
-    rows = A.non_converting_paths(journeys["clicks"], journeys["orders"], first, last).collect()
+    candidates = A.candidate_touches(journeys["clicks"])
+    rows = A.non_converting_paths(candidates, journeys["orders"], first, last).collect()
     got = {
         r["event_date"].day: r["non_conversions"]
         for r in rows

@@ -53,7 +53,7 @@ def test_last_click_within_seven_days_same_user_and_advertiser(spark):
         CONV,
     )
     got = {
-        r["order_id"]: (r["campaign_id"], r["click_event_id"], r["value_micros"])
+        r["order_id"]: (r["campaign_id"], r["touch_event_id"], r["value_micros"])
         for r in last_click_credits(conversions, clicks).collect()
     }
     assert got == {"o1": ("cmpB", "k_late", 50_000_000), "o3": ("cmpG", "k_u3_edge", 20_000_000)}
