@@ -62,6 +62,11 @@ def cmd_generate(a: argparse.Namespace) -> int:
     return 0
 
 
+LAYERS = ("raw", "bronze", "silver", "gold", "marts")
+# `adlake run --from X`: the job that starts at layer X (ad_assets/defs/schedules.py).
+RUN_FROM = {"raw": "lakehouse_daily", "bronze": "reprocess_landed", "gold": "gold_onwards"}
+
+
 def cmd_run(a: argparse.Namespace) -> int:
     s = load_settings()
     # The partitions and the simulated world start where the first run starts, unless
@@ -78,13 +83,14 @@ def cmd_run(a: argparse.Namespace) -> int:
 
     start = date.fromisoformat(a.start)
     end = start + timedelta(days=a.days - 1)
+    layers = " -> ".join(LAYERS[LAYERS.index(a.run_from) :])
     print(
-        f"AdLake: materializing raw -> bronze -> silver -> gold -> marts for arrival dates {start}..{end} "
+        f"AdLake: materializing {layers} for arrival dates {start}..{end} "
         f"({s.impressions_per_day:,} impressions/day) into {s.lake_root}",
         flush=True,
     )
     t = time.time()
-    run_id = _run_job(s, "lakehouse_daily", start, end)
+    run_id = _run_job(s, RUN_FROM[a.run_from], start, end)
     if not run_id:
         return 1
     print(f"\nDone in {time.time() - t:.0f}s (run {run_id}).\n")
@@ -250,6 +256,14 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--start", default=DEFAULT_START_DATE)
     r.add_argument("--days", type=int, default=7)
     r.add_argument("--impressions-per-day", type=int)
+    r.add_argument(
+        "--from",
+        dest="run_from",
+        choices=tuple(RUN_FROM),
+        default="raw",
+        help="the first layer to rebuild: bronze reads the raw files already landed; gold reads "
+        "silver as it is (e.g. after a change of attribution windows)",
+    )
     r.set_defaults(fn=cmd_run)
     sub.add_parser("summary", help="rows per table and top campaigns").set_defaults(fn=cmd_summary)
     ql = sub.add_parser("quality", help="today's data-quality status: failed and warning checks")

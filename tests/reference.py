@@ -1,7 +1,8 @@
 """An independent recomputation of the gold metrics straight from the raw files, in plain
 Python (json + gzip), without Spark or any code under test. Only the contract's field list
-and the names of the additive metrics (spark_jobs/metric_definitions.py) are shared; how
-each is computed follows the wording of docs/metrics.md."""
+and the names of the additive metrics (spark_jobs/metric_definitions.py) are shared, and the
+attribution windows as configured; how each is computed follows the wording of
+docs/metrics.md and docs/attribution.md."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from spark_jobs.attribution_windows import DEFAULT_WINDOWS, AttributionWindows
 from spark_jobs.contracts import RAW_FIELDS
 from spark_jobs.metric_definitions import ADDITIVE_METRICS
 
@@ -116,27 +118,46 @@ def publisher_daily(raw: RawEvents) -> dict[tuple[date, str, str], dict[str, int
     return m
 
 
-def attribution_credits(raw: RawEvents) -> dict[tuple[date, str | None, str], float]:
+def attribution_credits(
+    raw: RawEvents, windows: AttributionWindows = DEFAULT_WINDOWS
+) -> dict[tuple[date, str | None, str], float]:
     """{(conversion event date, campaign_id, model): credited conversions} under the five
     heuristic models, and (date, None, 'none') for conversions with no touch: DESIGN's
-    definitions applied to the first arrivals, one conversion at a time."""
+    definitions applied to the first arrivals, one conversion at a time. Touches: valid
+    clicks inside the advertiser's click window and, with a view window, its valid
+    impressions that no valid click followed."""
     imps = {e["impression_id"]: e for e in raw.events["impression"]}
     clicks = [
         (c, imps[c["impression_id"]])
         for c in raw.events["click"]
         if _valid(c) and c["impression_id"] in imps and _valid(imps[c["impression_id"]])
     ]
+    clicked = {imp["impression_id"] for _, imp in clicks}
+    views = [i for i in imps.values() if _valid(i) and i["impression_id"] not in clicked]
     out: dict = defaultdict(float)
     for v in _orders(raw).values():
         day = v["_ts"].date()
-        touches = sorted(
-            (c["_ts"], c["event_id"], imp["campaign_id"])
-            for c, imp in clicks
-            if v.get("user_id") is not None
-            and c.get("user_id") == v["user_id"]
-            and imp["advertiser_id"] == v["advertiser_id"]
-            and v["_ts"] - timedelta(days=7) <= c["_ts"] <= v["_ts"]
-        )
+        window = windows.for_advertiser(v["advertiser_id"])
+        if v.get("user_id") is None:
+            touches = []
+        else:
+            touches = sorted(
+                [
+                    (c["_ts"], c["event_id"], imp["campaign_id"])
+                    for c, imp in clicks
+                    if c.get("user_id") == v["user_id"]
+                    and imp["advertiser_id"] == v["advertiser_id"]
+                    and v["_ts"] - timedelta(days=window.click_days) <= c["_ts"] <= v["_ts"]
+                ]
+                + [
+                    (i["_ts"], i["event_id"], i["campaign_id"])
+                    for i in views
+                    if window.view_hours
+                    and i.get("user_id") == v["user_id"]
+                    and i["advertiser_id"] == v["advertiser_id"]
+                    and v["_ts"] - timedelta(hours=window.view_hours) <= i["_ts"] <= v["_ts"]
+                ]
+            )
         n = len(touches)
         if n == 0:
             out[(day, None, "none")] += 1.0

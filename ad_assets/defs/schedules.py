@@ -28,20 +28,22 @@ from spark_jobs.contracts import EVENT_TYPES
 
 LAKEHOUSE_JOB = "lakehouse_daily"
 REPROCESS_JOB = "reprocess_landed"
+GOLD_ONWARDS_JOB = "gold_onwards"
 
 
 def defs_for(s: Settings) -> Definitions:
     partitions = daily_partitions(s.start_date)
-    lakehouse, reprocess = build_jobs(partitions, build_freshness_checks(s.freshness_deadline))
+    lakehouse, reprocess, gold_onwards = build_jobs(partitions, build_freshness_checks(s.freshness_deadline))
     return Definitions(
-        jobs=[lakehouse, reprocess],
+        jobs=[lakehouse, reprocess, gold_onwards],
         schedules=[build_schedule_from_partitioned_job(lakehouse, hour_of_day=1, minute_of_hour=30)],
         sensors=[build_landing_sensor(lakehouse, partitions, enabled=s.raw_source == "landed")],
     )
 
 
 def build_jobs(partitions: PartitionsDefinition, freshness_checks: Sequence[AssetChecksDefinition]) -> tuple:
-    """The daily job and the reprocessing job (define_asset_job's result has no public type).
+    """The daily job, the reprocessing job and the gold-onwards job (define_asset_job's
+    result has no public type).
     Neither runs `freshness_checks`: freshness is judged on a clock (their sensor), not by
     the runs themselves."""
     everything = AssetSelection.all() - AssetSelection.checks(*freshness_checks)
@@ -60,7 +62,21 @@ def build_jobs(partitions: PartitionsDefinition, freshness_checks: Sequence[Asse
         description="bronze -> silver -> gold -> marts from the raw files already landed "
         "(replays quarantine).",
     )
-    return lakehouse, reprocess
+    # After a change that only gold and what follows it depend on (attribution windows, a
+    # gold or mart definition): silver is read as it is.
+    gold_onwards = define_asset_job(
+        GOLD_ONWARDS_JOB,
+        selection=(
+            AssetSelection.groups("gold").downstream()
+            # the quality mart: the gold checks record their results in the lake
+            | AssetSelection.assets("quality_check_results").downstream(include_self=False)
+        )
+        - AssetSelection.checks(*freshness_checks),
+        partitions_def=partitions,
+        description="gold -> evaluation -> marts from silver as it is (after a change of attribution "
+        "windows, docs/attribution.md).",
+    )
+    return lakehouse, reprocess, gold_onwards
 
 
 def build_landing_sensor(job, partitions: PartitionsDefinition, enabled: bool) -> SensorDefinition:

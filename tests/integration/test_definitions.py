@@ -124,6 +124,20 @@ def test_checks_schedule_and_sensor_are_defined():
     assert job.partitions_def is not None
 
 
+def test_the_gold_onwards_job_rebuilds_gold_and_what_reads_it_only():
+    """`adlake run --from gold` (after a change of attribution windows): silver is read as it is."""
+    selected = defs.resolve_job_def("gold_onwards").asset_layer.selected_asset_keys
+    graph = defs.resolve_asset_graph()
+    assert set(GOLD_KEYS.values()) <= selected
+    assert {
+        MART_KEYS["campaign_daily"],
+        MART_KEYS["quality_daily"],
+        AssetKey("attribution_accuracy"),
+    } <= selected
+    groups = {graph.get(k).group_name for k in selected}
+    assert not groups & {"raw", "bronze", "silver"}, groups
+
+
 def test_the_instance_admits_one_step_at_a_time_per_pool(tmp_path):
     """Pools `spark` and `chdb` (one process per chDB directory) are limited to 1."""
     (tmp_path / "dagster.yaml").write_text(DAGSTER_YAML)

@@ -2,26 +2,31 @@
 checked against an independent recomputation from the raw files; the ClickHouse marts
 (dbt on chDB) checked against gold and recomputed from it."""
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from ad_assets.definitions import build_definitions
+from ad_assets.defs.gold import build_gold_tables, gold_code_version
 from ad_assets.settings import load_settings
 from spark_jobs.attribution import HEURISTIC_MODELS, UNATTRIBUTED
+from spark_jobs.attribution_windows import AttributionWindows, TouchWindow
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.gold_tables import GOLD_TABLES
 from spark_jobs.lake_read import open_table
+from spark_jobs.layers import ArrivalWindow
 from spark_jobs.metric_definitions import ADDITIVE_METRICS, RATIOS, money_and_ratios
 from tests import reference
 from tests.integration.helpers import (
     END,
+    PARTITIONS,
     START,
     all_contents,
     all_marts,
     gold_by_key,
+    gold_tables,
     run_assets,
     sortable,
     table_content,
@@ -124,3 +129,50 @@ def test_publisher_gold_equals_independent_recomputation_from_raw(embedded):
     assert set(gold) == set(expected)
     for key, exp in expected.items():
         assert {c: gold[key][c] for c in exp} == exp, key
+
+
+def _credited(lake) -> dict[tuple, float]:
+    got: dict = defaultdict(float)
+    for r in open_table(lake, "gold", "attribution_campaign_daily").to_pyarrow_table().to_pylist():
+        if r["model"] in (*HEURISTIC_MODELS, UNATTRIBUTED):
+            got[(r["event_date"], r["campaign_id"], r["model"])] += r["credited_conversions"]
+    return got
+
+
+def test_new_windows_apply_to_the_partitions_rerun_and_only_to_them(embedded):
+    """Windows are configuration: rerunning a partition under new ones rewrites its event
+    dates as the reference computes them under the new windows, leaves the other dates as
+    they were, and records the windows as gold's code version. Then it is put back."""
+    lake, raw, resources, instance = (
+        embedded["lake"],
+        embedded["raw"],
+        embedded["resources"],
+        embedded["instance"],
+    )
+    before = {name: table_content(lake, "gold", name) for name in GOLD_TABLES}
+    orders_by_advertiser = Counter(v["advertiser_id"] for v in raw.events["conversion"] if not v["is_test"])
+    busiest = orders_by_advertiser.most_common(1)[0][0]
+    windows = AttributionWindows(TouchWindow(7, 24), ((busiest, TouchWindow(click_days=2, view_hours=72)),))
+    result = run_assets(resources, END, END, instance, assets=[build_gold_tables(PARTITIONS, windows)])
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    rerun = set(ArrivalWindow(END, END).event_dates())
+    materialized = result.get_asset_materialization_events()
+    assert {e.event_specific_data.materialization.tags["dagster/code_version"] for e in materialized} == {
+        gold_code_version(windows)
+    }
+
+    new, old = reference.attribution_credits(raw, windows), reference.attribution_credits(raw)
+    expected = {k: v for k, v in new.items() if k[0] in rerun} | {
+        k: v for k, v in old.items() if k[0] not in rerun
+    }
+    got = _credited(lake)
+    assert got.keys() == expected.keys()
+    for key, credit in expected.items():
+        assert got[key] == pytest.approx(credit, abs=1e-9), key
+    rows = open_table(lake, "gold", "attribution").to_pyarrow_table().to_pylist()
+    view_dates = {r["event_date"] for r in rows if r["touch_type"] == "view"}
+    assert view_dates and view_dates <= rerun  # view touches where rerun, and only there
+    assert new != old  # the windows changed some credit
+
+    run_assets(resources, END, END, instance, assets=[gold_tables])  # the default windows again
+    assert {name: table_content(lake, "gold", name) for name in GOLD_TABLES} == before
