@@ -84,11 +84,9 @@ def cmd_run(a: argparse.Namespace) -> int:
     start = date.fromisoformat(a.start)
     end = start + timedelta(days=a.days - 1)
     layers = " -> ".join(LAYERS[LAYERS.index(a.run_from) :])
-    print(
-        f"AdLake: materializing {layers} for arrival dates {start}..{end} "
-        f"({s.impressions_per_day:,} impressions/day) into {s.lake_root}",
-        flush=True,
-    )
+    scale = f" ({s.impressions_per_day:,} impressions/day)" if a.run_from == "raw" else ""
+    what = f"{layers} for arrival dates {start}..{end}{scale}"
+    print(f"AdLake: materializing {what} into {s.lake_root}", flush=True)
     t = time.time()
     run_id = _run_job(s, RUN_FROM[a.run_from], start, end)
     if not run_id:

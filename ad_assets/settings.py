@@ -132,5 +132,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         clickhouse_secure=e.get("ADLAKE_CLICKHOUSE_SECURE", "false").lower() in ("1", "true", "yes"),
         freshness_deadline=e.get("ADLAKE_FRESHNESS_DEADLINE", "0 6 * * *"),
         min_free_mb=int(e.get("ADLAKE_MIN_FREE_MB", "512")),
-        attribution_windows=e.get("ADLAKE_ATTRIBUTION_WINDOWS") or None,
+        # Absolute: the UI and the runs must read the same file wherever they start.
+        attribution_windows=str(Path(e["ADLAKE_ATTRIBUTION_WINDOWS"]).resolve())
+        if e.get("ADLAKE_ATTRIBUTION_WINDOWS")
+        else None,
     )

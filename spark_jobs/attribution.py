@@ -6,8 +6,8 @@ IO, and the data-driven models' shares per path come from spark_jobs.attribution
 Definitions (DESIGN, "Attribution"): a conversion is the first valid arrival of an order_id.
 Its touches are the valid clicks of the same user on campaigns of the conversion's
 advertiser with conv_ts - click window <= touch_ts <= conv_ts and, where the advertiser
-has a view-through window, its valid impressions that were not clicked inside that window
-(spark_jobs/attribution_windows.py), ordered by (touch_ts, touch_event_id). A conversion
+has a view-through window, its valid impressions that no valid click followed, inside that
+window (spark_jobs/attribution_windows.py), ordered by (touch_ts, touch_event_id). A conversion
 with no touch is kept as unattributed (model `none`)."""
 
 from __future__ import annotations
@@ -77,12 +77,18 @@ def window_seconds(windows: AttributionWindows) -> Column:
 
 
 def candidate_touches(
-    clicks: DataFrame, impressions: DataFrame | None = None, windows: AttributionWindows = DEFAULT_WINDOWS
+    clicks: DataFrame,
+    impressions: DataFrame | None = None,
+    windows: AttributionWindows = DEFAULT_WINDOWS,
+    clicks_after_views: DataFrame | None = None,
 ) -> DataFrame:
     """Every event that can touch a conversion, with `reach_s`, how long before one it
     still counts: the valid clicks and, for advertisers with a view-through window, the
     valid impressions nobody validly clicked (a clicked impression counts as its click).
-    The frames must reach back the windows' lookback before the first conversion date."""
+    `clicks` and `impressions` must reach back the windows' lookbacks before the first
+    conversion date; `clicks_after_views` (default: `clicks`) are the clicks that decide
+    whether an impression was clicked, so they must cover every impression's date and the
+    day after the last."""
     valid_clicks = clicks.where("is_valid")
     found = valid_clicks.select(
         *_CANDIDATE_COLUMNS,
@@ -93,9 +99,10 @@ def candidate_touches(
     if windows.view_through:
         if impressions is None:
             raise ValueError("a view-through window is configured: candidate_touches needs the impressions")
+        deciding = valid_clicks if clicks_after_views is None else clicks_after_views.where("is_valid")
         views = (
             impressions.where("is_valid")
-            .join(valid_clicks.select("impression_id"), "impression_id", "left_anti")
+            .join(deciding.select("impression_id"), "impression_id", "left_anti")
             .select(
                 *_CANDIDATE_COLUMNS,
                 F.col("event_ts").alias("touch_ts"),
@@ -190,15 +197,18 @@ def non_converting_paths(candidates: DataFrame, orders: DataFrame, first: date, 
     its path is the channels of those touches in order. Per (event_date, advertiser_id,
     path): count."""
     reach_end = F.to_date(F.timestamp_micros(F.unix_micros("touch_ts") + F.col("reach_s") * _MICROS))
-    days = candidates.select(
+    # Only the days in [first, last]: a 90-day window must not explode into 90 rows a touch.
+    reaching = candidates.where((F.col("event_date") <= F.lit(last)) & (reach_end >= F.lit(first)))
+    days = reaching.select(
         "user_pid",
         "advertiser_id",
         "channel",
         "touch_ts",
         "touch_event_id",
-        F.explode(F.sequence(F.col("event_date"), reach_end)).alias("path_date"),
+        F.explode(
+            F.sequence(F.greatest(F.col("event_date"), F.lit(first)), F.least(reach_end, F.lit(last)))
+        ).alias("path_date"),
     )
-    days = days.where(F.col("path_date").between(F.lit(first), F.lit(last)))
     journeys = days.groupBy("path_date", "user_pid", "advertiser_id").agg(
         F.array_join(
             F.transform(

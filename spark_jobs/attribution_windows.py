@@ -107,14 +107,20 @@ def parse_windows(doc: object, source: str = "attribution windows") -> Attributi
         return DEFAULT_WINDOWS
     if not isinstance(doc, dict) or set(doc) - {"default", "advertisers"}:
         raise ValueError(f"{source}: expected the keys 'default' and/or 'advertisers', got {doc!r}")
-    default = _window(doc.get("default") or {}, f"{source}, default", TouchWindow())
-    advertisers = doc.get("advertisers") or {}
+    spec = doc.get("default")
+    default = _window({} if spec is None else spec, f"{source}, default", TouchWindow())
+    advertisers = doc.get("advertisers")
+    if advertisers is None:
+        advertisers = {}
     if not isinstance(advertisers, dict):
         raise ValueError(f"{source}, advertisers: expected a mapping of advertiser_id to a window")
-    per_advertiser = (
-        (str(a), _window(spec, f"{source}, advertiser {a}", default)) for a, spec in advertisers.items()
-    )
-    return AttributionWindows(default, tuple(sorted(per_advertiser)))
+    ids = [str(a) for a in advertisers]
+    if duplicated := sorted({a for a in ids if ids.count(a) > 1}):
+        raise ValueError(f"{source}, advertisers: {duplicated} listed more than once")
+    per_advertiser = {
+        str(a): _window(spec, f"{source}, advertiser {a}", default) for a, spec in advertisers.items()
+    }
+    return AttributionWindows(default, tuple(sorted(per_advertiser.items())))
 
 
 def load_windows(path: str | None) -> AttributionWindows:

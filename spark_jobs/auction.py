@@ -45,7 +45,7 @@ def _is_test(c: Column) -> Column:
     return F.coalesce(c, F.lit(False))
 
 
-def _requests(requests: DataFrame) -> DataFrame:
+def auction_requests(requests: DataFrame) -> DataFrame:
     """One row per request_id (the first by event_ts, event_id: a duplicate would multiply
     its bids in the join), with non-null keys and its test flag (`_test`)."""
     first = first_rows(requests, "request_id", ("event_ts", "event_id"))
@@ -59,8 +59,8 @@ def _requests(requests: DataFrame) -> DataFrame:
     )
 
 
-def _keyed_bids(reqs: DataFrame, responses: DataFrame) -> DataFrame:
-    """Non-test responses with their request's date and keys (reqs from _requests)."""
+def keyed_bids_of(reqs: DataFrame, responses: DataFrame) -> DataFrame:
+    """Non-test responses with their request's date and keys (reqs from auction_requests)."""
     resp = responses.where(~_is_test(F.col("is_test"))).select(
         "request_id", EVENT_DATE, "campaign_id", "bid_price_cpm", "won", "clear_price_cpm", "loss_reason"
     )
@@ -87,11 +87,19 @@ def keyed_bids(requests: DataFrame, responses: DataFrame) -> DataFrame:
     """Every non-test bid (response) once, with the date and keys of its request:
     event_date, publisher_id, placement_id, channel, ad_format, campaign_id ('unknown' when
     missing), request_found, bid_price_cpm, won (null as false), clear_price_cpm, loss_reason."""
-    return _keyed_bids(_requests(requests), responses)
+    return keyed_bids_of(auction_requests(requests), responses)
 
 
 def auction_daily(requests: DataFrame, responses: DataFrame, impressions: DataFrame) -> DataFrame:
-    """gold auction_daily: one row per (event_date, publisher_id, placement_id, channel,
+    """gold auction_daily from silver bid requests, responses and impressions
+    (auction_daily_of_bids)."""
+    reqs = auction_requests(requests)
+    return auction_daily_of_bids(reqs, keyed_bids_of(reqs, responses), impressions)
+
+
+def auction_daily_of_bids(reqs: DataFrame, bids: DataFrame, impressions: DataFrame) -> DataFrame:
+    """gold auction_daily, from auction_requests(requests) and keyed_bids (gold computes
+    both once for the two auction tables): one row per (event_date, publisher_id, placement_id, channel,
     campaign_id) with at least one bid. A placement that got requests but no bid has no row
     of its own: its requests show only in `placement_requests` of its other campaigns' rows.
 
@@ -107,8 +115,6 @@ def auction_daily(requests: DataFrame, responses: DataFrame, impressions: DataFr
     - impressions, spend_micros: valid impressions (and their cost) whose request_id has a
       winning response in the row, i.e. served from these wins (at most wins, unless an
       auction's impression was logged twice)."""
-    reqs = _requests(requests)
-    bids = _keyed_bids(reqs, responses)
     won, reason = F.col("won"), F.col("loss_reason")
     priced_win = won & F.col("clear_price_cpm").isNotNull()
     known_reason = F.coalesce(reason.isin(list(LOSS_COLUMNS)), F.lit(False))
@@ -158,10 +164,16 @@ def auction_daily(requests: DataFrame, responses: DataFrame, impressions: DataFr
 
 
 def bid_landscape(requests: DataFrame, responses: DataFrame) -> DataFrame:
-    """gold bid_landscape: per (event_date, channel, ad_format, bid_bucket_cpm), bids, wins,
-    win_rate and avg_clear_price_cpm over wins: how the chance to win grows with the bid.
-    bid_bucket_cpm is the lower edge of a BUCKET_CPM wide bucket (0.49 -> 0.0, 0.5 -> 0.5)."""
-    bids = keyed_bids(requests, responses).withColumn(
+    """gold bid_landscape from silver bid requests and responses (bid_landscape_of_bids)."""
+    return bid_landscape_of_bids(keyed_bids(requests, responses))
+
+
+def bid_landscape_of_bids(bids: DataFrame) -> DataFrame:
+    """gold bid_landscape, from keyed_bids: per (event_date, channel, ad_format,
+    bid_bucket_cpm), bids, wins, win_rate and avg_clear_price_cpm over wins: how the chance
+    to win grows with the bid. bid_bucket_cpm is the lower edge of a BUCKET_CPM wide bucket
+    (0.49 -> 0.0, 0.5 -> 0.5)."""
+    bids = bids.withColumn(
         "bid_bucket_cpm",
         (F.floor(F.col("bid_price_cpm") / F.lit(BUCKET_CPM)) * F.lit(BUCKET_CPM)).cast("double"),
     )

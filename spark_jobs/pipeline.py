@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -17,7 +18,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs import attribution, bronze, gold, silver
+from spark_jobs import attribution, auction, bronze, gold, silver
 from spark_jobs.attribution_models import DATA_DRIVEN_MODELS, PathCount, path_shares
 from spark_jobs.attribution_windows import DEFAULT_WINDOWS, AttributionWindows
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
@@ -181,20 +182,25 @@ def run_gold(
             f"gold tables registered {sorted(GOLD_TABLES)} but computed {sorted(gold.BUILDERS)}: "
             "each table of spark_jobs/gold_tables.py needs one function in spark_jobs/gold.py BUILDERS"
         )
-    migrate_gold(spark, lake)
+    stats = LayerStats()
+    stats.detail["migrations"] = {"done": migrate_gold(spark, lake)}
     start, end = w.dates(GOLD)
 
-    def silver_window(event_type: str, first: date) -> DataFrame:
-        return read_window(spark, _silver_path(lake, event_type), date_column(SILVER), first, end)
+    def silver_window(event_type: str, first: date, last: date = end) -> DataFrame:
+        return read_window(spark, _silver_path(lake, event_type), date_column(SILVER), first, last)
 
     conversions = attribution.orders(silver_window("conversion", start)).persist()
     # Touches reach back the longest window before the first conversion they can credit.
+    click_lookback = start - timedelta(days=windows.click_lookback_days)
+    views, view_clicks = None, None
+    if windows.view_through:
+        view_lookback = start - timedelta(days=windows.view_lookback_days)
+        views = silver_window("impression", view_lookback)
+        # Whether an impression was clicked: its click comes minutes later, possibly the
+        # next day, so from the first impression's date to the day after the window.
+        view_clicks = silver_window("click", min(view_lookback, click_lookback), end + timedelta(days=1))
     candidates = attribution.candidate_touches(
-        silver_window("click", start - timedelta(days=windows.click_lookback_days)),
-        silver_window("impression", start - timedelta(days=windows.view_lookback_days))
-        if windows.view_through
-        else None,
-        windows,
+        silver_window("click", click_lookback), views, windows, clicks_after_views=view_clicks
     )
     touches = attribution.with_paths(attribution.touches(conversions, candidates)).persist()
     impressions, clicks = silver_window("impression", start), silver_window("click", start)
@@ -207,6 +213,9 @@ def run_gold(
         attribution.data_driven_credits(touches, _data_driven_shares(spark, paths))
     )
     credited = attribution.attribution(conversions, credits).persist()
+    # A bid is dated by its request, which may come from the day before the window.
+    requests = auction.auction_requests(silver_window("bid_request", start - timedelta(days=1))).persist()
+    bids = auction.keyed_bids_of(requests, silver_window("bid_response", start)).persist()
     inputs = gold.GoldInputs(
         impressions,
         clicks,
@@ -214,19 +223,25 @@ def run_gold(
         hourly,
         credited,
         paths,
-        bid_requests=silver_window("bid_request", start - timedelta(days=1)),
-        bid_responses=silver_window("bid_response", start),
+        auction_requests=requests,
+        bids=bids,
         dates=(start, end),
     )
-    for name, build in gold.BUILDERS.items():
+
+    def write(name: str) -> None:
         table = GOLD_TABLES[name]
-        replace_window(build(inputs), lake.table(GOLD, name), table.date_column, start, end)
-    stats = LayerStats()
+        replace_window(gold.BUILDERS[name](inputs), lake.table(GOLD, name), table.date_column, start, end)
+
+    for name in gold.WRITTEN_FIRST:
+        write(name)
+    with ThreadPoolExecutor(gold.WRITERS, thread_name_prefix="gold-write") as pool:
+        for done in [pool.submit(write, n) for n in gold.BUILDERS if n not in gold.WRITTEN_FIRST]:
+            done.result()  # a failed write raises here, after the others have ended
     window = {(d.isoformat(),) for d in w.event_dates()}
     for name, table in GOLD_TABLES.items():
         counts = delta_row_counts(lake, GOLD, name, (table.date_column,))
         stats.rows[name] = sum(n for day, n in counts.items() if day in window)
-    for df in (conversions, touches, hourly, paths, credited):
+    for df in (conversions, touches, hourly, paths, credited, requests, bids):
         df.unpersist()
     return stats
 

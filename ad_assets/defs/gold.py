@@ -184,6 +184,8 @@ def materialize_gold(
     session = spark.session(the_lake)
     w = window_of(context)
     stats = run_gold(session, the_lake, w, windows)
+    for done in stats.detail["migrations"]["done"]:
+        context.log.info(f"migrated gold_{done}")
     context.log.info(f"gold {w.start}..{w.end}: " + ", ".join(f"{k} {v:,}" for k, v in stats.rows.items()))
     for name, key in GOLD_KEYS.items():
         yield table_result(

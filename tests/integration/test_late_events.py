@@ -3,6 +3,7 @@ correct that date's metrics, without double counting resends."""
 
 from datetime import date
 
+from spark_jobs.attribution_windows import DEFAULT_WINDOWS, AttributionWindows, TouchWindow
 from spark_jobs.lake import Lake
 from spark_jobs.layers import ArrivalWindow
 from spark_jobs.pipeline import run_bronze, run_gold, run_silver
@@ -44,11 +45,11 @@ def _gold(spark, lake: Lake) -> dict:
     return {(r["event_date"].isoformat(), r["campaign_id"]): (r["impressions"], r["clicks"]) for r in rows}
 
 
-def _process(spark, lake: Lake, day: date) -> None:
+def _process(spark, lake: Lake, day: date, windows: AttributionWindows = DEFAULT_WINDOWS) -> None:
     w = ArrivalWindow(day, day)
     run_bronze(spark, lake, w, "test")
     run_silver(spark, lake, w, KEY, "v1")
-    run_gold(spark, lake, w)
+    run_gold(spark, lake, w, windows)
 
 
 def test_late_events_correct_their_event_date(spark, tmp_path):
@@ -182,3 +183,51 @@ def test_a_late_click_and_a_late_conversion_correct_attribution_when_their_day_i
     # Rerunning changes nothing.
     _process(spark, lake, date(2026, 11, 4))
     assert _credits(spark, lake, "last_click") == both
+
+
+def test_windows_longer_than_the_default_read_enough_history_and_clicked_impressions_are_no_views(
+    spark, tmp_path
+):
+    """A 5-day click window and a 10-day view window (longer than any click window): gold
+    reads 10 days of impressions and the clicks that followed them, so an impression
+    clicked 9 days before an order is no view touch, and neither is one clicked the day
+    after the rerun's last date."""
+    lake = Lake(str(tmp_path))
+    windows = AttributionWindows(TouchWindow(click_days=5, view_hours=240))
+
+    def imp(i: str, ts: str, channel: str) -> dict:
+        return {**_imp(i, ts, f"cmp-{channel}"), "user_id": "u1", "channel": channel}
+
+    def click(i: str, ts: str) -> dict:
+        return {**_click(i, ts, i), "user_id": "u1"}
+
+    seen = imp("v", "2026-11-02T12:00:00.000000Z", "video")  # never clicked: a view
+    clicked = imp("k", "2026-11-02T13:00:00.000000Z", "display")  # clicked a minute later
+    land(tmp_path, "impression", "2026-11-02", 13, jsonl_gz([seen, clicked]))
+    land(tmp_path, "click", "2026-11-02", 13, jsonl_gz([click("k", "2026-11-02T13:01:00.000000Z")]))
+    # 23:59 on 11-10: an impression, then an order 30 s later; the click comes at 00:01.
+    # They all arrive on 11-11.
+    late = jsonl_gz([imp("n", "2026-11-10T23:59:00.000000Z", "search")])
+    land(tmp_path, "impression", "2026-11-11", 0, late)
+    land(tmp_path, "click", "2026-11-11", 0, jsonl_gz([click("n", "2026-11-11T00:01:00.000000Z")]))
+    orders = [
+        _conv("o2", "2026-11-10T23:59:30.000000Z", "u1", 20),
+        _conv("o1", "2026-11-11T11:00:00.000000Z", "u1", 60),
+    ]
+    land(tmp_path, "conversion", "2026-11-11", 11, jsonl_gz(orders))
+    for day in (date(2026, 11, 2), date(2026, 11, 11)):
+        _process(spark, lake, day, windows)
+
+    def touches() -> dict:
+        rows = spark.read.format("delta").load(lake.table("gold", "attribution")).where("model = 'linear'")
+        return {(r["order_id"], r["touch_type"], r["touch_event_id"]) for r in rows.collect()}
+
+    expected = {
+        ("o1", "view", "ev-imp-v"),  # 8 days 23 hours before: inside 240 hours
+        ("o1", "click", "ev-clk-n"),  # k's click, 8 days before, is outside 5 days; k is no view
+        ("o2", "view", "ev-imp-v"),  # n was clicked, the day after: no view
+    }
+    assert touches() == expected
+    # Rerunning only 11-10 (its event dates end on 11-10) gives the same touches.
+    run_gold(spark, lake, ArrivalWindow(date(2026, 11, 10), date(2026, 11, 10)), windows)
+    assert touches() == expected

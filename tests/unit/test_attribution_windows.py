@@ -20,6 +20,7 @@ from spark_jobs.attribution_windows import (
     load_windows,
     parse_windows,
 )
+from spark_jobs.delta_io import replace_window
 from spark_jobs.gold_migrations import migrate_gold
 from spark_jobs.lake import Lake
 from spark_jobs.layers import GOLD
@@ -90,6 +91,8 @@ def test_the_fingerprint_follows_the_settings_not_their_order():
         ({"advertisers": {"adv9": {"view_hours": 24 * 31}}}, r"view_hours must be a whole .* \[0, 720\]"),
         ({"advertisers": ["adv9"]}, "expected a mapping of advertiser_id to a window"),
         ({"advertisers": {"adv9": 7}}, "advertiser adv9: expected a mapping"),
+        ({"advertisers": {3: {"view_hours": 1}, "3": {"view_hours": 2}}}, r"\['3'\] listed more than once"),
+        ({"default": []}, "default: expected a mapping"),
     ],
 )
 def test_bad_windows_are_refused_with_the_reason(doc, message):
@@ -296,3 +299,16 @@ def test_an_attribution_table_with_click_columns_is_migrated_once(spark, tmp_pat
     assert migrate_gold(spark, lake) == []  # already migrated: no new version
     assert spark.sql(f"DESCRIBE HISTORY delta.`{path}`").count() == history
     assert migrate_gold(spark, Lake(str(tmp_path / "new"))) == []  # a new lake: nothing to do
+    # Gold then writes another date with the new schema (its columns in another order).
+    later = spark.createDataFrame(
+        [(T0.date() + DAY, "o3", "linear", 1.0, "cV", "view", T0, "e9")],
+        "event_date date, order_id string, model string, credit double, campaign_id string, "
+        "touch_type string, touch_ts timestamp, touch_event_id string",
+    )
+    replace_window(later, path, "event_date", T0.date() + DAY, T0.date() + DAY)
+    rows = spark.read.format("delta").load(path).collect()
+    assert {r["order_id"]: (r["touch_event_id"], r["touch_type"], r["campaign_id"]) for r in rows} == {
+        "o1": ("k1", "click", "cD"),
+        "o2": (None, None, None),
+        "o3": ("e9", "view", "cV"),
+    }
