@@ -17,7 +17,7 @@ def _click_file(lines: int = 3) -> bytes:
 
 
 def test_sensor_requests_a_run_when_files_land_or_change(tmp_path):
-    lakehouse_job, _ = build_jobs(PARTITIONS, build_freshness_checks(load_settings().freshness_deadline))
+    lakehouse_job, *_ = build_jobs(PARTITIONS, build_freshness_checks(load_settings().freshness_deadline))
     sensor = build_landing_sensor(lakehouse_job, PARTITIONS, enabled=True)
     resources = {"lake": LakeResource(root=str(tmp_path))}
     recent = PARTITIONS.get_partition_keys()[-2]
