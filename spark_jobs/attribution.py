@@ -76,6 +76,14 @@ def window_seconds(windows: AttributionWindows) -> Column:
     )
 
 
+def inside_window(reach_s: Column) -> Column:
+    """Whether a row's touch counts for its conversion: `conv_ts - reach_s <= touch_ts <=
+    conv_ts`. The touches and the check that judges them use this one rule."""
+    return (F.col("touch_ts") <= F.col("conv_ts")) & (
+        F.unix_micros("touch_ts") >= F.unix_micros("conv_ts") - reach_s * _MICROS
+    )
+
+
 def candidate_touches(
     clicks: DataFrame,
     impressions: DataFrame | None = None,
@@ -119,8 +127,7 @@ def touches(orders: DataFrame, candidates: DataFrame) -> DataFrame:
     """One row per conversion and touch, with its `position` (1..n) and the conversion's
     `touches` (n). `candidates`: candidate_touches(...) covering the windows' lookback."""
     joined = orders.join(candidates.drop("event_date"), ["user_pid", "advertiser_id"]).where(
-        (F.col("touch_ts") <= F.col("conv_ts"))
-        & (F.unix_micros("touch_ts") >= F.unix_micros("conv_ts") - F.col("reach_s") * _MICROS)
+        inside_window(F.col("reach_s"))
     )
     in_order = Window.partitionBy("order_id").orderBy("touch_ts", "touch_event_id")
     return (

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from spark_jobs.attribution import UNATTRIBUTED, window_seconds
+from spark_jobs.attribution import UNATTRIBUTED, inside_window, window_seconds
 from spark_jobs.attribution_models import DATA_DRIVEN_MODELS
 from spark_jobs.attribution_windows import DEFAULT_WINDOWS, AttributionWindows
 
@@ -40,12 +40,7 @@ def touch_window_problems(
     window for their type (a view touch where the advertiser has no view window)."""
     reach_s = window_seconds(windows)
     outside = attribution.where(
-        (F.col("model") != UNATTRIBUTED)
-        & (
-            (F.col("touch_ts") > F.col("conv_ts"))
-            | (reach_s <= 0)
-            | (F.unix_micros("touch_ts") < F.unix_micros("conv_ts") - reach_s * 1_000_000)
-        )
+        (F.col("model") != UNATTRIBUTED) & ((reach_s <= 0) | ~inside_window(reach_s))
     ).select(
         "event_date",
         "order_id",
