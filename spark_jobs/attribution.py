@@ -8,7 +8,9 @@ Its touches are the valid clicks of the same user on campaigns of the conversion
 advertiser with conv_ts - click window <= touch_ts <= conv_ts and, where the advertiser
 has a view-through window, its valid impressions that no valid click followed, inside that
 window (spark_jobs/attribution_windows.py), ordered by (touch_ts, touch_event_id). A conversion
-with no touch is kept as unattributed (model `none`)."""
+with no touch is kept as unattributed (model `none`). Journeys are user-level processing:
+only conversions and touches with consent for measurement join one (spark_jobs/consent.py);
+the others' conversions stay unattributed."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from pyspark.sql.window import Window
 
 from spark_jobs.attribution_models import DATA_DRIVEN_MODELS
 from spark_jobs.attribution_windows import DEFAULT_WINDOWS, AttributionWindows
+from spark_jobs.consent import CONSENT_COLUMN, user_level
 from spark_jobs.silver import first_rows
 
 HEURISTIC_MODELS: tuple[str, ...] = ("first_click", "last_click", "linear", "time_decay", "position_based")
@@ -43,6 +46,7 @@ def orders(conversions: DataFrame) -> DataFrame:
     """The conversions attribution counts: the first valid arrival of each order_id (by
     event_ts, then event_id), dated by its own event date and hour."""
     first = first_rows(conversions.where("is_valid"), "order_id", ("event_ts", "event_id"))
+    consent = F.col(CONSENT_COLUMN) if CONSENT_COLUMN in first.columns else F.lit(None)
     return first.select(
         "order_id",
         F.col("event_id").alias("conversion_event_id"),
@@ -52,6 +56,7 @@ def orders(conversions: DataFrame) -> DataFrame:
         F.col("event_ts").alias("conv_ts"),
         "event_date",
         "event_hour",
+        F.coalesce(consent, F.lit(True)).alias(CONSENT_COLUMN),  # may it join a journey
     )
 
 
@@ -98,7 +103,7 @@ def candidate_touches(
     whether an impression was clicked, so they must cover every impression's date and the
     day after the last."""
     valid_clicks = clicks.where("is_valid")
-    found = valid_clicks.select(
+    found = user_level(valid_clicks).select(
         *_CANDIDATE_COLUMNS,
         F.col("event_ts").alias("touch_ts"),
         F.col("event_id").alias("touch_event_id"),
@@ -109,7 +114,7 @@ def candidate_touches(
             raise ValueError("a view-through window is configured: candidate_touches needs the impressions")
         deciding = valid_clicks if clicks_after_views is None else clicks_after_views.where("is_valid")
         views = (
-            impressions.where("is_valid")
+            user_level(impressions.where("is_valid"))
             .join(deciding.select("impression_id"), "impression_id", "left_anti")
             .select(
                 *_CANDIDATE_COLUMNS,
@@ -126,7 +131,8 @@ def candidate_touches(
 def touches(orders: DataFrame, candidates: DataFrame) -> DataFrame:
     """One row per conversion and touch, with its `position` (1..n) and the conversion's
     `touches` (n). `candidates`: candidate_touches(...) covering the windows' lookback."""
-    joined = orders.join(candidates.drop("event_date"), ["user_pid", "advertiser_id"]).where(
+    consented = user_level(orders).drop(CONSENT_COLUMN)
+    joined = consented.join(candidates.drop("event_date"), ["user_pid", "advertiser_id"]).where(
         inside_window(F.col("reach_s"))
     )
     in_order = Window.partitionBy("order_id").orderBy("touch_ts", "touch_event_id")

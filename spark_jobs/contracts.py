@@ -57,6 +57,10 @@ _COMMON = (
     Field("event_ts", "timestamp", required=True),
 )
 
+# GDPR applicability and the IAB TCF consent string, as the ad tag, click URL and pixel
+# macros log them (spark_jobs/consent.py). Optional: absent means GDPR does not apply.
+_CONSENT = (Field("gdpr", "int"), Field("consent", "string"))
+
 RAW_FIELDS: dict[str, tuple[Field, ...]] = {
     "bid_request": (
         *_COMMON,
@@ -108,6 +112,7 @@ RAW_FIELDS: dict[str, tuple[Field, ...]] = {
         Field("os", "string"),
         Field("country", "string"),
         Field("user_id", "string"),
+        *_CONSENT,
         Field("cost_micros", "bigint", required=True),
         Field("ivt", "string", required=True),
         Field("is_test", "boolean", required=True),
@@ -117,6 +122,7 @@ RAW_FIELDS: dict[str, tuple[Field, ...]] = {
         Field("click_id", "string", required=True),
         Field("impression_id", "string", required=True),
         Field("user_id", "string"),
+        *_CONSENT,
         Field("ivt", "string", required=True),
         Field("is_test", "boolean", required=True),
     ),
@@ -126,6 +132,7 @@ RAW_FIELDS: dict[str, tuple[Field, ...]] = {
         Field("order_id", "string", required=True),
         Field("advertiser_id", "string", required=True),
         Field("user_id", "string"),
+        *_CONSENT,
         Field("conv_type", "string", required=True),
         Field("value_micros", "bigint", required=True),
         Field("currency", "string"),

@@ -9,6 +9,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
+from spark_jobs.consent import with_measurement_consent
 from spark_jobs.delta_io import ARRIVAL_ORDER
 
 _BLOCK = 64  # SHA-256 block size in bytes
@@ -50,12 +51,13 @@ def is_valid_traffic(ivt: Column, is_test: Column) -> Column:
 
 
 def to_silver(bronze: DataFrame, key: bytes | None = None, key_version: str | None = None) -> DataFrame:
-    """Dedup by event_id (first arrival), pseudonymise user ids, add event date and hour."""
+    """Dedup by event_id (first arrival), judge consent for measurement and pseudonymise
+    user ids (tables with user ids), add event date and hour."""
     df = first_rows(bronze, "event_id").drop("_ingest_ts", "_batch_id")
     if "user_id" in df.columns:
         if key is None or key_version is None:
             raise ValueError("a pseudonymisation key is required for tables with user ids")
-        df = pseudonymise(df, key, key_version)
+        df = pseudonymise(with_measurement_consent(df), key, key_version)
     return with_event_time(df)
 
 

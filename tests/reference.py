@@ -1,7 +1,8 @@
 """An independent recomputation of the gold metrics straight from the raw files, in plain
 Python (json + gzip), without Spark or any code under test. Only the contract's field list
 and the names of the additive metrics (spark_jobs/metric_definitions.py) are shared, and the
-attribution windows as configured; how each is computed follows the wording of
+attribution windows as configured, and the consent rule in Python (its Spark twin is
+tested against it); how each is computed follows the wording of
 docs/metrics.md and docs/attribution.md."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from spark_jobs.attribution_windows import DEFAULT_WINDOWS, AttributionWindows
+from spark_jobs.consent import measurement_allowed
 from spark_jobs.contracts import RAW_FIELDS
 from spark_jobs.metric_definitions import ADDITIVE_METRICS
 
@@ -132,13 +134,14 @@ def attribution_credits(
         for c in raw.events["click"]
         if _valid(c) and c["impression_id"] in imps and _valid(imps[c["impression_id"]])
     ]
-    clicked = {imp["impression_id"] for _, imp in clicks}
-    views = [i for i in imps.values() if _valid(i) and i["impression_id"] not in clicked]
+    clicked = {imp["impression_id"] for _, imp in clicks}  # clicked by anyone, consent or not
+    views = [i for i in imps.values() if _valid(i) and i["impression_id"] not in clicked and _measurable(i)]
+    clicks = [(c, imp) for c, imp in clicks if _measurable(c)]
     out: dict = defaultdict(float)
     for v in _orders(raw).values():
         day = v["_ts"].date()
         window = windows.for_advertiser(v["advertiser_id"])
-        if v.get("user_id") is None:
+        if v.get("user_id") is None or not _measurable(v):
             touches = []
         else:
             touches = sorted(
@@ -193,6 +196,11 @@ def _valid(e: dict) -> bool:
     return e["ivt"] == "none" and not e["is_test"]
 
 
+def _measurable(e: dict) -> bool:
+    """Whether the event may join a user's journey (docs/privacy.md)."""
+    return measurement_allowed(e.get("gdpr"), e.get("consent"))
+
+
 def _metrics_by(raw: RawEvents, key_of) -> dict[tuple, dict[str, int]]:
     """Counts per key_of(event_ts, impression): impressions by their own time, clicks and
     conversions by theirs, each keyed through the impression they go back to."""
@@ -209,12 +217,13 @@ def _metrics_by(raw: RawEvents, key_of) -> dict[tuple, dict[str, int]]:
             m[key_of(c["_ts"], imp)]["clicks"] += 1
             valid_clicks.append((c, imp))
     for v in _orders(raw).values():
-        if v.get("user_id") is None:
+        if v.get("user_id") is None or not _measurable(v):
             continue
         best = None
         for c, imp in valid_clicks:
             if (
-                c.get("user_id") == v["user_id"]
+                _measurable(c)
+                and c.get("user_id") == v["user_id"]
                 and imp["advertiser_id"] == v["advertiser_id"]
                 and v["_ts"] - timedelta(days=7) <= c["_ts"] <= v["_ts"]
                 and (best is None or (c["_ts"], c["event_id"]) > (best[0]["_ts"], best[0]["event_id"]))

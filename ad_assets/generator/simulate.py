@@ -15,6 +15,7 @@ import numpy as np
 
 from ad_assets.generator.catalog import (
     CHANNEL_CTR,
+    CONSENT_STRINGS,
     COUNTRIES,
     DEVICE_TYPES,
     OPERATING_SYSTEMS,
@@ -88,7 +89,6 @@ _HOUR_CHOICE = WeightedChoice(HOURLY_WEIGHTS)
 IVT = np.array(["none", "givt", "sivt"])  # codes 0, 1, 2
 IVT_NONE, IVT_GIVT, IVT_SIVT = 0, 1, 2
 BIDDERS = np.array([f"dsp-{i}" for i in range(7)])  # a campaign bids through dsp-<campaign % 7>
-CONSENT = np.array(["", "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"])  # code 1: consent string
 CONV_TYPES = np.array(list(dict.fromkeys(t for v in VERTICALS.values() for t in v["conv"])))
 _IMPRESSION_FROM_REQUEST = (
     "request_id",
@@ -100,6 +100,8 @@ _IMPRESSION_FROM_REQUEST = (
     "os",
     "country",
     "user_id",
+    "gdpr",
+    "consent",
 )
 _ONE = np.array(["1"])
 _COUNTRIES = np.array(COUNTRIES)
@@ -316,9 +318,7 @@ def simulate_day(
         [click_conv_ts, bought.ts[caused], bought.ts[~caused], _timestamps(rng, day, n_org)]
     )
     conv_adv = np.concatenate([adv[k], journeys.advertiser[order_journey], org_adv])
-    conv_user = HexIds(
-        cat.user_key[np.concatenate([clicks.user[k], journeys.user[order_journey], org_user])], USER_PREFIX
-    )
+    conv_user = np.concatenate([clicks.user[k], journeys.user[order_journey], org_user])
     conversions_ = _conversions(rng, cat, p, conv_ts, conv_adv, conv_user)
     # Ground truth, which no ad server logs: the touch behind each order (organic ones have
     # none; the first rows of the conversions are the orders, resent pixels follow them),
@@ -418,6 +418,7 @@ def _serve(
     targeted = planned >= 0
     req_test = (rng.random(n_req) < p.test_rate) & ~targeted
     country = cat.user_country_code[user]
+    gdpr, consent = _consent(cat, p, user)
     # Placement-level columns share the placement codes, so serialisation writes each
     # placement's fields once.
     requests: dict[str, Column] = {
@@ -436,8 +437,8 @@ def _serve(
         "os": Coded(cat.user_os_code[user], OPERATING_SYSTEMS),
         "country": Coded(country, _COUNTRIES),
         "user_id": HexIds(cat.user_key[user], USER_PREFIX),
-        "gdpr": np.isin(COUNTRIES, p.gdpr_countries).astype(np.int8)[country],
-        "consent": Coded((rng.random(n_req) < 0.85).astype(np.int8), CONSENT),
+        "gdpr": gdpr,
+        "consent": consent,
         "is_test": req_test,
     }
 
@@ -499,6 +500,8 @@ def _serve(
         "os": req["os"],
         "country": req["country"],
         "user_id": req["user_id"],
+        "gdpr": req["gdpr"],  # the ad tag's TCF macros: the request's consent, logged again
+        "consent": req["consent"],
         # CPM is per thousand impressions: micros per impression = CPM * 1e6 / 1000.
         "cost_micros": np.round(a["clear"][wr] * 1000).astype(np.int64),
         "ivt": Coded(ivt, IVT),
@@ -523,6 +526,8 @@ def _serve(
         "click_id": random_ids(rng, n_clk),
         "impression_id": take(impressions["impression_id"], c),
         "user_id": take(impressions["user_id"], c),
+        "gdpr": take(impressions["gdpr"], c),
+        "consent": take(impressions["consent"], c),
         "ivt": Coded(click_ivt, IVT),
         "is_test": impressions["is_test"][c],
     }
@@ -546,6 +551,13 @@ def _serve(
             touch=touch[c],
         ),
     )
+
+
+def _consent(cat: Catalog, p: TrafficProfile, user: np.ndarray) -> tuple[np.ndarray, Coded]:
+    """Per event of these users: whether GDPR applies (by the user's country) and, where it
+    does, the consent string the user's answer produced (docs/privacy.md)."""
+    gdpr = np.isin(COUNTRIES, p.gdpr_countries).astype(np.int8)[cat.user_country_code[user]]
+    return gdpr, Coded(np.where(gdpr == 1, cat.user_consent_code[user], 0).astype(np.int8), CONSENT_STRINGS)
 
 
 def _seen(served: _Served, touches: Touches) -> Seen:
@@ -578,7 +590,7 @@ def _conversions(
     p: TrafficProfile,
     ts: np.ndarray,
     adv: np.ndarray,
-    user: HexIds,
+    user: np.ndarray,
 ) -> dict[str, Column]:
     n = len(ts)
     vertical = cat.advertiser_vertical[adv]
@@ -591,6 +603,7 @@ def _conversions(
         conv_type[m] = types[rng.choice(len(types), len(m), p=list(v["conv"].values()))]
         amount = rng.lognormal(np.log(v["median"]), v["sigma"], len(m))
         value[m] = np.where(conv_type[m] == signup, 0, np.round(amount * 1e6)).astype(np.int64)
+    gdpr, consent = _consent(cat, p, user)
     order = random_ids(rng, n, 10, prefix="ord-")
     # The advertiser's pixel sometimes fires twice for one order, seconds apart.
     dup = np.flatnonzero(rng.random(n) < p.duplicate_pixel_rate)
@@ -603,7 +616,10 @@ def _conversions(
         "conversion_id": random_ids(rng, m),
         "order_id": take(order, idx),
         "advertiser_id": Coded(adv[idx], cat.advertiser_id),
-        "user_id": take(user, idx),
+        "user_id": HexIds(cat.user_key[user[idx]], USER_PREFIX),
+        # The conversion pixel's TCF macros, like the ad tag's.
+        "gdpr": gdpr[idx],
+        "consent": consent.take(idx),
         "conv_type": Coded(conv_type[idx], CONV_TYPES),
         "value_micros": value[idx],
         "currency": Coded(np.zeros(m, dtype=np.int8), _USD),
