@@ -60,7 +60,8 @@ def test_spark_rule_agrees_with_python(spark):
 
 
 def test_user_level_keeps_measurable_and_unjudged_rows(spark):
-    df = spark.createDataFrame([("a", True), ("b", False), ("c", None)], f"id string, {CONSENT_COLUMN} boolean")
+    rows = [("a", True), ("b", False), ("c", None)]
+    df = spark.createDataFrame(rows, f"id string, {CONSENT_COLUMN} boolean")
     assert sorted(r.id for r in user_level(df).collect()) == ["a", "c"]
 
 
