@@ -129,6 +129,7 @@ class Catalog:
     user_os_code: np.ndarray  # index into OPERATING_SYSTEMS
     user_country_code: np.ndarray  # index into COUNTRIES
     user_consent_code: np.ndarray  # index into CONSENT_STRINGS, sent where GDPR applies
+    user_is_bot: np.ndarray  # bool: automated traffic posing as a user (docs/segments.md)
 
     @cached_property
     def user_id(self) -> np.ndarray:
@@ -270,6 +271,9 @@ def build_catalog(seed: int, start: date, impressions_per_day: int, n_advertiser
     n_users = max(5_000, impressions_per_day * 2)
     ranks = np.arange(1, n_users + 1, dtype=float)
     user_weight = rng.permutation(1.0 / ranks**1.05)
+    # Bots: a few users, each making BOT_ACTIVITY times the requests of a person.
+    is_bot = np.random.default_rng([seed, 0xB07]).random(n_users) < BOT_SHARE
+    user_weight = np.where(is_bot, user_weight * BOT_ACTIVITY, user_weight)
     user_weight /= user_weight.sum()
     user_device = rng.choice(len(DEVICE_TYPES), n_users, p=[d[0] for d in DEVICES.values()]).astype(np.int8)
     user_os = np.empty(n_users, dtype=np.int8)
@@ -307,6 +311,7 @@ def build_catalog(seed: int, start: date, impressions_per_day: int, n_advertiser
         user_os_code=user_os,
         user_country_code=user_country,
         user_consent_code=_user_consent(seed, n_users),
+        user_is_bot=is_bot,
     )
 
 
@@ -320,7 +325,9 @@ CONSENT_STRINGS = np.array(
         encode_tcf(p for p in range(1, 5) if p not in MEASUREMENT_PURPOSES[1:]),
     ]
 )
-CONSENT_SHARES = (0.08, 0.78, 0.14)  # European opt-in rates run around 70-85%
+CONSENT_SHARES = (0.08, 0.78, 0.14)
+BOT_SHARE = 0.003  # of users (a stream of its own)
+BOT_ACTIVITY = 10.0  # European opt-in rates run around 70-85%
 
 
 def _user_consent(seed: int, n_users: int) -> np.ndarray:

@@ -65,6 +65,9 @@ class TrafficProfile:
     sivt_rate: float = 0.010
     night_ivt_multiplier: float = 2.5  # bots are a larger share of traffic at night
     bot_ctr_multiplier: float = 6.0
+    # Bot users (catalog.user_is_bot): the exchange flags this share of their impressions
+    # as SIVT; the rest look human until their clicks (fast, many) give them away.
+    bot_flagged_share: float = 0.6
     click_givt_rate: float = 0.015
     organic_conversion_share: float = 0.25  # conversions with no click behind them
     duplicate_pixel_rate: float = 0.01  # same order reported twice by the pixel
@@ -479,7 +482,10 @@ def _serve(
         IVT_SIVT,
         np.where(u < (p.sivt_rate + p.givt_rate) * ivt_mult, IVT_GIVT, IVT_NONE),
     )
+    bot = cat.user_is_bot[user[wr]]
+    ivt = np.where(bot & (u < p.bot_flagged_share), IVT_SIVT, ivt)
     ivt = np.where(targeted[wr], IVT_NONE, ivt)  # in-market users are people
+    bot = bot & ~targeted[wr]
     imp_camp = camp[w]
     touch = targeted[wr] & (imp_camp == planned[wr])
     req = take_columns(requests, wr, _IMPRESSION_FROM_REQUEST)
@@ -511,7 +517,7 @@ def _serve(
     # Clicks: channel CTR x campaign factor; bots click far more often, in-market users too.
     channel_ctr = np.array([CHANNEL_CTR[c] for c in cat.placement_channel])
     ctr = channel_ctr[plc[wr]] * cat.campaign_ctr_factor[imp_camp]
-    ctr = np.where(ivt == IVT_SIVT, ctr * p.bot_ctr_multiplier, ctr)
+    ctr = np.where((ivt == IVT_SIVT) | bot, ctr * p.bot_ctr_multiplier, ctr)
     ctr = np.minimum(np.where(touch, ctr * ctr_boost[wr], ctr), 0.5)
     c = np.flatnonzero(rng.random(n_imp) < ctr)
     n_clk = len(c)
@@ -519,7 +525,10 @@ def _serve(
         ivt[c] != IVT_NONE, ivt[c], np.where(rng.random(n_clk) < p.click_givt_rate, IVT_GIVT, IVT_NONE)
     )
     click_ivt = np.where(targeted[wr[c]], IVT_NONE, click_ivt)
-    click_ts = imp_ts[c] + np.minimum(rng.lognormal(np.log(15e6), 1.0, n_clk), 1800e6).astype(np.int64) + 1
+    delay = np.minimum(rng.lognormal(np.log(15e6), 1.0, n_clk), 1800e6).astype(np.int64) + 1
+    # People take seconds to click; bots click within a second of the ad rendering.
+    delay = np.where(bot[c], 200_000 + delay % 700_000, delay)
+    click_ts = imp_ts[c] + delay
     clicks: dict[str, Column] = {
         "event_id": random_ids(rng, n_clk),
         "event_ts": click_ts,
