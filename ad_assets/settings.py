@@ -23,12 +23,14 @@ writes goes under ADLAKE_HOME (default ./.adlake): the lake, Dagster's instance,
 | ADLAKE_FRESHNESS_DEADLINE | 0 6 * * * | cron (UTC): by then, yesterday's gold and marts must be in |
 | ADLAKE_MIN_FREE_MB | 512 | a step refuses to write to a lake directory with less free space |
 | ADLAKE_ATTRIBUTION_WINDOWS | (7-day clicks, no views) | YAML: windows per advertiser (docs/attribution.md) |
+| ADLAKE_PRIVACY_MIN_USERS | 5 | user-level mart rows about fewer users are suppressed (docs/privacy.md) |
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +41,9 @@ ENVIRONMENTS = ("embedded", "docker", "aws")
 # (or `adlake run --start`) says otherwise. The CLI and the log source default to it too.
 DEFAULT_START_DATE = "2026-11-01"
 CLICKHOUSE_TARGETS = ("embedded", "server")
+# Rows of user-level marts about fewer distinct users are suppressed. Small, for the demo
+# data's small segments; Google Ads Data Hub uses 50, a sensible floor in production.
+DEFAULT_PRIVACY_MIN_USERS = 5
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ class Settings:
     freshness_deadline: str
     min_free_mb: int
     attribution_windows: str | None = None  # a YAML file; None: the default windows
+    privacy_min_users: int = DEFAULT_PRIVACY_MIN_USERS
 
     @property
     def dagster_home(self) -> Path:
@@ -136,4 +142,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         attribution_windows=str(Path(e["ADLAKE_ATTRIBUTION_WINDOWS"]).resolve())
         if e.get("ADLAKE_ATTRIBUTION_WINDOWS")
         else None,
+        privacy_min_users=_positive_int(e, "ADLAKE_PRIVACY_MIN_USERS", DEFAULT_PRIVACY_MIN_USERS),
     )
+
+
+def _positive_int(e: Mapping[str, str], name: str, default: int) -> int:
+    text = e.get(name, "")
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, got {text!r}")
+    return int(text)

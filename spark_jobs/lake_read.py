@@ -14,6 +14,7 @@ from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.gold_tables import GOLD_TABLES
 from spark_jobs.lake import Lake
 from spark_jobs.layers import BRONZE, GOLD, QUARANTINE_TABLE, SILVER
+from spark_jobs.segment_rules import AUDIENCE_TABLES
 
 # Every Delta table the layer jobs write, as (layer, name), in data-flow order.
 LAKE_TABLES: tuple[tuple[str, str], ...] = (
@@ -21,6 +22,7 @@ LAKE_TABLES: tuple[tuple[str, str], ...] = (
     QUARANTINE_TABLE,
     *[(SILVER, TABLE_NAMES[t]) for t in EVENT_TYPES],
     *[(GOLD, name) for name in GOLD_TABLES],
+    *[(GOLD, name) for name in AUDIENCE_TABLES],
 )
 
 

@@ -18,7 +18,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs import attribution, auction, bronze, gold, silver
+from spark_jobs import attribution, auction, bronze, gold, segments, silver
 from spark_jobs.attribution_models import DATA_DRIVEN_MODELS, PathCount, path_shares
 from spark_jobs.attribution_windows import DEFAULT_WINDOWS, AttributionWindows
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
@@ -36,6 +36,13 @@ from spark_jobs.lake import Lake
 from spark_jobs.lake_read import delta_row_counts
 from spark_jobs.layers import BRONZE, GOLD, QUARANTINE_TABLE, SILVER, ArrivalWindow, date_column
 from spark_jobs.raw_files import inspect_raw_files
+from spark_jobs.segment_rules import (
+    DEFAULT_RULES,
+    SEGMENT_HISTORY,
+    USER_ACTIVITY,
+    USER_SEGMENTS,
+    SegmentRules,
+)
 
 
 @dataclass
@@ -269,3 +276,49 @@ def _data_driven_shares(spark: SparkSession, paths: DataFrame) -> DataFrame:
     return spark.createDataFrame(
         rows, "event_date date, path string, model string, channel string, share double"
     )
+
+
+# ---------------------------------------------------------------- audiences
+def run_segments(
+    spark: SparkSession, lake: Lake, w: ArrivalWindow, rules: SegmentRules = DEFAULT_RULES
+) -> LayerStats:
+    """The audience tables (spark_jobs/segments.py): user activity for the window's event
+    dates; memberships from the first of them to as far as that activity reaches (a rerun
+    of older dates changes the lookback of the days after them, up to the last day with
+    activity); the history, recomputed from every membership and overwritten."""
+    start, end = w.dates(GOLD)
+    stats = LayerStats()
+
+    def silver_window(event_type: str, first: date) -> DataFrame:
+        return read_window(spark, _silver_path(lake, event_type), date_column(SILVER), first, end)
+
+    # A click's impression is shown minutes earlier: the day before at the earliest.
+    shown = silver_window("impression", start - timedelta(days=1))
+    activity = segments.user_activity_daily(
+        shown.where(F.col("event_date") >= F.lit(start)),
+        silver_window("click", start),
+        attribution.orders(silver_window("conversion", start)),
+        shown,
+        rules,
+    )
+    activity_path = lake.table(GOLD, USER_ACTIVITY)
+    replace_window(activity, activity_path, "event_date", start, end)
+    last_active = spark.read.format("delta").load(activity_path).agg(F.max("event_date")).first()[0]
+    last = min(max(last_active, end), end + timedelta(days=rules.lookback_days - 1))
+    history_of = read_window(
+        spark, activity_path, "event_date", start - timedelta(days=rules.lookback_days - 1), last
+    )
+    members_path = lake.table(GOLD, USER_SEGMENTS)
+    members = segments.user_segments(history_of, start, last, rules)
+    replace_window(members, members_path, "event_date", start, last)
+    members = spark.read.format("delta").load(members_path)  # every date: runs span windows
+    last_member_day = members.agg(F.max("event_date")).first()[0] or last
+    history = segments.segment_history(members, last_member_day)
+    history.write.format("delta").mode("overwrite").save(lake.table(GOLD, SEGMENT_HISTORY))
+    window = {(d.isoformat(),) for d in w.event_dates()}
+    for name in (USER_ACTIVITY, USER_SEGMENTS):
+        counts = delta_row_counts(lake, GOLD, name, ("event_date",))
+        stats.rows[name] = sum(n for day, n in counts.items() if day in window)
+    stats.rows[SEGMENT_HISTORY] = sum(delta_row_counts(lake, GOLD, SEGMENT_HISTORY, ()).values())
+    stats.detail["segment_dates"] = {"first": start.isoformat(), "last": last.isoformat()}
+    return stats

@@ -47,6 +47,17 @@ class SegmentRules:
 
 DEFAULT_RULES = SegmentRules()
 
+# The gold tables, by name (Delta table gold/<name>, Dagster asset gold_<name>), and grain.
+USER_ACTIVITY, USER_SEGMENTS, SEGMENT_HISTORY = "user_activity_daily", "user_segments", "segment_history"
+ACTIVITY_GRAIN: tuple[str, ...] = ("event_date", "user_pid")
+SEGMENT_GRAIN: tuple[str, ...] = ("event_date", "user_pid", "segment")
+HISTORY_GRAIN: tuple[str, ...] = ("user_pid", "segment", "valid_from")
+AUDIENCE_TABLES: dict[str, tuple[str, ...]] = {
+    USER_ACTIVITY: ACTIVITY_GRAIN,
+    USER_SEGMENTS: SEGMENT_GRAIN,
+    SEGMENT_HISTORY: HISTORY_GRAIN,
+}
+
 CONVERTER = "converter"
 RFM_HIGH, RFM_MEDIUM, RFM_LOW = "rfm_high", "rfm_medium", "rfm_low"
 ENGAGED_CLICKER = "engaged_clicker"

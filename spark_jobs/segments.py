@@ -20,6 +20,7 @@ from pyspark.sql.window import Window
 
 from spark_jobs.consent import user_level
 from spark_jobs.segment_rules import (
+    ACTIVITY_GRAIN,
     CONVERTER,
     DEFAULT_RULES,
     ENGAGED_CLICKER,
@@ -31,9 +32,6 @@ from spark_jobs.segment_rules import (
     SegmentRules,
 )
 
-ACTIVITY_GRAIN: tuple[str, ...] = ("event_date", "user_pid")
-SEGMENT_GRAIN: tuple[str, ...] = ("event_date", "user_pid", "segment")
-HISTORY_GRAIN: tuple[str, ...] = ("user_pid", "segment", "valid_from")
 ACTIVITY_COUNTS: tuple[str, ...] = (
     "impressions",  # not test traffic, invalid or not
     "ivt_impressions",

@@ -8,6 +8,8 @@ docs/metrics.md and docs/attribution.md."""
 from __future__ import annotations
 
 import gzip
+import hashlib
+import hmac
 import json
 import re
 from collections import defaultdict
@@ -234,3 +236,25 @@ def _metrics_by(raw: RawEvents, key_of) -> dict[tuple, dict[str, int]]:
             m[key]["conversions"] += 1
             m[key]["revenue_micros"] += v["value_micros"]
     return {k: {c: v.get(c, 0) for c in ADDITIVE_METRICS} for k, v in m.items()}
+
+
+def user_activity(raw: RawEvents, key: bytes) -> dict[tuple[date, str], tuple[int, int, int]]:
+    """{(event_date, user_pid): (valid impressions, valid clicks, orders)} of the events
+    with consent for measurement and a user id: what a user-level table may hold."""
+    out: dict = defaultdict(lambda: [0, 0, 0])
+
+    def pid(user_id: str) -> str:
+        return hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()
+
+    imps = {e["impression_id"]: e for e in raw.events["impression"]}
+    for e in raw.events["impression"]:
+        if _valid(e) and _measurable(e) and e.get("user_id") is not None:
+            out[(e["_ts"].date(), pid(e["user_id"]))][0] += 1
+    for c in raw.events["click"]:
+        imp = imps.get(c["impression_id"])
+        if _valid(c) and imp is not None and _valid(imp) and _measurable(c) and c.get("user_id") is not None:
+            out[(c["_ts"].date(), pid(c["user_id"]))][1] += 1
+    for v in _orders(raw).values():
+        if _measurable(v) and v.get("user_id") is not None:
+            out[(v["_ts"].date(), pid(v["user_id"]))][2] += 1
+    return {k: tuple(v) for k, v in out.items()}

@@ -29,12 +29,13 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from ad_assets.defs.audiences import AUDIENCE_KEYS
 from ad_assets.defs.evaluation import ensure_accuracy_table
 from ad_assets.defs.gold import GOLD_KEYS
 from ad_assets.lib.partitions import daily_partitions, single_run, window_of
 from ad_assets.quality.results import ensure_table, record
 from ad_assets.resources import ClickHouseResource, LakeResource, SparkResource
-from ad_assets.settings import Settings
+from ad_assets.settings import DEFAULT_PRIVACY_MIN_USERS, Settings
 from spark_jobs.lake import Lake
 from spark_jobs.lake_read import table_exists
 from spark_jobs.layers import GOLD, MARTS
@@ -104,14 +105,26 @@ def mart_keys() -> dict[str, AssetKey]:
 
 
 def defs_for(s: Settings) -> Definitions:
-    return Definitions(assets=[build_marts(daily_partitions(s.start_date))])
+    return Definitions(assets=[build_marts(daily_partitions(s.start_date), s.privacy_min_users)])
 
 
 @functools.cache
-def build_marts(partitions: PartitionsDefinition) -> AssetsDefinition:
+def build_marts(
+    partitions: PartitionsDefinition, privacy_min_users: int = DEFAULT_PRIVACY_MIN_USERS
+) -> AssetsDefinition:
     """One asset per dbt model; the manifest is prepared here, when definitions are built,
     not when this module is imported."""
     ensure_manifest(dbt_project)
+
+    def marts(
+        context: AssetExecutionContext,
+        dbt: DbtCliResource,
+        lake: LakeResource,
+        clickhouse: ClickHouseResource,
+        spark: SparkResource,
+    ) -> Iterator:
+        yield from materialize_marts(context, dbt, lake, clickhouse, spark, privacy_min_users)
+
     return dbt_assets(
         manifest=dbt_project.manifest_path,
         project=dbt_project,
@@ -121,7 +134,7 @@ def build_marts(partitions: PartitionsDefinition) -> AssetsDefinition:
         pool="chdb",
         retry_policy=ENGINE_BUSY_RETRY,
         name="marts",
-    )(materialize_marts)
+    )(marts)
 
 
 def materialize_marts(
@@ -130,10 +143,11 @@ def materialize_marts(
     lake: LakeResource,
     clickhouse: ClickHouseResource,
     spark: SparkResource,
+    privacy_min_users: int,
 ) -> Iterator:
     w = window_of(context)
     the_lake = lake.writable_lake("quality")
-    missing = [n for n in GOLD_KEYS if not table_exists(the_lake, GOLD, n)]
+    missing = [n for n in (*GOLD_KEYS, *AUDIENCE_KEYS) if not table_exists(the_lake, GOLD, n)]
     if missing:
         raise Failure(
             description="gold tables not found, so the marts have nothing to read: "
@@ -150,6 +164,7 @@ def materialize_marts(
         "lake_root": dbt_lake_root(the_lake),
         "s3_endpoint": (the_lake.s3.endpoint if the_lake.s3 else None) or "",
         "chdb_path": str(Path(clickhouse.chdb_path).resolve()),
+        "privacy_min_users": privacy_min_users,
     }
     context.log.info(f"dbt build for event dates {w.event_start}..{w.end} on {clickhouse.target}")
     session = spark.session(the_lake)

@@ -19,6 +19,7 @@ from dagster import (
 )
 from pyspark.sql import SparkSession
 
+from ad_assets.defs.audiences import AUDIENCE_KEYS
 from ad_assets.defs.gold import GOLD_KEYS
 from ad_assets.defs.marts import mart_key, mart_keys
 from ad_assets.lib.partitions import daily_partitions, window_of
@@ -125,7 +126,7 @@ def build_chain_check(partitions: PartitionsDefinition) -> AssetChecksDefinition
 
 
 def freshness_watched() -> list[AssetKey]:
-    return [*GOLD_KEYS.values(), *mart_keys().values()]
+    return [*GOLD_KEYS.values(), *AUDIENCE_KEYS.values(), *mart_keys().values()]
 
 
 @functools.cache

@@ -7,6 +7,7 @@ from datetime import date
 import pyarrow as pa
 from dagster import DagsterInstance, materialize
 
+from ad_assets.defs.audiences import build_audience_tables
 from ad_assets.defs.bronze import build_bronze_tables
 from ad_assets.defs.evaluation import build_attribution_accuracy
 from ad_assets.defs.gold import build_gold_tables
@@ -28,10 +29,20 @@ raw_logs = build_raw_logs(PARTITIONS)
 bronze_tables = build_bronze_tables(PARTITIONS)
 silver_tables = build_silver_tables(PARTITIONS)
 gold_tables = build_gold_tables(PARTITIONS)
+audience_tables = build_audience_tables(PARTITIONS)
 marts = build_marts(PARTITIONS)
 attribution_accuracy = build_attribution_accuracy(PARTITIONS)
 chain_reconciles = build_chain_check(PARTITIONS)
-ASSETS = [raw_logs, bronze_tables, silver_tables, gold_tables, attribution_accuracy, marts, chain_reconciles]
+ASSETS = [
+    raw_logs,
+    bronze_tables,
+    silver_tables,
+    gold_tables,
+    audience_tables,
+    attribution_accuracy,
+    marts,
+    chain_reconciles,
+]
 INGEST_METADATA = ("_ingest_ts", "_batch_id")
 
 

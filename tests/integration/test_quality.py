@@ -27,6 +27,7 @@ from ad_assets.settings import load_settings
 from spark_jobs.metric_definitions import ADDITIVE_METRICS
 from tests import reference
 from tests.integration.helpers import (
+    audience_tables,
     bronze_tables,
     chain_reconciles,
     gold_by_key,
@@ -40,7 +41,7 @@ from tests.integration.helpers import (
 
 START, END = date(2026, 11, 1), date(2026, 11, 2)
 FAULTY = END
-DOWNSTREAM = [bronze_tables, silver_tables, gold_tables, marts, chain_reconciles]
+DOWNSTREAM = [bronze_tables, silver_tables, gold_tables, audience_tables, marts, chain_reconciles]
 
 
 def _inject_faults(raw: Path) -> dict[str, int]:

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import yaml
 
+from ad_assets.settings import load_settings
 from spark_jobs.attribution import MODELS
 from spark_jobs.contracts import CHANNELS
 from spark_jobs.metric_definitions import ADDITIVE_METRICS, MICROS, MONEY_METRICS, RATIOS
+from spark_jobs.segment_rules import SEGMENTS
 
 DBT = Path(__file__).resolve().parents[2] / "dbt_project"
 DBT_VARS = yaml.safe_load((DBT / "dbt_project.yml").read_text())["vars"]
@@ -51,3 +53,11 @@ def test_dbt_channel_vocabulary_is_the_contracts():
 
 def test_dbt_attribution_models_are_the_python_ones():
     assert DBT_VARS["attribution_models"] == list(MODELS)
+
+
+def test_dbt_segments_are_the_python_ones():
+    assert DBT_VARS["segments"] == list(SEGMENTS)
+
+
+def test_dbt_privacy_floor_is_the_settings_default():
+    assert DBT_VARS["privacy_min_users"] == load_settings({}).privacy_min_users

@@ -9,6 +9,7 @@ from spark_jobs.gold_tables import GOLD_TABLES
 from spark_jobs.lake import Lake
 from spark_jobs.lake_read import LAKE_TABLES, delta_row_counts, open_table, table_exists
 from spark_jobs.layers import QUARANTINE_TABLE
+from spark_jobs.segment_rules import AUDIENCE_TABLES
 
 
 def test_row_counts_per_partition_come_from_the_log(tmp_path):
@@ -34,6 +35,6 @@ def test_row_counts_per_partition_come_from_the_log(tmp_path):
 
 
 def test_the_lake_tables_are_every_layer_job_output():
-    assert len(LAKE_TABLES) == 5 + 1 + 5 + len(GOLD_TABLES)
+    assert len(LAKE_TABLES) == 5 + 1 + 5 + len(GOLD_TABLES) + len(AUDIENCE_TABLES)
     assert LAKE_TABLES[5] == QUARANTINE_TABLE
-    assert [name for layer, name in LAKE_TABLES if layer == "gold"] == list(GOLD_TABLES)
+    assert [name for layer, name in LAKE_TABLES if layer == "gold"] == [*GOLD_TABLES, *AUDIENCE_TABLES]
