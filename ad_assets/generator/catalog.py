@@ -11,7 +11,7 @@ import numpy as np
 
 from ad_assets.generator.columns import Coded, HexIds, random_ids
 from ad_assets.generator.sampling import WeightedChoice
-from spark_jobs.consent import MEASUREMENT_PURPOSES, encode_tcf
+from spark_jobs.consent import encode_tcf
 from spark_jobs.contracts import CHANNELS
 
 # Per vertical: conversion type mix, value model (log-normal median in currency units and
@@ -322,7 +322,7 @@ CONSENT_STRINGS = np.array(
     [
         "",
         encode_tcf(range(1, 11), vendors=(10, 32, 52, 91)),
-        encode_tcf(p for p in range(1, 5) if p not in MEASUREMENT_PURPOSES[1:]),
+        encode_tcf((1, 2, 3, 4)),  # device access and ads, but not measurement (7)
     ]
 )
 CONSENT_SHARES = (0.08, 0.78, 0.14)
