@@ -12,6 +12,7 @@ from ad_assets.defs.bronze import build_bronze_tables
 from ad_assets.defs.evaluation import build_attribution_accuracy
 from ad_assets.defs.gold import build_gold_tables
 from ad_assets.defs.marts import build_marts, mart_keys
+from ad_assets.defs.privacy import build_leak_check
 from ad_assets.defs.quality import build_chain_check
 from ad_assets.defs.raw import build_raw_logs
 from ad_assets.defs.silver import build_silver_tables
@@ -33,6 +34,7 @@ audience_tables = build_audience_tables(PARTITIONS)
 marts = build_marts(PARTITIONS)
 attribution_accuracy = build_attribution_accuracy(PARTITIONS)
 chain_reconciles = build_chain_check(PARTITIONS)
+pseudonyms_only = build_leak_check(PARTITIONS)
 ASSETS = [
     raw_logs,
     bronze_tables,
@@ -42,6 +44,7 @@ ASSETS = [
     attribution_accuracy,
     marts,
     chain_reconciles,
+    pseudonyms_only,
 ]
 INGEST_METADATA = ("_ingest_ts", "_batch_id")
 

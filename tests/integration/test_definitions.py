@@ -14,13 +14,14 @@ from dagster import (
 
 from ad_assets.cli import DAGSTER_YAML
 from ad_assets.definitions import build_definitions, build_resources, defs_modules
+from ad_assets.defs.audiences import AUDIENCE_KEYS
 from ad_assets.defs.gold import GOLD_KEYS
 from ad_assets.defs.marts import mart_keys
 from ad_assets.defs.quality import build_freshness_checks
 from ad_assets.settings import load_settings
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.gold_tables import DAILY, GOLD_TABLES, ROLLUPS
-from tests.integration.helpers import gold_tables, marts
+from tests.integration.helpers import audience_tables, gold_tables, marts
 
 SETTINGS = load_settings()
 defs = build_definitions(SETTINGS)
@@ -53,7 +54,18 @@ def test_definitions_follow_the_settings_passed_in():
 
 def test_each_domain_module_contributes_its_own_definitions():
     names = {m.__name__.rsplit(".", 1)[1] for m in defs_modules()}
-    assert names == {"raw", "bronze", "silver", "gold", "evaluation", "marts", "quality", "schedules"}
+    assert names == {
+        "raw",
+        "bronze",
+        "silver",
+        "gold",
+        "audiences",
+        "evaluation",
+        "marts",
+        "quality",
+        "privacy",
+        "schedules",
+    }
 
 
 def test_definitions_load_with_expected_lineage():
@@ -77,6 +89,12 @@ def test_definitions_load_with_expected_lineage():
     assert parents["mart_campaign_daily"] == {"stg_gold__campaign_daily"}
     assert parents["mart_channel_daily"] == {"stg_gold__publisher_daily"}
     assert parents["mart_kpi_overview"] == {"mart_campaign_daily"}
+    # silver -> user activity -> segments -> history; the segment mart reads both
+    read = {f"silver_{t}" for t in ("impressions", "clicks", "conversions")}
+    assert parents["gold_user_activity_daily"] == read
+    assert parents["gold_user_segments"] == {"gold_user_activity_daily"}
+    assert parents["gold_segment_history"] == {"gold_user_segments"}
+    assert parents["mart_segment_daily"] == {"stg_gold__user_segments", "stg_gold__user_activity_daily"}
     assert {groups_of(graph)[k] for k in MART_KEYS.values()} == {"marts"}
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert {groups[k] for k in groups if k.startswith("gold_")} == {"gold"}
@@ -114,6 +132,9 @@ def test_checks_schedule_and_sensor_are_defined():
     adds_up = {asset for asset, name in checks if name == "adds_up_to_daily"}
     assert adds_up == {GOLD_KEYS[t.name] for t in ROLLUPS} and GOLD_KEYS[DAILY] not in adds_up
     assert (MART_KEYS["campaign_daily"], "chain_reconciles") in checks
+    assert (MART_KEYS["segment_daily"], "pseudonyms_only") in checks
+    assert (AUDIENCE_KEYS["user_activity_daily"], "activity_reconciles_with_silver") in checks
+    assert (AUDIENCE_KEYS["segment_history"], "history_matches_membership") in checks
     assert (AssetKey("raw_logs"), "files_readable") in checks
     # Every asset of every layer has checks; the check results table is written by them.
     unchecked = set(graph.get_all_asset_keys()) - {asset for asset, _ in checks}
@@ -150,7 +171,7 @@ def test_the_instance_admits_one_step_at_a_time_per_pool(tmp_path):
 def _freshness(instance: DagsterInstance) -> dict:
     freshness_checks = build_freshness_checks(SETTINGS.freshness_deadline)
     result = materialize(
-        [gold_tables, marts, *freshness_checks],
+        [gold_tables, audience_tables, marts, *freshness_checks],
         selection=AssetSelection.checks(*freshness_checks),
         instance=instance,
         resources=build_resources(SETTINGS),
@@ -162,7 +183,7 @@ def test_freshness_wants_yesterdays_gold_and_marts_by_the_deadline():
     """Gold and marts are fresh when the arrival date before the latest deadline tick
     (ADLAKE_FRESHNESS_DEADLINE, UTC) is materialized; older data warns."""
     instance = DagsterInstance.ephemeral()
-    watched = [*GOLD_KEYS.values(), *MART_KEYS.values()]
+    watched = [*GOLD_KEYS.values(), *AUDIENCE_KEYS.values(), *MART_KEYS.values()]
     for key in watched:
         instance.report_runless_asset_event(AssetMaterialization(asset_key=key, partition="2026-11-02"))
     stale = _freshness(instance)
