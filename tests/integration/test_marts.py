@@ -24,6 +24,7 @@ from spark_jobs.contracts import CHANNELS
 from spark_jobs.gold_tables import GOLD_TABLES
 from spark_jobs.lake_read import open_table
 from spark_jobs.metric_definitions import ADDITIVE_METRICS, MONEY_METRICS, RATIOS, money_and_ratios
+from spark_jobs.segment_rules import USER_ACTIVITY, USER_SEGMENTS
 from tests.helpers import hold_engine
 from tests.integration.helpers import END, START, all_marts, gold_tables, mart_rows, marts, run_assets
 
@@ -277,7 +278,7 @@ def test_dbt_docs_generate_catalogs_every_model_and_source(built, tmp_path):
     staging = {p.stem for p in (Path(DBT_PROJECT_DIR) / "models" / "staging").glob("stg_*.sql")}
     assert models == set(mart_keys()) | staging
     sources = {n.split(".")[-1] for n in catalog["sources"]}
-    assert sources == {*GOLD_TABLES, QUALITY_TABLE[1], "attribution_accuracy"}
+    assert sources == {*GOLD_TABLES, USER_ACTIVITY, USER_SEGMENTS, QUALITY_TABLE[1], "attribution_accuracy"}
     assert (tmp_path / "index.html").exists()
 
 
