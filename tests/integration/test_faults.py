@@ -27,6 +27,7 @@ from spark_jobs.lake_read import LAKE_TABLES, open_table
 from tests.helpers import MinioServer
 from tests.integration.helpers import (
     all_marts,
+    audience_tables,
     bronze_tables,
     gold_tables,
     raw_logs,
@@ -41,7 +42,7 @@ pytestmark = pytest.mark.spark
 DAY = date(2026, 11, 1)
 SMALL = "1500"
 HMAC_KEY = "faults-test-key"  # the same pseudonyms in every home, so homes compare
-SPARK_LAYERS = [raw_logs, bronze_tables, silver_tables, gold_tables]
+SPARK_LAYERS = [raw_logs, bronze_tables, silver_tables, gold_tables, audience_tables]
 
 
 def _settings(home: Path) -> Settings:

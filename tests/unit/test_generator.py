@@ -117,14 +117,18 @@ def test_click_through_rates_by_channel(day_events):
 
 
 def test_invalid_traffic_share_and_night_effect(day_events):
-    _, ev = day_events
+    """Invalid traffic: the exchange's background rates, higher at night, plus the bot
+    users (catalog.user_is_bot), most of whose impressions it flags at any hour."""
+    cat, ev = day_events
     imp = ev["impression"]
     assert set(imp["ivt"]) <= set(IVT_VALUES)
     invalid = imp["ivt"] != "none"
     assert 0.01 < invalid.mean() < 0.08
     hours = (imp["event_ts"] // 3_600_000_000) % 24
     night = np.isin(hours, list(NIGHT_HOURS))
-    assert invalid[night].mean() > 1.5 * invalid[~night].mean()
+    bots = np.isin(imp["user_id"], cat.user_id[cat.user_is_bot])
+    assert invalid[night & ~bots].mean() > 1.5 * invalid[~night & ~bots].mean()
+    assert 0.01 < bots.mean() < 0.05 and invalid[bots].mean() > 0.3
     assert 0 < imp["is_test"].mean() < 0.01
 
 
