@@ -221,6 +221,28 @@ def cmd_dbt(a: argparse.Namespace) -> int:
     return subprocess.call([DBT_EXECUTABLE, *a.args, *dirs], env=env)
 
 
+def cmd_keys_rotate(a: argparse.Namespace) -> int:
+    """Move every pseudonym in the lake to a new key (docs/privacy.md, "Key rotation")."""
+    from ad_assets.definitions import build_resources
+    from ad_assets.privacy.rotation import rotate_key
+
+    s = load_settings()
+    resources = build_resources(s)
+    lake = resources["lake"].lake()
+    spark = resources["spark"].session(lake)
+    try:
+        r = rotate_key(spark, lake, resources["pseudonym_key"], a.version)
+    except ValueError as ex:
+        print(f"adlake keys rotate: {ex}", file=sys.stderr)
+        return 2
+    for table, n in r.silver_updated.items():
+        print(f"  silver_{table}: {n:,} rows re-pseudonymised")
+    for table, n in r.audience_rows.items():
+        print(f"  gold_{table}: rebuilt, {n:,} rows")
+    print(f"pseudonyms now use key {r.new_version} (was {r.old_version})")
+    return 0
+
+
 def cmd_ui(a: argparse.Namespace) -> int:
     s = load_settings()
     prepare_dagster_home(s)
@@ -276,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--reason", help="only rows whose reason starts with this, e.g. unreadable_file")
     rp.add_argument("--dry-run", action="store_true", help="list what would be replayed")
     rp.set_defaults(fn=cmd_replay)
+    k = sub.add_parser("keys", help="pseudonymisation keys").add_subparsers(dest="keys_cmd", required=True)
+    kr = k.add_parser("rotate", help="re-pseudonymise the lake under a new key, then destroy the old one")
+    kr.add_argument("--version", help="name of the new key version (default: the next vN)")
+    kr.set_defaults(fn=cmd_keys_rotate)
     d = sub.add_parser("dbt", help="run dbt on the marts project, e.g. adlake dbt docs generate")
     d.add_argument("args", nargs=argparse.REMAINDER)
     d.set_defaults(fn=cmd_dbt)

@@ -15,7 +15,7 @@ writes goes under ADLAKE_HOME (default ./.adlake): the lake, Dagster's instance,
 | ADLAKE_SPARK_MASTER, ADLAKE_SPARK_DRIVER_MEMORY | local[2], 4g | Spark |
 | ADLAKE_SPARK_JARS_DIR | $ADLAKE_CACHE/jars-current | Delta + hadoop-aws jars |
 | ADLAKE_SPARK_CONF | (none) | more Spark settings, a JSON object: {"spark.executor.memory": "8g"} |
-| ADLAKE_HMAC_KEY, ADLAKE_HMAC_KEY_VERSION | key file in ADLAKE_HOME, v1 | user pseudonyms |
+| ADLAKE_HMAC_KEY, ADLAKE_HMAC_KEY_VERSION | key file in ADLAKE_HOME, its version (v1) | user pseudonyms |
 | ADLAKE_CLICKHOUSE_TARGET | embedded (embedded env) / server | where the marts live: chDB or a server |
 | ADLAKE_CHDB_PATH | $ADLAKE_HOME/clickhouse | the embedded engine's data directory |
 | ADLAKE_CLICKHOUSE_HOST / _PORT / _USER / _SECURE | 127.0.0.1, 8123, default, false | server target |
@@ -62,7 +62,7 @@ class Settings:
     spark_driver_memory: str
     spark_jars_dir: str
     spark_conf: tuple[tuple[str, str], ...]
-    hmac_key_version: str
+    hmac_key_version: str | None  # None: the key file's version (embedded), else v1
     clickhouse_target: str
     chdb_path: str
     clickhouse_host: str
@@ -129,7 +129,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         spark_driver_memory=e.get("ADLAKE_SPARK_DRIVER_MEMORY", "4g"),
         spark_jars_dir=e.get("ADLAKE_SPARK_JARS_DIR", str(cache / "jars-current")),
         spark_conf=_spark_conf(e.get("ADLAKE_SPARK_CONF", "")),
-        hmac_key_version=e.get("ADLAKE_HMAC_KEY_VERSION", "v1"),
+        hmac_key_version=e.get("ADLAKE_HMAC_KEY_VERSION") or None,
         clickhouse_target=ch_target,
         chdb_path=e.get("ADLAKE_CHDB_PATH", str(home / "clickhouse")),
         clickhouse_host=e.get("ADLAKE_CLICKHOUSE_HOST", "127.0.0.1"),

@@ -100,7 +100,7 @@ def materialize_silver(
     the_lake = lake.writable_lake("silver", "quality")
     session = spark.session(the_lake)
     w = window_of(context)
-    stats = run_silver(session, the_lake, w, pseudonym_key.key_bytes(), pseudonym_key.key_version)
+    stats = run_silver(session, the_lake, w, pseudonym_key.key_bytes(), pseudonym_key.version())
     context.log.info(
         f"silver {w.start}..{w.end}: new rows " + ", ".join(f"{k} {v:,}" for k, v in stats.rows.items())
     )
