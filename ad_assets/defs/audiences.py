@@ -8,7 +8,6 @@ from collections import defaultdict
 
 from dagster import (
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
@@ -23,6 +22,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ad_assets.defs.silver import SILVER_KEYS
+from ad_assets.lib.check_results import error_check
 from ad_assets.lib.materializations import table_result
 from ad_assets.lib.outages import STORAGE_RETRY, outage_aware
 from ad_assets.lib.partitions import daily_partitions, single_run, window_of
@@ -181,16 +181,13 @@ def activity_check(session: SparkSession, lake: Lake, w: ArrivalWindow) -> Asset
         for d in sorted(set(gold) | set(recounted))
         if gold.get(d, [0, 0, 0]) != recounted.get(d, [0, 0, 0])
     ]
-    return AssetCheckResult(
-        check_name=RECONCILES,
-        asset_key=AUDIENCE_KEYS[USER_ACTIVITY],
-        passed=not mismatches,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={
-            "event_dates": (end - start).days + 1,
-            "compared": "valid impressions, valid clicks, orders",
-            "mismatches": MetadataValue.json(mismatches),
-        },
+    return error_check(
+        RECONCILES,
+        AUDIENCE_KEYS[USER_ACTIVITY],
+        not mismatches,
+        event_dates=(end - start).days + 1,
+        compared="valid impressions, valid clicks, orders",
+        mismatches=mismatches,
     )
 
 
@@ -212,16 +209,13 @@ def history_check(session: SparkSession, lake: Lake) -> AssetCheckResult:
         )
         .count()
     )
-    return AssetCheckResult(
-        check_name=HISTORY_MATCHES,
-        asset_key=AUDIENCE_KEYS[SEGMENT_HISTORY],
-        passed=covered == member_days and current == on_last_day and overlaps == 0,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={
-            "member_days": member_days,
-            "days_in_intervals": int(covered),
-            "current_intervals": current,
-            "members_on_last_day": on_last_day,
-            "overlapping_intervals": overlaps,
-        },
+    return error_check(
+        HISTORY_MATCHES,
+        AUDIENCE_KEYS[SEGMENT_HISTORY],
+        covered == member_days and current == on_last_day and overlaps == 0,
+        member_days=member_days,
+        days_in_intervals=int(covered),
+        current_intervals=current,
+        members_on_last_day=on_last_day,
+        overlapping_intervals=overlaps,
     )

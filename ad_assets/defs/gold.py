@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ad_assets.defs.silver import SILVER_KEYS
+from ad_assets.lib.check_results import error_check
 from ad_assets.lib.materializations import table_result
 from ad_assets.lib.outages import STORAGE_RETRY, outage_aware
 from ad_assets.lib.partitions import daily_partitions, single_run, window_of
@@ -274,30 +275,19 @@ def attribution_checks(
         by_campaign.unpersist()
 
     return [
-        _error_check(
+        error_check(
             "credits_sum_to_one", ATTRIBUTION_KEY, bad_sums == 0, conversions_off=bad_sums, sample=sum_sample
         ),
-        _error_check(
+        error_check(
             "touches_inside_window",
             ATTRIBUTION_KEY,
             outside == 0,
             touches_outside=outside,
             sample=outside_sample,
         ),
-        _error_check("last_click_equals_daily", ATTRIBUTION_DAILY_KEY, not last_click, mismatches=last_click),
-        _error_check("data_driven_totals", ATTRIBUTION_DAILY_KEY, not totals, mismatches=totals),
+        error_check("last_click_equals_daily", ATTRIBUTION_DAILY_KEY, not last_click, mismatches=last_click),
+        error_check("data_driven_totals", ATTRIBUTION_DAILY_KEY, not totals, mismatches=totals),
     ]
-
-
-def _error_check(name: str, key: AssetKey, passed: bool, **metadata) -> AssetCheckResult:
-    """A blocking check's result; lists in its metadata are shown as JSON."""
-    return AssetCheckResult(
-        check_name=name,
-        asset_key=key,
-        passed=passed,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={k: MetadataValue.json(v) if isinstance(v, list) else v for k, v in metadata.items()},
-    )
 
 
 def auction_checks(session: SparkSession, lake: Lake, w: ArrivalWindow) -> list[AssetCheckResult]:
@@ -323,8 +313,8 @@ def auction_checks(session: SparkSession, lake: Lake, w: ArrivalWindow) -> list[
     finally:
         written.unpersist()
     return [
-        _error_check("auction_bounds", AUCTION_KEY, not bounds, sample=bounds),
-        _error_check("wins_served", AUCTION_KEY, not served, mismatches=served),
+        error_check("auction_bounds", AUCTION_KEY, not bounds, sample=bounds),
+        error_check("wins_served", AUCTION_KEY, not served, mismatches=served),
     ]
 
 

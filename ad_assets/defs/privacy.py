@@ -11,15 +11,14 @@ from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
-    AssetCheckSeverity,
     Definitions,
-    MetadataValue,
     PartitionsDefinition,
     asset_check,
 )
 from pyspark.sql import DataFrame, SparkSession
 
 from ad_assets.defs.marts import mart_key
+from ad_assets.lib.check_results import error_check
 from ad_assets.lib.partitions import daily_partitions, window_of
 from ad_assets.quality.results import record
 from ad_assets.resources import ClickHouseResource, LakeResource, SparkResource
@@ -67,17 +66,12 @@ def check_pseudonyms_only(
     in_lake = lake_values(session, the_lake, w)
     in_marts, mart_tables = mart_values(session, clickhouse)
     found = find([*in_lake, in_marts], raw_ids)
-    result = AssetCheckResult(
-        asset_key=LEAK_CHECKED,
-        check_name=LEAK_CHECK,
-        passed=not found,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={
-            "tables_searched": len(in_lake) + mart_tables,
-            "leaks": MetadataValue.json(
-                [{"table": t, "column": c, "ids": n} for (t, c), n in sorted(found.items())]
-            ),
-        },
+    result = error_check(
+        LEAK_CHECK,
+        LEAK_CHECKED,
+        not found,
+        tables_searched=len(in_lake) + mart_tables,
+        leaks=[{"table": t, "column": c, "ids": n} for (t, c), n in sorted(found.items())],
     )
     record(session, the_lake, [result], w, context.run.run_id, layer=MARTS)
     return result
