@@ -16,13 +16,12 @@ view-through window, so does a valid impression that was not clicked when
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from spark_jobs.contracts import ATTRIBUTION_WINDOW_DAYS
+from spark_jobs.fingerprints import fingerprint
 
 # Bounds that catch typos (a window in hours written as days) without limiting real use:
 # ad platforms offer click windows of 1-90 days and view windows of up to 30 days.
@@ -82,8 +81,7 @@ class AttributionWindows:
     def fingerprint(self) -> str:
         """A short hash of the settings: gold's code version, so Dagster shows which
         partitions a change of windows leaves stale."""
-        canonical = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+        return fingerprint(self.as_dict())
 
 
 DEFAULT_WINDOWS = AttributionWindows()

@@ -56,7 +56,8 @@ def tcf_purposes(consent: str | None) -> frozenset[int]:
     raw = _core_bytes(consent) if consent else None
     if not raw or raw[0] >> 2 != TCF_VERSION or len(raw) * 8 < PURPOSES_OFFSET_BITS + PURPOSE_COUNT:
         return frozenset()
-    return frozenset(p for p in range(1, PURPOSE_COUNT + 1) if raw[_purpose_bit(p)[0]] & _purpose_bit(p)[1])
+    bits = {p: _purpose_bit(p) for p in range(1, PURPOSE_COUNT + 1)}
+    return frozenset(p for p, (i, mask) in bits.items() if raw[i] & mask)
 
 
 def measurement_allowed(gdpr: int | None, consent: str | None) -> bool:

@@ -244,13 +244,23 @@ def run_gold(
     with ThreadPoolExecutor(gold.WRITERS, thread_name_prefix="gold-write") as pool:
         for done in [pool.submit(write, n) for n in gold.BUILDERS if n not in gold.WRITTEN_FIRST]:
             done.result()  # a failed write raises here, after the others have ended
-    window = {(d.isoformat(),) for d in w.event_dates()}
     for name, table in GOLD_TABLES.items():
-        counts = delta_row_counts(lake, GOLD, name, (table.date_column,))
-        stats.rows[name] = sum(n for day, n in counts.items() if day in window)
+        stats.rows[name] = _rows_in_window(delta_row_counts(lake, GOLD, name, (table.date_column,)), w)
     for df in (conversions, touches, hourly, paths, credited, requests, bids):
         df.unpersist()
     return stats
+
+
+def _rows_in_window(rows_per_date: Counter, w: ArrivalWindow) -> int:
+    """The rows of the window's event dates, from delta_row_counts(..., ("event_date",))."""
+    window = {(d.isoformat(),) for d in w.event_dates()}
+    return sum(n for day, n in rows_per_date.items() if day in window)
+
+
+def _last_date(rows_per_date: Counter) -> date | None:
+    """The last event date with rows, from delta_row_counts(..., ("event_date",))."""
+    days = [day for (day,), n in rows_per_date.items() if n]
+    return date.fromisoformat(max(days)) if days else None
 
 
 def _data_driven_shares(spark: SparkSession, paths: DataFrame) -> DataFrame:
@@ -303,22 +313,22 @@ def run_segments(
     )
     activity_path = lake.table(GOLD, USER_ACTIVITY)
     replace_window(activity, activity_path, "event_date", start, end)
-    last_active = spark.read.format("delta").load(activity_path).agg(F.max("event_date")).first()[0]
-    last = min(max(last_active, end), end + timedelta(days=rules.lookback_days - 1))
+    # Rows per event date, from the Delta log (delta-rs: no Spark job).
+    active_days = delta_row_counts(lake, GOLD, USER_ACTIVITY, ("event_date",))
+    last = min(max(_last_date(active_days) or end, end), end + timedelta(days=rules.lookback_days - 1))
     history_of = read_window(
         spark, activity_path, "event_date", start - timedelta(days=rules.lookback_days - 1), last
     )
     members_path = lake.table(GOLD, USER_SEGMENTS)
     members = segments.user_segments(history_of, start, last, rules)
     replace_window(members, members_path, "event_date", start, last)
-    members = spark.read.format("delta").load(members_path)  # every date: runs span windows
-    last_member_day = members.agg(F.max("event_date")).first()[0] or last
-    history = segments.segment_history(members, last_member_day)
+    member_days = delta_row_counts(lake, GOLD, USER_SEGMENTS, ("event_date",))
+    last_member_day = _last_date(member_days) or last
+    # Every date: a run of member days can span any number of windows.
+    history = segments.segment_history(spark.read.format("delta").load(members_path), last_member_day)
     history.write.format("delta").mode("overwrite").save(lake.table(GOLD, SEGMENT_HISTORY))
-    window = {(d.isoformat(),) for d in w.event_dates()}
-    for name in (USER_ACTIVITY, USER_SEGMENTS):
-        counts = delta_row_counts(lake, GOLD, name, ("event_date",))
-        stats.rows[name] = sum(n for day, n in counts.items() if day in window)
+    stats.rows[USER_ACTIVITY] = _rows_in_window(active_days, w)
+    stats.rows[USER_SEGMENTS] = _rows_in_window(member_days, w)
     stats.rows[SEGMENT_HISTORY] = sum(delta_row_counts(lake, GOLD, SEGMENT_HISTORY, ()).values())
     stats.detail["segment_dates"] = {"first": start.isoformat(), "last": last.isoformat()}
     return stats

@@ -15,9 +15,9 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs.contracts import TABLE_NAMES
 from spark_jobs.lake import Lake
-from spark_jobs.layers import BRONZE, LATENESS_DAYS, SILVER, ArrivalWindow
+from spark_jobs.lake_read import delta_row_counts
+from spark_jobs.layers import BRONZE, LATENESS_DAYS, SILVER, ArrivalWindow, date_column
 from spark_jobs.pipeline import LayerStats, run_segments
 from spark_jobs.privacy_scan import RAW_ID_TABLES
 from spark_jobs.silver import first_rows, pseudonymise
@@ -56,18 +56,18 @@ def rekey_silver(spark: SparkSession, lake: Lake, key: bytes, version: str) -> d
 
 
 def rekey_lake(spark: SparkSession, lake: Lake, key: bytes, version: str) -> LayerStats:
-    """Silver re-pseudonymised, then the audience tables rebuilt over every event date."""
-    stats = LayerStats()
-    stats.detail["silver_updated"] = rekey_silver(spark, lake, key, version)
-    dates = (
-        spark.read.format("delta")
-        .load(lake.table(SILVER, TABLE_NAMES["impression"]))
-        .agg(F.min("event_date"), F.max("event_date"))
-        .first()
-    )
-    if dates[0] is not None:
-        stats.detail["audiences"] = run_segments(spark, lake, _covering(dates[0], dates[1])).rows
-    stats.rows = dict(stats.detail["silver_updated"])
+    """Silver re-pseudonymised (`rows`: updated per table), then the audience tables
+    rebuilt (`detail["audiences"]`: their rows) over every event date silver holds."""
+    stats = LayerStats(rows=rekey_silver(spark, lake, key, version))
+    days = {
+        day
+        for name in PSEUDONYMISED_TABLES
+        for (day,), n in delta_row_counts(lake, SILVER, name, (date_column(SILVER),)).items()
+        if n
+    }
+    if days:
+        first, last = date.fromisoformat(min(days)), date.fromisoformat(max(days))
+        stats.detail["audiences"] = run_segments(spark, lake, _covering(first, last)).rows
     return stats
 
 

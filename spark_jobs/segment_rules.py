@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from spark_jobs.fingerprints import fingerprint
+
 
 @dataclass(frozen=True)
 class SegmentRules:
@@ -39,10 +41,7 @@ class SegmentRules:
 
     def fingerprint(self) -> str:
         """Changes whenever a rule does: the segment assets' code version."""
-        import hashlib
-        import json
-
-        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:12]
+        return fingerprint(self.as_dict())
 
 
 DEFAULT_RULES = SegmentRules()

@@ -32,9 +32,10 @@ from ad_assets.settings import Settings
 from spark_jobs import attribution
 from spark_jobs.consent import user_level
 from spark_jobs.contracts import TABLE_NAMES
-from spark_jobs.delta_io import read_window
+from spark_jobs.delta_io import read_rewritten
 from spark_jobs.lake import Lake
-from spark_jobs.layers import GOLD, SILVER, ArrivalWindow, date_column
+from spark_jobs.lake_read import delta_row_counts
+from spark_jobs.layers import GOLD, SILVER, ArrivalWindow
 from spark_jobs.pipeline import run_segments
 from spark_jobs.segment_rules import (
     AUDIENCE_TABLES,
@@ -156,13 +157,12 @@ def activity_check(session: SparkSession, lake: Lake, w: ArrivalWindow) -> Asset
     start, end = w.dates(GOLD)
 
     def silver(event_type: str) -> DataFrame:
-        path = lake.table(SILVER, TABLE_NAMES[event_type])
-        return read_window(session, path, date_column(SILVER), start, end)
+        return read_rewritten(session, lake, SILVER, TABLE_NAMES[event_type], w)
 
     def of_users(df: DataFrame) -> DataFrame:  # what a user-level table may count
         return user_level(df).where(F.col("user_pid").isNotNull())
 
-    written = read_window(session, lake.table(GOLD, USER_ACTIVITY), "event_date", start, end)
+    written = read_rewritten(session, lake, GOLD, USER_ACTIVITY, w)
     sums = written.groupBy("event_date").agg(
         *[F.sum(c).alias(c) for c in ("valid_impressions", "valid_clicks", "orders")]
     )
@@ -192,13 +192,15 @@ def activity_check(session: SparkSession, lake: Lake, w: ArrivalWindow) -> Asset
 
 
 def history_check(session: SparkSession, lake: Lake) -> AssetCheckResult:
-    members = session.read.format("delta").load(lake.table(GOLD, USER_SEGMENTS))
+    # Memberships per day from the Delta log (delta-rs), the history with Spark.
+    per_day = {
+        day: n for (day,), n in delta_row_counts(lake, GOLD, USER_SEGMENTS, ("event_date",)).items() if n
+    }
+    member_days = sum(per_day.values())
+    on_last_day = per_day[max(per_day)] if per_day else 0
     history = session.read.format("delta").load(lake.table(GOLD, SEGMENT_HISTORY))
-    last = members.agg(F.max("event_date")).first()[0]
-    member_days = members.count()
     covered = history.agg(F.sum("member_days")).first()[0] or 0
     current = history.where("is_current").count()
-    on_last_day = members.where(F.col("event_date") == F.lit(last)).count() if last else 0
     # Two intervals of one user and segment overlap when one starts before the other ends.
     a, b = history.alias("a"), history.alias("b")
     overlaps = (

@@ -52,4 +52,4 @@ def rotate_key(
     if ring is not None:
         ring.finish_rotation()
         log(f"key {new_version} is current; the key of {current} is destroyed")
-    return Rotation(current, new_version, stats.detail["silver_updated"], stats.detail.get("audiences", {}))
+    return Rotation(current, new_version, stats.rows, stats.detail.get("audiences", {}))
