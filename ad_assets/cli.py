@@ -112,9 +112,11 @@ def _one_run_at_a_time(dagster_home: Path) -> Iterator[None]:
         yield
 
 
-def _run_job(s: Settings, name: str, start: date, end: date) -> str | None:
-    """Runs a partitioned job over arrival dates start..end in this process (one backfill
-    run); the run id, or None after printing where to look."""
+def _run_job(
+    s: Settings, name: str, start: date | None = None, end: date | None = None, config: dict | None = None
+) -> str | None:
+    """Runs a job in this process: a partitioned one over arrival dates start..end (one
+    backfill run); the run id, or None after printing where to look."""
     from dagster import DagsterInstance
 
     from ad_assets.definitions import build_definitions
@@ -129,9 +131,9 @@ def _run_job(s: Settings, name: str, start: date, end: date) -> str | None:
             .resolve_job_def(name)
             .execute_in_process(
                 instance=instance,
-                tags={**partition_range_tags(start, end), **run_tags()},
+                tags={**(partition_range_tags(start, end) if start and end else {}), **run_tags()},
                 raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}, **(config or {})},
             )
         )
     if not result.success:
@@ -243,6 +245,41 @@ def cmd_keys_rotate(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(a: argparse.Namespace) -> int:
+    """Erase users from every layer and prove it (docs/privacy.md, "Erasure"). The ids go
+    into a request file under ADLAKE_HOME/erasure; the Dagster job `erase_users` is given
+    the request's id, never the ids."""
+    from ad_assets.defs.erasure import ERASE_JOB, ERASURE_LOG_KEY
+    from ad_assets.privacy.erasure import new_request, pending_requests
+
+    s = load_settings()
+    prepare_dagster_home(s)
+    requests = s.home / "erasure"
+    if a.resume:
+        names = [p.stem for p in pending_requests(requests)]
+        if not names:
+            print("no interrupted erasure request to resume")
+            return 0
+    else:
+        ids = list(a.user_ids)
+        if a.file:
+            text = sys.stdin.read() if a.file == "-" else Path(a.file).read_text()
+            ids += text.split()
+        try:
+            names = [new_request(requests, ids).stem]
+        except ValueError as ex:
+            print(f"adlake erase: {ex}", file=sys.stderr)
+            return 2
+    for name in names:
+        print(f"erasure request {name}", flush=True)
+        config = {"ops": {ERASURE_LOG_KEY.to_python_identifier(): {"config": {"request": name}}}}
+        if not _run_job(s, ERASE_JOB, config=config):
+            print(f"erasure {name} is not complete: `adlake erase --resume` finishes it", file=sys.stderr)
+            return 1
+        print(f"erasure {name} complete: see privacy/erasure_log in the lake")
+    return 0
+
+
 def cmd_ui(a: argparse.Namespace) -> int:
     s = load_settings()
     prepare_dagster_home(s)
@@ -302,6 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     kr = k.add_parser("rotate", help="re-pseudonymise the lake under a new key, then destroy the old one")
     kr.add_argument("--version", help="name of the new key version (default: the next vN)")
     kr.set_defaults(fn=cmd_keys_rotate)
+    e = sub.add_parser("erase", help="erase users from every layer (GDPR), rebuild what they fed, prove it")
+    e.add_argument("user_ids", nargs="*", help="raw user ids, as the ad server logs them")
+    e.add_argument("--file", help="a file of user ids, whitespace-separated ('-': standard input)")
+    e.add_argument("--resume", action="store_true", help="finish the interrupted requests")
+    e.set_defaults(fn=cmd_erase)
     d = sub.add_parser("dbt", help="run dbt on the marts project, e.g. adlake dbt docs generate")
     d.add_argument("args", nargs=argparse.REMAINDER)
     d.set_defaults(fn=cmd_dbt)

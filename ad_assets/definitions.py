@@ -65,6 +65,7 @@ def build_resources(s: Settings) -> dict:
             key=_secret("ADLAKE_HMAC_KEY"),
             key_file=str(s.home / "secrets" / "hmac.key"),
             key_version=s.hmac_key_version,
+            salt=_secret("ADLAKE_ERASURE_SALT"),
         ),
         "clickhouse": ClickHouseResource.from_settings(s, password=_secret("ADLAKE_CLICKHOUSE_PASSWORD")),
         # dbt runs as a subprocess; the server target reads its password from the environment.

@@ -9,13 +9,45 @@ from datetime import date
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import StructType
+from pyspark.sql.types import (
+    DateType,
+    NumericType,
+    StringType,
+    StructType,
+    TimestampNTZType,
+    TimestampType,
+)
 
 from spark_jobs.lake import Lake
 from spark_jobs.layers import DATE_COLUMN, SILVER, ArrivalWindow, date_column
 
 # Arrival order of a line: the first arrival of a resent event is the one kept.
 ARRIVAL_ORDER: tuple[str, ...] = ("arrival_date", "arrival_hour", "_source_file", "_line_number")
+
+
+# Columns that hold personal identifiers or raw log lines. Delta writes every file's
+# min/max per column into its log, which no VACUUM removes: these columns get no
+# statistics, so an erased user's id cannot survive in the log (docs/privacy.md,
+# "Erasure"). Random ids are useless for file skipping anyway.
+NO_STATS_COLUMNS: frozenset[str] = frozenset({"user_id", "user_pid", "raw_line"})
+_STATS_TYPES = (DateType, NumericType, StringType, TimestampNTZType, TimestampType)
+_MAX_STATS_COLUMNS = 32  # Delta's default number of indexed columns
+
+
+def table_properties(schema: StructType, partition_cols: tuple[str, ...]) -> dict[str, str]:
+    """Properties for a new table: where it has a NO_STATS_COLUMNS column, statistics only
+    on its other columns (Delta's default otherwise: the first 32)."""
+    names = {f.name for f in schema.fields}
+    if not names & NO_STATS_COLUMNS:
+        return {}
+    kept = [
+        f.name
+        for f in schema.fields
+        if f.name not in NO_STATS_COLUMNS
+        and f.name not in partition_cols
+        and isinstance(f.dataType, _STATS_TYPES)
+    ]
+    return {"delta.dataSkippingStatsColumns": ",".join(kept[:_MAX_STATS_COLUMNS])}
 
 
 def window_predicate(column: str, start: date, end: date) -> str:
@@ -29,6 +61,7 @@ def replace_where(df: DataFrame, path: str, predicate: str, partition_cols: tupl
         df.write.format("delta")
         .mode("overwrite")
         .option("replaceWhere", predicate)
+        .options(**table_properties(df.schema, partition_cols))  # used when it creates the table
         .partitionBy(*partition_cols)
         .save(path)
     )
@@ -40,13 +73,11 @@ def replace_window(df: DataFrame, path: str, partition_col: str, start: date, en
 
 
 def ensure_table(spark: SparkSession, path: str, schema: StructType, partition_col: str) -> None:
-    (
-        DeltaTable.createIfNotExists(spark)
-        .location(path)
-        .addColumns(schema)
-        .partitionedBy(partition_col)
-        .execute()
-    )
+    builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
+    builder = builder.partitionedBy(partition_col)
+    for k, v in table_properties(schema, (partition_col,)).items():
+        builder = builder.property(k, v)
+    builder.execute()
 
 
 def merge_first_arrival(

@@ -28,6 +28,7 @@ from spark_jobs.delta_io import (
     read_window,
     replace_where,
     replace_window,
+    table_properties,
     window_predicate,
 )
 from spark_jobs.gold_migrations import migrate_gold
@@ -326,7 +327,12 @@ def run_segments(
     last_member_day = _last_date(member_days) or last
     # Every date: a run of member days can span any number of windows.
     history = segments.segment_history(spark.read.format("delta").load(members_path), last_member_day)
-    history.write.format("delta").mode("overwrite").save(lake.table(GOLD, SEGMENT_HISTORY))
+    (
+        history.write.format("delta")
+        .mode("overwrite")
+        .options(**table_properties(history.schema, ()))
+        .save(lake.table(GOLD, SEGMENT_HISTORY))
+    )
     stats.rows[USER_ACTIVITY] = _rows_in_window(active_days, w)
     stats.rows[USER_SEGMENTS] = _rows_in_window(member_days, w)
     stats.rows[SEGMENT_HISTORY] = sum(delta_row_counts(lake, GOLD, SEGMENT_HISTORY, ()).values())

@@ -67,10 +67,10 @@ def rekey_lake(spark: SparkSession, lake: Lake, key: bytes, version: str) -> Lay
     }
     if days:
         first, last = date.fromisoformat(min(days)), date.fromisoformat(max(days))
-        stats.detail["audiences"] = run_segments(spark, lake, _covering(first, last)).rows
+        stats.detail["audiences"] = run_segments(spark, lake, covering_window(first, last)).rows
     return stats
 
 
-def _covering(first: date, last: date) -> ArrivalWindow:
+def covering_window(first: date, last: date) -> ArrivalWindow:
     """The arrival window whose rewritten event dates cover [first, last]."""
     return ArrivalWindow(min(first + timedelta(days=LATENESS_DAYS), last), last)

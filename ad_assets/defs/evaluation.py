@@ -3,7 +3,7 @@
 accuracy of every attribution model (spark_jobs/accuracy.py, docs/attribution.md)."""
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from dagster import (
     AssetCheckResult,
@@ -18,7 +18,7 @@ from dagster import (
     PartitionsDefinition,
     asset,
 )
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ad_assets.defs.gold import GOLD_KEYS
@@ -32,7 +32,7 @@ from spark_jobs.attribution import MODELS
 from spark_jobs.delta_io import ensure_table, read_rewritten, replace_window
 from spark_jobs.lake import Lake
 from spark_jobs.lake_read import table_exists
-from spark_jobs.layers import EVALUATION, EVENT_DATE, GOLD
+from spark_jobs.layers import EVALUATION, EVENT_DATE, GOLD, ArrivalWindow
 
 ACCURACY_KEY = AssetKey("attribution_accuracy")
 SCORES_EVERY_CONVERSION = "scores_every_conversion"
@@ -76,6 +76,26 @@ def ensure_accuracy_table(session: SparkSession, lake: Lake) -> None:
         ensure_table(session, path, session.createDataFrame([], ACCURACY_SCHEMA).schema, EVENT_DATE)
 
 
+def score_window(
+    session: SparkSession, lake: Lake, w: ArrivalWindow, warn: Callable[[str], None]
+) -> tuple[DataFrame, int]:
+    """Writes the accuracy of the window's event dates; (the scores, cached: unpersist
+    them; how many conversions the truth judged)."""
+    start, end = w.dates(GOLD)
+    fs, base = lake.arrow_fs()
+    judged = 0
+    if truth_exists(fs, base):
+        truth = session.read.parquet(lake.table(TRUTH_DIR, "conversions"))
+        credited = read_rewritten(session, lake, GOLD, "attribution", w)
+        scores = attribution_accuracy(credited, truth).persist()
+        judged = credited.select("order_id").distinct().join(truth.select("order_id"), "order_id").count()
+    else:  # still written: the marts read the table whether or not the lake has truth
+        warn("this lake holds no ground truth (truth/): attribution accuracy left empty")
+        scores = session.createDataFrame([], ACCURACY_SCHEMA)
+    replace_window(scores, lake.table(EVALUATION, ACCURACY_TABLE), EVENT_DATE, start, end)
+    return scores, judged
+
+
 @outage_aware
 def materialize_attribution_accuracy(
     context: AssetExecutionContext, lake: LakeResource, spark: SparkResource
@@ -84,17 +104,7 @@ def materialize_attribution_accuracy(
     session = spark.session(the_lake)
     w = window_of(context)
     start, end = w.dates(GOLD)
-    fs, base = the_lake.arrow_fs()
-    judged = 0
-    if truth_exists(fs, base):
-        truth = session.read.parquet(the_lake.table(TRUTH_DIR, "conversions"))
-        credited = read_rewritten(session, the_lake, GOLD, "attribution", w)
-        scores = attribution_accuracy(credited, truth).persist()
-        judged = credited.select("order_id").distinct().join(truth.select("order_id"), "order_id").count()
-    else:  # still written: the marts read the table whether or not the lake has truth
-        context.log.warning("this lake holds no ground truth (truth/): attribution accuracy left empty")
-        scores = session.createDataFrame([], ACCURACY_SCHEMA)
-    replace_window(scores, the_lake.table(EVALUATION, ACCURACY_TABLE), EVENT_DATE, start, end)
+    scores, judged = score_window(session, the_lake, w, context.log.warning)
     per_model = {
         r["model"]: (r["conversions"], r["bad"])
         for r in scores.groupBy("model")

@@ -38,7 +38,7 @@ from ad_assets.resources import ClickHouseResource, LakeResource, SparkResource
 from ad_assets.settings import DEFAULT_PRIVACY_MIN_USERS, Settings
 from spark_jobs.lake import Lake
 from spark_jobs.lake_read import table_exists
-from spark_jobs.layers import GOLD, MARTS
+from spark_jobs.layers import GOLD, MARTS, ArrivalWindow
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -137,6 +137,18 @@ def build_marts(
     )(marts)
 
 
+def build_vars(lake: Lake, clickhouse: ClickHouseResource, w: ArrivalWindow, privacy_min_users: int) -> dict:
+    """dbt's vars for building the marts of the window's event dates."""
+    return {
+        "min_date": w.event_start.isoformat(),
+        "max_date": w.end.isoformat(),
+        "lake_root": dbt_lake_root(lake),
+        "s3_endpoint": (lake.s3.endpoint if lake.s3 else None) or "",
+        "chdb_path": str(Path(clickhouse.chdb_path).resolve()),
+        "privacy_min_users": privacy_min_users,
+    }
+
+
 def materialize_marts(
     context: AssetExecutionContext,
     dbt: DbtCliResource,
@@ -158,14 +170,7 @@ def materialize_marts(
     busy = clickhouse.busy()
     if busy:  # the retry policy tries again after a pause
         raise Failure(description=busy, allow_retries=True)
-    dbt_vars = {
-        "min_date": w.event_start.isoformat(),
-        "max_date": w.end.isoformat(),
-        "lake_root": dbt_lake_root(the_lake),
-        "s3_endpoint": (the_lake.s3.endpoint if the_lake.s3 else None) or "",
-        "chdb_path": str(Path(clickhouse.chdb_path).resolve()),
-        "privacy_min_users": privacy_min_users,
-    }
+    dbt_vars = build_vars(the_lake, clickhouse, w, privacy_min_users)
     context.log.info(f"dbt build for event dates {w.event_start}..{w.end} on {clickhouse.target}")
     session = spark.session(the_lake)
     ensure_table(session, the_lake)  # the quality_daily mart reads it

@@ -25,6 +25,7 @@ from ad_assets.lib.partitions import daily_partitions
 from ad_assets.resources import LakeResource
 from ad_assets.settings import Settings
 from spark_jobs.contracts import EVENT_TYPES
+from spark_jobs.erasure import PRIVACY
 
 LAKEHOUSE_JOB = "lakehouse_daily"
 REPROCESS_JOB = "reprocess_landed"
@@ -46,7 +47,10 @@ def build_jobs(partitions: PartitionsDefinition, freshness_checks: Sequence[Asse
     result has no public type).
     Neither runs `freshness_checks`: freshness is judged on a clock (their sensor), not by
     the runs themselves."""
-    everything = AssetSelection.all() - AssetSelection.checks(*freshness_checks)
+    # The erasure log is written by its own job, for one request (ad_assets/defs/erasure.py).
+    everything = (
+        AssetSelection.all() - AssetSelection.checks(*freshness_checks) - AssetSelection.groups(PRIVACY)
+    )
     lakehouse = define_asset_job(
         LAKEHOUSE_JOB,
         selection=everything,

@@ -21,6 +21,7 @@ class PseudonymKeyResource(ConfigurableResource):
     key: str | None = None
     key_file: str | None = None
     key_version: str | None = None  # None: the key file's version, else DEFAULT_KEY_VERSION
+    salt: str | None = None  # the erasure log's salt (erasure_salt)
 
     def key_bytes(self) -> bytes:
         if self.key:
@@ -38,6 +39,19 @@ class PseudonymKeyResource(ConfigurableResource):
         if self.key_file and _version_file(Path(self.key_file)).exists():
             return _version_file(Path(self.key_file)).read_text().strip()
         return DEFAULT_KEY_VERSION
+
+    def erasure_salt(self) -> bytes:
+        """The secret that salts the erasure log's hashes of erased ids: from
+        ADLAKE_ERASURE_SALT, or a random salt drawn once into a file beside the key file.
+        Unlike the key it never rotates, so a request can be matched to its log row later."""
+        if self.salt:
+            return self.salt.encode()
+        if not self.key_file:
+            raise RuntimeError("no erasure salt: set ADLAKE_ERASURE_SALT")
+        path = Path(self.key_file).with_name("erasure.salt")
+        if not path.exists():
+            _write_secret(path, secrets.token_hex(32))
+        return path.read_text().strip().encode()
 
     def keyring(self) -> Keyring | None:
         """The key file this resource manages, or None when the key comes from outside."""

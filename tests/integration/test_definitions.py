@@ -15,6 +15,7 @@ from dagster import (
 from ad_assets.cli import DAGSTER_YAML
 from ad_assets.definitions import build_definitions, build_resources, defs_modules
 from ad_assets.defs.audiences import AUDIENCE_KEYS
+from ad_assets.defs.erasure import ERASURE_LOG_KEY
 from ad_assets.defs.gold import GOLD_KEYS
 from ad_assets.defs.marts import mart_keys
 from ad_assets.defs.quality import build_freshness_checks
@@ -64,6 +65,7 @@ def test_each_domain_module_contributes_its_own_definitions():
         "marts",
         "quality",
         "privacy",
+        "erasure",
         "schedules",
     }
 
@@ -157,6 +159,18 @@ def test_the_gold_onwards_job_rebuilds_gold_and_what_reads_it_only():
     } <= selected
     groups = {graph.get(k).group_name for k in selected}
     assert not groups & {"raw", "bronze", "silver"}, groups
+
+
+def test_the_erasure_job_is_apart_from_the_partitioned_jobs():
+    """`erase_users` writes the erasure log for one request; no daily run touches it."""
+    erase = defs.resolve_job_def("erase_users").asset_layer
+    assert erase.selected_asset_keys == {ERASURE_LOG_KEY}
+    assert {c.name for c in erase.asset_graph.asset_check_keys if c.asset_key == ERASURE_LOG_KEY} == {
+        "erasure_complete"
+    }
+    assert defs.resolve_asset_graph().get(ERASURE_LOG_KEY).group_name == "privacy"
+    for job in ("lakehouse_daily", "reprocess_landed", "gold_onwards"):
+        assert ERASURE_LOG_KEY not in defs.resolve_job_def(job).asset_layer.selected_asset_keys, job
 
 
 def test_the_instance_admits_one_step_at_a_time_per_pool(tmp_path):

@@ -1,0 +1,289 @@
+"""Erasing users (docs/privacy.md, "Erasure"): every trace of a set of raw user ids goes
+from every layer, the aggregates they fed are rebuilt, and a rescan proves it.
+
+A request is a file under ADLAKE_HOME/erasure (owner-only) holding the ids, so that the
+ids never enter Dagster's run storage or logs: the job's config names the request, not
+the users. The file is also the request's progress: the plan (which raw lines go, which
+event dates to rebuild) is written into it before anything is deleted, and a rerun of an
+interrupted request follows the same plan. Once the rescan finds nothing, the file is
+deleted; from then on only the salted hashes in the erasure log remain.
+
+The steps, each safe to repeat:
+1. plan: event dates of the users' silver rows; raw lines that mention them;
+2. Delta tables: one tagged commit per table deletes their rows (bronze and quarantine by
+   raw line and raw id, silver and the audience tables by pseudonym) and renumbers the
+   lines after removed ones;
+3. raw files rewritten without their lines;
+4. gold, the attribution evaluation and the marts rebuilt for the dates they touched;
+5. every touched table purged and VACUUMed with no retention;
+6. rescan: every data and log file of every Delta table, every raw file, every mart;
+7. one row per user in the erasure log (privacy/erasure_log)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from ad_assets.resources.pseudonym_key import PseudonymKeyResource
+from spark_jobs.contracts import EVENT_TYPES
+from spark_jobs.delta_io import replace_where
+from spark_jobs.erasure import (
+    ERASABLE,
+    ERASURE_LOG,
+    PRIVACY,
+    REMOVED_LINES_SCHEMA,
+    Vacuumed,
+    count_subject_rows,
+    data_file_mentions,
+    delta_tables,
+    erase_rows,
+    event_dates,
+    log_mentions,
+    purge_and_vacuum,
+    values_frame,
+)
+from spark_jobs.gold_tables import GOLD_TABLES
+from spark_jobs.lake import Lake
+from spark_jobs.layers import EVALUATION, GOLD, ArrivalWindow
+from spark_jobs.raw_erasure import RawFile, needles, raw_files, rewrite_without, split_lines
+from spark_jobs.rekey import covering_window
+
+Log = Callable[[str], None]
+# Rebuilds gold, the evaluation and the marts for a window (the Dagster asset's resources).
+Rebuild = Callable[[ArrivalWindow], None]
+# Searches the marts: {(table, column): rows holding any of the marks}.
+MartScan = Callable[[list[str]], dict[tuple[str, str], int]]
+
+ERASURE_LOG_SCHEMA = (
+    "request_id string, subject_hash string, requested_at timestamp, erased_at timestamp, "
+    "found boolean, raw_lines_found bigint, tables_touched array<string>, "
+    "rows_removed map<string,bigint>, raw_files_rewritten int, raw_lines_removed bigint, "
+    "event_dates_rebuilt string, files_vacuumed map<string,bigint>, "
+    "versions_vacuumed map<string,bigint>, verified boolean, leftovers string"
+)
+
+
+# ---------------------------------------------------------------- requests
+@dataclass
+class Request:
+    path: Path
+    request_id: str
+    user_ids: list[str]
+    requested_at: str
+    plan: dict | None = None
+
+    @classmethod
+    def load(cls, path: Path) -> Request:
+        doc = json.loads(path.read_text())
+        return cls(path, doc["request_id"], doc["user_ids"], doc["requested_at"], doc.get("plan"))
+
+    def save(self) -> None:
+        doc = {k: v for k, v in asdict(self).items() if k != "path"}
+        _write_private(self.path, json.dumps(doc))
+
+
+def new_request(directory: Path, user_ids: list[str]) -> Path:
+    """Write a request for these ids; its path (the file name is the request id)."""
+    ids = sorted({u.strip() for u in user_ids if u.strip()})
+    if not ids:
+        raise ValueError("no user id to erase")
+    request_id = uuid.uuid4().hex
+    path = directory / f"{request_id}.json"
+    Request(path, request_id, ids, datetime.now(UTC).isoformat()).save()
+    return path
+
+
+def pending_requests(directory: Path) -> list[Path]:
+    """The requests not yet verified (interrupted, or with traces left), oldest first."""
+    return sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime) if directory.exists() else []
+
+
+def request_path(directory: Path, request: str) -> Path:
+    """A request named by its id (or its file's path)."""
+    path = Path(request) if request.endswith(".json") else directory / f"{request}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no erasure request {request!r} in {directory}")
+    return path
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(path.name + ".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(temporary, path)
+
+
+def subject_hash(salt: bytes, user_id: str) -> str:
+    return hmac.new(salt, user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def pseudonym(key: bytes, user_id: str) -> str:
+    """user_pid as silver computes it (spark_jobs/silver.py `pseudonymise`)."""
+    return hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()
+
+
+# ---------------------------------------------------------------- the operation
+@dataclass
+class ErasureReport:
+    request_id: str
+    found: dict[str, int]  # subject hash -> raw lines that mentioned the user
+    rows_removed: dict[str, int] = field(default_factory=dict)  # per table
+    raw_files_rewritten: int = 0
+    raw_lines_removed: int = 0
+    rebuilt: tuple[date, date] | None = None  # event dates
+    vacuumed: dict[str, Vacuumed] = field(default_factory=dict)
+    leftovers: dict[str, int] = field(default_factory=dict)  # where a trace was still found
+
+    @property
+    def verified(self) -> bool:
+        return not self.leftovers
+
+
+def erase(
+    spark: SparkSession,
+    lake: Lake,
+    key: PseudonymKeyResource,
+    path: Path,
+    rebuild: Rebuild,
+    scan_marts: MartScan,
+    log: Log = print,
+) -> ErasureReport:
+    req = Request.load(path)
+    tag = f"adlake-erasure {req.request_id}"
+    pids = [pseudonym(key.key_bytes(), u) for u in req.user_ids]
+    salt = key.erasure_salt()
+    subjects = {
+        "raw_line": values_frame(spark, [m.decode() for m in needles(req.user_ids)]),
+        "user_id": values_frame(spark, req.user_ids),
+        "user_pid": values_frame(spark, pids),
+    }
+    if req.plan is None:
+        req.plan = _plan(spark, lake, req.user_ids, pids, salt, log)
+        req.plan["rows"] = count_subject_rows(spark, lake, subjects)
+        req.save()
+    plan = req.plan
+    report = ErasureReport(req.request_id, plan["found"])
+    if not plan["raw"] and not plan["rows"]:
+        log("nothing to erase: no raw line and no row holds these users")
+    removed = spark.createDataFrame(
+        [(f["source_file"], n) for f in plan["raw"] if f["readable"] for n in f["lines"]],
+        REMOVED_LINES_SCHEMA,
+    ).persist()
+    touched: set[tuple[str, str]] = set()
+    for table in ERASABLE if plan["raw"] or plan["rows"] else ():
+        n = erase_rows(spark, lake, table, subjects[table.column], removed, tag)
+        log(f"  {table.label}: " + ("erased by an earlier run" if n is None else f"{n:,} rows deleted"))
+        report.rows_removed[table.label] = n or 0
+        if n != 0:  # rows deleted now, or by an interrupted run that may not have vacuumed
+            touched.add((table.layer, table.name))
+    removed.unpersist()
+    for f in plan["raw"]:
+        raw = RawFile(f["path"], f["source_file"], f["event_type"], f["readable"])
+        n = rewrite_without(lake, raw, req.user_ids)
+        report.raw_files_rewritten += bool(n)
+        report.raw_lines_removed += n
+    log(f"  raw: {report.raw_lines_removed:,} lines removed from {report.raw_files_rewritten} files")
+    if plan["first"]:
+        first, last = date.fromisoformat(plan["first"]), date.fromisoformat(plan["last"])
+        log(f"rebuilding gold, the evaluation and the marts for event dates {first}..{last}")
+        rebuild(covering_window(first, last))
+        report.rebuilt = (first, last)
+        touched |= {(GOLD, n) for n in GOLD_TABLES} | {(EVALUATION, "attribution_accuracy")}
+    existing = set(delta_tables(lake))
+    for layer, name in sorted(touched & existing):
+        report.vacuumed[f"{layer}.{name}"] = purge_and_vacuum(spark, lake, layer, name, log)
+    report.leftovers = rescan(spark, lake, req.user_ids, pids, scan_marts, log)
+    write_log(spark, lake, req, report, salt)
+    if report.verified:
+        path.unlink()
+        log(f"erasure {req.request_id} verified: no trace left; the request file is deleted")
+    else:
+        log(f"erasure {req.request_id} NOT complete, traces left in: {sorted(report.leftovers)}")
+    return report
+
+
+def _plan(
+    spark: SparkSession, lake: Lake, user_ids: list[str], pids: list[str], salt: bytes, log: Log
+) -> dict:
+    log(f"planning the erasure of {len(user_ids)} user(s)")
+    dates = event_dates(spark, lake, values_frame(spark, pids))
+    marks = {u: needles([u])[0] for u in user_ids}
+    found = dict.fromkeys(user_ids, 0)
+    files = []
+    for raw, _, text in raw_files(lake, EVENT_TYPES):
+        if not any(m in text for m in marks.values()):
+            continue
+        lines = []
+        for i, line in enumerate(split_lines(text), 1):
+            hits = [u for u, m in marks.items() if m in line]
+            for u in hits:
+                found[u] += 1
+            if hits:
+                lines.append(i)
+        files.append({**asdict(raw), "lines": lines})
+    return {
+        "first": dates[0].isoformat() if dates else None,
+        "last": dates[1].isoformat() if dates else None,
+        "raw": files,
+        "found": {subject_hash(salt, u): n for u, n in found.items()},
+    }
+
+
+def rescan(
+    spark: SparkSession, lake: Lake, user_ids: list[str], pids: list[str], scan_marts: MartScan, log: Log
+) -> dict[str, int]:
+    """{where: how many rows, files or lines still hold one of the users}: every data and
+    log file of every Delta table, every raw file, every mart."""
+    marks = [*user_ids, *pids]
+    tables = delta_tables(lake)
+    log(f"rescanning {len(tables)} Delta tables (every file), the raw files and the marts")
+    left: dict[str, int] = {}
+    for (table, column), n in data_file_mentions(lake, tables, marks).items():
+        left[f"{table}.{column}"] = n
+    for table, n in log_mentions(lake, tables, marks).items():
+        left[f"{table}._delta_log"] = n
+    quoted = needles(user_ids)
+    for raw, _, text in raw_files(lake, EVENT_TYPES):
+        if any(m in text for m in quoted):
+            left[f"raw:{raw.source_file}"] = sum(any(m in line for m in quoted) for line in split_lines(text))
+    for (table, column), n in scan_marts(marks).items():
+        left[f"{table}.{column}"] = n
+    return left
+
+
+def write_log(spark: SparkSession, lake: Lake, req: Request, report: ErasureReport, salt: bytes) -> None:
+    """One row per user of the request (replacing the rows of an earlier run of it)."""
+    now = datetime.now(UTC)
+    rows = [
+        (
+            req.request_id,
+            subject_hash(salt, u),
+            datetime.fromisoformat(req.requested_at),
+            now,
+            bool(report.found.get(subject_hash(salt, u))),
+            report.found.get(subject_hash(salt, u), 0),
+            sorted(t for t, n in report.rows_removed.items() if n),
+            report.rows_removed,
+            report.raw_files_rewritten,
+            report.raw_lines_removed,
+            f"{report.rebuilt[0]}..{report.rebuilt[1]}" if report.rebuilt else None,
+            {t: v.files_deleted for t, v in report.vacuumed.items()},
+            {t: v.versions_unreadable for t, v in report.vacuumed.items()},
+            report.verified,
+            json.dumps(report.leftovers, sort_keys=True),
+        )
+        for u in req.user_ids
+    ]
+    df = spark.createDataFrame(rows, ERASURE_LOG_SCHEMA)
+    replace_where(df, lake.table(PRIVACY, ERASURE_LOG), f"request_id = '{req.request_id}'", ())
