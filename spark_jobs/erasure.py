@@ -30,6 +30,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from spark_jobs.delta_io import table_properties
 from spark_jobs.lake import Lake
 from spark_jobs.lake_read import open_table, table_exists
 from spark_jobs.layers import BRONZE, GOLD, QUARANTINE_TABLE, SILVER
@@ -246,6 +247,40 @@ def _readable_versions(lake: Lake, layer: str, name: str) -> set[int]:
         if all(unquote(f.split("://", 1)[-1]) in present for f in files):
             readable.add(v)
     return readable
+
+
+# ---------------------------------------------------------------- the Delta log
+_LOG_FILE = re.compile(r"^(\d{20})\.(json|crc|checkpoint.*\.parquet)$")
+
+
+def compact_log(spark: SparkSession, lake: Lake, layer: str, name: str) -> int:
+    """Drop the table's log before its current version; the log files deleted.
+
+    For a table created before NO_STATS_COLUMNS, whose old commits keep per-file min/max
+    of an id column: those commits describe files VACUUM already deleted, so no reader
+    can use them. The statistics policy is set for what comes next, a checkpoint of the
+    current version is written (delta-rs), and the log files before it are deleted, as
+    Delta's own log cleanup does once they expire. The checkpoint holds the current
+    files' statistics only, and no current file holds an erased user."""
+    path = lake.table(layer, name)
+    table = open_table(lake, layer, name)
+    wanted = table_properties(
+        spark.read.format("delta").load(path).schema, tuple(table.metadata().partition_columns)
+    )
+    for k, v in wanted.items():
+        if table.metadata().configuration.get(k) != v:
+            spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('{k}' = '{v}')")
+    table = open_table(lake, layer, name)
+    table.create_checkpoint()
+    current = table.version()
+    fs, base = lake.arrow_fs()
+    deleted = 0
+    for info in fs.get_file_info(pafs.FileSelector(f"{base}/{layer}/{name}/_delta_log")):
+        m = _LOG_FILE.match(info.base_name)
+        if info.is_file and m and int(m.group(1)) < current:
+            fs.delete_file(info.path)
+            deleted += 1
+    return deleted
 
 
 # ---------------------------------------------------------------- rescans

@@ -129,7 +129,7 @@ def build_erasure_log(
                 "event_dates_rebuilt": f"{report.rebuilt[0]}..{report.rebuilt[1]}"
                 if report.rebuilt
                 else "none",
-                "files_vacuumed": sum(v.files_deleted for v in report.vacuumed.values()),
+                "files_vacuumed": sum(report.files_vacuumed.values()),
                 "path": MetadataValue.path(the_lake.table(PRIVACY, ERASURE_LOG)),
             }
         )

@@ -41,7 +41,7 @@ from spark_jobs.erasure import (
     ERASURE_LOG,
     PRIVACY,
     REMOVED_LINES_SCHEMA,
-    Vacuumed,
+    compact_log,
     count_subject_rows,
     data_file_mentions,
     delta_tables,
@@ -80,11 +80,29 @@ class Request:
     user_ids: list[str]
     requested_at: str
     plan: dict | None = None
+    # What the runs of this request have done so far, for its log row.
+    progress: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> Request:
         doc = json.loads(path.read_text())
-        return cls(path, doc["request_id"], doc["user_ids"], doc["requested_at"], doc.get("plan"))
+        return cls(
+            path,
+            doc["request_id"],
+            doc["user_ids"],
+            doc["requested_at"],
+            doc.get("plan"),
+            doc.get("progress", {}),
+        )
+
+    def add(self, figure: str, n: int, table: str | None = None) -> None:
+        """Count n more of a figure (per table when given), kept in the request file."""
+        if table is None:
+            self.progress[figure] = self.progress.get(figure, 0) + n
+        else:
+            per_table = self.progress.setdefault(figure, {})
+            per_table[table] = per_table.get(table, 0) + n
+        self.save()
 
     def save(self) -> None:
         doc = {k: v for k, v in asdict(self).items() if k != "path"}
@@ -142,7 +160,8 @@ class ErasureReport:
     raw_files_rewritten: int = 0
     raw_lines_removed: int = 0
     rebuilt: tuple[date, date] | None = None  # event dates
-    vacuumed: dict[str, Vacuumed] = field(default_factory=dict)
+    files_vacuumed: dict[str, int] = field(default_factory=dict)  # per table
+    versions_vacuumed: dict[str, int] = field(default_factory=dict)  # per table: no longer readable
     leftovers: dict[str, int] = field(default_factory=dict)  # where a trace was still found
 
     @property
@@ -184,16 +203,18 @@ def erase(
     for table in ERASABLE if plan["raw"] or plan["rows"] else ():
         n = erase_rows(spark, lake, table, subjects[table.column], removed, tag)
         log(f"  {table.label}: " + ("erased by an earlier run" if n is None else f"{n:,} rows deleted"))
-        report.rows_removed[table.label] = n or 0
+        if n is not None:
+            req.add("rows_removed", n, table.label)
         if n != 0:  # rows deleted now, or by an interrupted run that may not have vacuumed
             touched.add((table.layer, table.name))
     removed.unpersist()
     for f in plan["raw"]:
         raw = RawFile(f["path"], f["source_file"], f["event_type"], f["readable"])
         n = rewrite_without(lake, raw, req.user_ids)
-        report.raw_files_rewritten += bool(n)
-        report.raw_lines_removed += n
-    log(f"  raw: {report.raw_lines_removed:,} lines removed from {report.raw_files_rewritten} files")
+        if n:
+            req.add("raw_files_rewritten", 1)
+            req.add("raw_lines_removed", n)
+    log(f"  raw: {req.progress.get('raw_lines_removed', 0):,} lines removed from the raw files")
     if plan["first"]:
         first, last = date.fromisoformat(plan["first"]), date.fromisoformat(plan["last"])
         log(f"rebuilding gold, the evaluation and the marts for event dates {first}..{last}")
@@ -202,8 +223,20 @@ def erase(
         touched |= {(GOLD, n) for n in GOLD_TABLES} | {(EVALUATION, "attribution_accuracy")}
     existing = set(delta_tables(lake))
     for layer, name in sorted(touched & existing):
-        report.vacuumed[f"{layer}.{name}"] = purge_and_vacuum(spark, lake, layer, name, log)
+        done = purge_and_vacuum(spark, lake, layer, name, log)
+        req.add("files_vacuumed", done.files_deleted, f"{layer}.{name}")
+        req.add("versions_vacuumed", done.versions_unreadable, f"{layer}.{name}")
+    # Tables made before ids were kept out of statistics may name them in old commits.
+    for label in log_mentions(lake, sorted(touched & existing), [*req.user_ids, *pids]):
+        layer, name = label.split(".", 1)
+        n = compact_log(spark, lake, layer, name)
+        log(f"  {label}: {n} log files before the current version deleted (they named an erased user)")
     report.leftovers = rescan(spark, lake, req.user_ids, pids, scan_marts, log)
+    report.rows_removed = req.progress.get("rows_removed", {})
+    report.raw_files_rewritten = req.progress.get("raw_files_rewritten", 0)
+    report.raw_lines_removed = req.progress.get("raw_lines_removed", 0)
+    report.files_vacuumed = req.progress.get("files_vacuumed", {})
+    report.versions_vacuumed = req.progress.get("versions_vacuumed", {})
     write_log(spark, lake, req, report, salt)
     if report.verified:
         path.unlink()
@@ -278,8 +311,8 @@ def write_log(spark: SparkSession, lake: Lake, req: Request, report: ErasureRepo
             report.raw_files_rewritten,
             report.raw_lines_removed,
             f"{report.rebuilt[0]}..{report.rebuilt[1]}" if report.rebuilt else None,
-            {t: v.files_deleted for t, v in report.vacuumed.items()},
-            {t: v.versions_unreadable for t, v in report.vacuumed.items()},
+            report.files_vacuumed,
+            report.versions_vacuumed,
             report.verified,
             json.dumps(report.leftovers, sort_keys=True),
         )
