@@ -26,7 +26,7 @@ from ad_assets.privacy import erasure as erasure_module
 from ad_assets.privacy.erasure import new_request, pending_requests, pseudonym
 from spark_jobs.attribution import HEURISTIC_MODELS, UNATTRIBUTED
 from spark_jobs.attribution_windows import DEFAULT_WINDOWS
-from spark_jobs.contracts import EVENT_TYPES
+from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.erasure import ERASABLE, ERASURE_LOG, PRIVACY
 from spark_jobs.lake_read import open_table
 from spark_jobs.metric_definitions import ADDITIVE_METRICS
@@ -129,6 +129,16 @@ def test_erasure_leaves_no_trace_rebuilds_what_they_fed_and_is_logged(
     after = reference.read_raw(root)
     assert find_lines(lake, EVENT_TYPES, [user]) == {}
     assert sum(after.lines.values()) == lines_before - removed
+    # Raw lines still equal bronze rows plus quarantined rows, per event type and date.
+    landed = Counter()
+    for event_type in EVENT_TYPES:
+        dates = open_table(lake, "bronze", TABLE_NAMES[event_type]).to_pyarrow_table(columns=["arrival_date"])
+        landed.update((event_type, str(d)) for d in dates.column("arrival_date").to_pylist())
+    quarantine = open_table(lake, "bronze", "quarantine").to_pyarrow_table(
+        columns=["event_type", "arrival_date"]
+    )
+    landed.update((r["event_type"], str(r["arrival_date"])) for r in quarantine.to_pylist())
+    assert landed == Counter(after.lines)
     # Rows: none left by raw id or pseudonym in any table.
     for t in ERASABLE:
         for r in _rows(lake, t.layer, t.name):
