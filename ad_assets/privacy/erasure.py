@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from ad_assets.resources.pseudonym_key import PseudonymKeyResource
 from spark_jobs.contracts import EVENT_TYPES
@@ -152,17 +152,34 @@ def pseudonym(key: bytes, user_id: str) -> str:
 
 
 # ---------------------------------------------------------------- the operation
-@dataclass
+@dataclass(frozen=True)
 class ErasureReport:
+    """What a request did over all its runs (Request.progress), and the rescan's verdict."""
+
     request_id: str
     found: dict[str, int]  # subject hash -> raw lines that mentioned the user
-    rows_removed: dict[str, int] = field(default_factory=dict)  # per table
-    raw_files_rewritten: int = 0
-    raw_lines_removed: int = 0
-    rebuilt: tuple[date, date] | None = None  # event dates
-    files_vacuumed: dict[str, int] = field(default_factory=dict)  # per table
-    versions_vacuumed: dict[str, int] = field(default_factory=dict)  # per table: no longer readable
-    leftovers: dict[str, int] = field(default_factory=dict)  # where a trace was still found
+    rows_removed: dict[str, int]  # per table
+    raw_files_rewritten: int
+    raw_lines_removed: int
+    rebuilt: tuple[date, date] | None  # event dates
+    files_vacuumed: dict[str, int]  # per table
+    versions_vacuumed: dict[str, int]  # per table: versions no longer readable
+    leftovers: dict[str, int]  # where a trace was still found
+
+    @classmethod
+    def of(cls, req: Request, rebuilt: tuple[date, date] | None, leftovers: dict[str, int]) -> ErasureReport:
+        done = req.progress
+        return cls(
+            req.request_id,
+            (req.plan or {})["found"],
+            done.get("rows_removed", {}),
+            done.get("raw_files_rewritten", 0),
+            done.get("raw_lines_removed", 0),
+            rebuilt,
+            done.get("files_vacuumed", {}),
+            done.get("versions_vacuumed", {}),
+            leftovers,
+        )
 
     @property
     def verified(self) -> bool:
@@ -178,8 +195,8 @@ def erase(
     scan_marts: MartScan,
     log: Log = print,
 ) -> ErasureReport:
+    """Carries out (or resumes) the request at `path`; see the module's steps."""
     req = Request.load(path)
-    tag = f"adlake-erasure {req.request_id}"
     pids = [pseudonym(key.key_bytes(), u) for u in req.user_ids]
     salt = key.erasure_salt()
     subjects = {
@@ -191,52 +208,16 @@ def erase(
         req.plan = _plan(spark, lake, req.user_ids, pids, salt, log)
         req.plan["rows"] = count_subject_rows(spark, lake, subjects)
         req.save()
-    plan = req.plan
-    report = ErasureReport(req.request_id, plan["found"])
-    if not plan["raw"] and not plan["rows"]:
-        log("nothing to erase: no raw line and no row holds these users")
-    removed = spark.createDataFrame(
-        [(f["source_file"], n) for f in plan["raw"] if f["readable"] for n in f["lines"]],
-        REMOVED_LINES_SCHEMA,
-    ).persist()
-    touched: set[tuple[str, str]] = set()
-    for table in ERASABLE if plan["raw"] or plan["rows"] else ():
-        n = erase_rows(spark, lake, table, subjects[table.column], removed, tag)
-        log(f"  {table.label}: " + ("erased by an earlier run" if n is None else f"{n:,} rows deleted"))
-        if n is not None:
-            req.add("rows_removed", n, table.label)
-        if n != 0:  # rows deleted now, or by an interrupted run that may not have vacuumed
-            touched.add((table.layer, table.name))
-    removed.unpersist()
-    for f in plan["raw"]:
-        raw = RawFile(f["path"], f["source_file"], f["event_type"], f["readable"])
-        n = rewrite_without(lake, raw, req.user_ids)
-        if n:
-            req.add("raw_files_rewritten", 1)
-            req.add("raw_lines_removed", n)
-    log(f"  raw: {req.progress.get('raw_lines_removed', 0):,} lines removed from the raw files")
-    if plan["first"]:
-        first, last = date.fromisoformat(plan["first"]), date.fromisoformat(plan["last"])
-        log(f"rebuilding gold, the evaluation and the marts for event dates {first}..{last}")
-        rebuild(covering_window(first, last))
-        report.rebuilt = (first, last)
+    touched = _erase_from_tables(spark, lake, req, subjects, log)
+    _erase_from_raw(lake, req, log)
+    rebuilt = None
+    if req.plan["first"]:
+        rebuilt = date.fromisoformat(req.plan["first"]), date.fromisoformat(req.plan["last"])
+        log(f"rebuilding gold, the evaluation and the marts for event dates {rebuilt[0]}..{rebuilt[1]}")
+        rebuild(covering_window(*rebuilt))
         touched |= {(GOLD, n) for n in GOLD_TABLES} | {(EVALUATION, "attribution_accuracy")}
-    existing = set(delta_tables(lake))
-    for layer, name in sorted(touched & existing):
-        done = purge_and_vacuum(spark, lake, layer, name, log)
-        req.add("files_vacuumed", done.files_deleted, f"{layer}.{name}")
-        req.add("versions_vacuumed", done.versions_unreadable, f"{layer}.{name}")
-    # Tables made before ids were kept out of statistics may name them in old commits.
-    for label in log_mentions(lake, sorted(touched & existing), [*req.user_ids, *pids]):
-        layer, name = label.split(".", 1)
-        n = compact_log(spark, lake, layer, name)
-        log(f"  {label}: {n} log files before the current version deleted (they named an erased user)")
-    report.leftovers = rescan(spark, lake, req.user_ids, pids, scan_marts, log)
-    report.rows_removed = req.progress.get("rows_removed", {})
-    report.raw_files_rewritten = req.progress.get("raw_files_rewritten", 0)
-    report.raw_lines_removed = req.progress.get("raw_lines_removed", 0)
-    report.files_vacuumed = req.progress.get("files_vacuumed", {})
-    report.versions_vacuumed = req.progress.get("versions_vacuumed", {})
+    _vacuum(spark, lake, req, touched & set(delta_tables(lake)), [*req.user_ids, *pids], log)
+    report = ErasureReport.of(req, rebuilt, rescan(spark, lake, req.user_ids, pids, scan_marts, log))
     write_log(spark, lake, req, report, salt)
     if report.verified:
         path.unlink()
@@ -246,9 +227,63 @@ def erase(
     return report
 
 
+def _erase_from_tables(
+    spark: SparkSession, lake: Lake, req: Request, subjects: dict[str, DataFrame], log: Log
+) -> set[tuple[str, str]]:
+    """Step 2: the tagged commit of each erasable table; the tables to VACUUM."""
+    plan = req.plan or {}
+    if not plan["raw"] and not plan["rows"]:
+        log("nothing to erase: no raw line and no row holds these users")
+        return set()
+    removed = spark.createDataFrame(
+        [(f["source_file"], n) for f in plan["raw"] if f["readable"] for n in f["lines"]],
+        REMOVED_LINES_SCHEMA,
+    ).persist()
+    touched = set()
+    for table in ERASABLE:
+        n = erase_rows(
+            spark, lake, table, subjects[table.column], removed, f"adlake-erasure {req.request_id}"
+        )
+        log(f"  {table.label}: " + ("erased by an earlier run" if n is None else f"{n:,} rows deleted"))
+        if n is not None:
+            req.add("rows_removed", n, table.label)
+        if n != 0:  # rows deleted now, or by an interrupted run that may not have vacuumed
+            touched.add((table.layer, table.name))
+    removed.unpersist()
+    return touched
+
+
+def _erase_from_raw(lake: Lake, req: Request, log: Log) -> None:
+    """Step 3: the planned raw files rewritten without the users' lines."""
+    for f in (req.plan or {})["raw"]:
+        raw = RawFile(f["path"], f["source_file"], f["event_type"], f["readable"])
+        n = rewrite_without(lake, raw, req.user_ids)
+        if n:
+            req.add("raw_files_rewritten", 1)
+            req.add("raw_lines_removed", n)
+    log(f"  raw: {req.progress.get('raw_lines_removed', 0):,} lines removed from the raw files")
+
+
+def _vacuum(
+    spark: SparkSession, lake: Lake, req: Request, tables: set[tuple[str, str]], marks: list[str], log: Log
+) -> None:
+    """Step 5: purge and VACUUM; then drop old log entries that still name a user (tables
+    made before ids were kept out of statistics)."""
+    for layer, name in sorted(tables):
+        done = purge_and_vacuum(spark, lake, layer, name, log)
+        req.add("files_vacuumed", done.files_deleted, f"{layer}.{name}")
+        req.add("versions_vacuumed", done.versions_unreadable, f"{layer}.{name}")
+    for label in log_mentions(lake, sorted(tables), marks):
+        layer, name = label.split(".", 1)
+        n = compact_log(spark, lake, layer, name)
+        log(f"  {label}: {n} log files before the current version deleted (they named an erased user)")
+
+
 def _plan(
     spark: SparkSession, lake: Lake, user_ids: list[str], pids: list[str], salt: bytes, log: Log
 ) -> dict:
+    """Step 1: the users' event dates in silver, and per raw file the lines that mention
+    them; raw lines found per user, by salted hash."""
     log(f"planning the erasure of {len(user_ids)} user(s)")
     dates = event_dates(spark, lake, values_frame(spark, pids))
     marks = {u: needles([u])[0] for u in user_ids}
@@ -276,8 +311,9 @@ def _plan(
 def rescan(
     spark: SparkSession, lake: Lake, user_ids: list[str], pids: list[str], scan_marts: MartScan, log: Log
 ) -> dict[str, int]:
-    """{where: how many rows, files or lines still hold one of the users}: every data and
-    log file of every Delta table, every raw file, every mart."""
+    """Step 6, `erasure_complete`: {where: how many rows, files or lines still hold one of
+    the users}, over every data and log file of every Delta table, every raw file, every
+    mart."""
     marks = [*user_ids, *pids]
     tables = delta_tables(lake)
     log(f"rescanning {len(tables)} Delta tables (every file), the raw files and the marts")
