@@ -233,9 +233,7 @@ def _readable_versions(lake: Lake, layer: str, name: str) -> set[int]:
     from deltalake import DeltaTable as RsTable  # delta-rs: a version's file list without Spark
     from deltalake.exceptions import DeltaError
 
-    fs, base = lake.arrow_fs()
-    root = f"{base}/{layer}/{name}"
-    present = {i.path for i in fs.get_file_info(pafs.FileSelector(root, recursive=True)) if i.is_file}
+    present = set(_files(lake, layer, name)[0])
     latest = open_table(lake, layer, name).version()
     uri, options = lake.delta_rs_uri(layer, name), lake.delta_rs_storage_options()
     readable = set()

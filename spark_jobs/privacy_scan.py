@@ -1,6 +1,7 @@
-"""Searching tables for personal identifiers: the leak check (no raw user id past bronze)
-today, and the erasure's rescans next. Pure DataFrame functions: the caller reads the
-tables and decides which identifiers to look for (docs/privacy.md).
+"""Searching tables for personal identifiers: the leak check (no raw user id past bronze).
+Pure DataFrame functions: the caller reads the tables and decides which identifiers to
+look for (docs/privacy.md). The erasure's rescan reads every file on storage instead,
+with Arrow (spark_jobs/erasure.py).
 
 Every string column of every table becomes one (table, column, value) row, and one
 semi-join against the identifiers finds them all: one Spark job, however many tables.

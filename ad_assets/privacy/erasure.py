@@ -54,7 +54,7 @@ from spark_jobs.erasure import (
 from spark_jobs.gold_tables import GOLD_TABLES
 from spark_jobs.lake import Lake
 from spark_jobs.layers import EVALUATION, GOLD, ArrivalWindow
-from spark_jobs.raw_erasure import RawFile, needles, raw_files, rewrite_without, split_lines
+from spark_jobs.raw_erasure import RawFile, find_lines, needles, raw_files, rewrite_without, split_lines
 from spark_jobs.rekey import covering_window
 
 Log = Callable[[str], None]
@@ -142,13 +142,18 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
+def _hmac_hex(secret: bytes, user_id: str) -> str:
+    return hmac.new(secret, user_id.encode(), hashlib.sha256).hexdigest()
+
+
 def subject_hash(salt: bytes, user_id: str) -> str:
-    return hmac.new(salt, user_id.encode(), hashlib.sha256).hexdigest()
+    """The erasure log's name for an erased id."""
+    return _hmac_hex(salt, user_id)
 
 
 def pseudonym(key: bytes, user_id: str) -> str:
     """user_pid as silver computes it (spark_jobs/silver.py `pseudonymise`)."""
-    return hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()
+    return _hmac_hex(key, user_id)
 
 
 # ---------------------------------------------------------------- the operation
@@ -171,7 +176,7 @@ class ErasureReport:
         done = req.progress
         return cls(
             req.request_id,
-            (req.plan or {})["found"],
+            req.plan["found"],
             done.get("rows_removed", {}),
             done.get("raw_files_rewritten", 0),
             done.get("raw_lines_removed", 0),
@@ -231,7 +236,7 @@ def _erase_from_tables(
     spark: SparkSession, lake: Lake, req: Request, subjects: dict[str, DataFrame], log: Log
 ) -> set[tuple[str, str]]:
     """Step 2: the tagged commit of each erasable table; the tables to VACUUM."""
-    plan = req.plan or {}
+    plan = req.plan
     if not plan["raw"] and not plan["rows"]:
         log("nothing to erase: no raw line and no row holds these users")
         return set()
@@ -255,7 +260,7 @@ def _erase_from_tables(
 
 def _erase_from_raw(lake: Lake, req: Request, log: Log) -> None:
     """Step 3: the planned raw files rewritten without the users' lines."""
-    for f in (req.plan or {})["raw"]:
+    for f in req.plan["raw"]:
         raw = RawFile(f["path"], f["source_file"], f["event_type"], f["readable"])
         n = rewrite_without(lake, raw, req.user_ids)
         if n:
@@ -322,10 +327,8 @@ def rescan(
         left[f"{table}.{column}"] = n
     for table, n in log_mentions(lake, tables, marks).items():
         left[f"{table}._delta_log"] = n
-    quoted = needles(user_ids)
-    for raw, _, text in raw_files(lake, EVENT_TYPES):
-        if any(m in text for m in quoted):
-            left[f"raw:{raw.source_file}"] = sum(any(m in line for m in quoted) for line in split_lines(text))
+    for raw, lines in find_lines(lake, EVENT_TYPES, user_ids).items():
+        left[f"raw:{raw.source_file}"] = len(lines)
     for (table, column), n in scan_marts(marks).items():
         left[f"{table}.{column}"] = n
     return left
