@@ -1,0 +1,2 @@
+"""Services that start without Dagster, Spark or dbt: the HTTP collector (and, later, the
+prediction API)."""
