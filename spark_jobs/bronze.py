@@ -68,8 +68,9 @@ def _typed(f: Field, raw: Column) -> Column:
     return raw.try_cast(f.dtype)
 
 
-def parse_lines(lines: DataFrame, event_type: str) -> DataFrame:
-    """Typed contract columns, `extra_json` (unknown fields) and `_reason` (null = valid)."""
+def parse_lines(lines: DataFrame, event_type: str, keep: tuple[str, ...] = ()) -> DataFrame:
+    """Typed contract columns, `extra_json` (unknown fields) and `_reason` (null = valid),
+    with the line's origin and the `keep` columns of `lines` (the stream's Kafka metadata)."""
     fields = RAW_FIELDS[event_type]
     parsed = F.from_json("value", string_schema(event_type), {"columnNameOfCorruptRecord": _CORRUPT})
     df = lines.withColumn("_s", parsed)
@@ -107,6 +108,7 @@ def parse_lines(lines: DataFrame, event_type: str) -> DataFrame:
         extra_json.alias("extra_json"),
         reason.alias("_reason"),
         *LINE_ORIGIN,
+        *keep,
     )
 
 

@@ -121,6 +121,9 @@ RAW_FIELDS: dict[str, tuple[Field, ...]] = {
         *_COMMON,
         Field("click_id", "string", required=True),
         Field("impression_id", "string", required=True),
+        # As the click tracker logs it; silver takes a click's campaign from its impression
+        # (the metric definitions), the live counters from here (spark_jobs/streaming.py).
+        Field("campaign_id", "string"),
         Field("user_id", "string"),
         *_CONSENT,
         Field("ivt", "string", required=True),

@@ -46,7 +46,9 @@ INCOMPLETE_KEY = KEY_PREFIX + "stream:incomplete"  # hash: why and since when co
 
 # Counter fields: valid traffic only (ivt = 'none', not test), the metric definitions'.
 CAMPAIGN_FIELDS = ("impressions", "clicks", "spend_micros")
-CHANNEL_FIELDS = CAMPAIGN_FIELDS
+# A click names its campaign (the click tracker logs it) but not its channel: channels
+# count impressions and spend live; clicks per channel come from the batch.
+CHANNEL_FIELDS = ("impressions", "spend_micros")
 ADVERTISER_FIELDS = ("conversions", "revenue_micros")
 SCOPES = {"campaign": CAMPAIGN_FIELDS, "channel": CHANNEL_FIELDS, "advertiser": ADVERTISER_FIELDS}
 LATENCY_BUCKET_MS = 50
@@ -92,5 +94,8 @@ def day_index_key(day: str) -> str:
 
 
 def message_key(event: dict) -> str:
-    """The partitioning key of an event (see the module docstring)."""
-    return str(event.get("user_id") or event.get("event_id") or "")
+    """The partitioning key of an event (see the module docstring); a bid request nests
+    its user (OpenRTB `user.id`)."""
+    user = event.get("user")
+    user_id = user.get("id") if isinstance(user, dict) else event.get("user_id")
+    return str(user_id or event.get("event_id") or "")

@@ -534,6 +534,9 @@ def _serve(
         "event_ts": click_ts,
         "click_id": random_ids(rng, n_clk),
         "impression_id": take(impressions["impression_id"], c),
+        # The click tracker's URL carries the campaign (as real ones do): the live counters
+        # count a click without joining it to its impression (docs/streaming.md).
+        "campaign_id": take(impressions["campaign_id"], c),
         "user_id": take(impressions["user_id"], c),
         "gdpr": take(impressions["gdpr"], c),
         "consent": take(impressions["consent"], c),

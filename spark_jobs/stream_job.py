@@ -1,0 +1,96 @@
+"""The streaming driver: `python -m spark_jobs.stream_job` (or spark-submit) runs the
+counters query (Kafka -> contract parse -> dedup -> Redis, every TRIGGER) until stopped;
+`--land` runs the lake landing once instead (spark_jobs/stream_landing.py), which Dagster
+does on its own cadence. Settings come from the command line, read once here."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming import StreamingQuery
+
+from spark_jobs.stream_layout import TOPICS
+from spark_jobs.stream_sink import CounterSink
+from spark_jobs.streaming import deduplicated, kafka_lines, parse_events
+
+TRIGGER = "1 second"
+# A burst is read in slices: each micro-batch stays short, so the counters keep moving
+# while the lag drains (about 3 s of traffic at 100k events/s).
+MAX_OFFSETS_PER_TRIGGER = 300_000
+log = logging.getLogger("adlake.stream")
+
+
+def kafka_source(
+    spark: SparkSession, bootstrap: str, max_offsets: int | None = MAX_OFFSETS_PER_TRIGGER
+) -> DataFrame:
+    reader = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", bootstrap)
+        .option("subscribe", ",".join(TOPICS))
+        .option("startingOffsets", "earliest")
+        # Offsets that retention removed before they were read are an error, not a skip.
+        .option("failOnDataLoss", "true")
+    )
+    if max_offsets:
+        reader = reader.option("maxOffsetsPerTrigger", str(max_offsets))
+    return reader.load()
+
+
+def start_counters(
+    spark: SparkSession,
+    bootstrap: str,
+    redis_url: str,
+    checkpoint: str,
+    trigger: str = TRIGGER,
+    max_offsets: int | None = MAX_OFFSETS_PER_TRIGGER,
+) -> StreamingQuery:
+    events = deduplicated(parse_events(kafka_lines(kafka_source(spark, bootstrap, max_offsets))))
+    sink = CounterSink(redis_url, bootstrap, checkpoint)
+    return (
+        events.writeStream.queryName("adlake_counters")
+        .option("checkpointLocation", checkpoint)
+        .trigger(processingTime=trigger)
+        .foreachBatch(sink)
+        .start()
+    )
+
+
+def _spark(driver_memory: str) -> SparkSession:
+    from spark_jobs.session import SparkSettings, build_spark
+
+    jars = os.environ.get("ADLAKE_SPARK_JARS_DIR") or str(Path.home() / ".cache/adlake/jars-current")
+    # Few shuffle partitions: the dedup state is split this many ways for the query's life.
+    return build_spark(
+        SparkSettings(
+            jars_dir=jars, driver_memory=driver_memory, shuffle_partitions=2, app_name="adlake-stream"
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m spark_jobs.stream_job", description=__doc__)
+    p.add_argument("--kafka", required=True, help="bootstrap servers, e.g. 127.0.0.1:9092")
+    p.add_argument("--redis", required=True, help="e.g. redis://127.0.0.1:6379/0")
+    p.add_argument("--checkpoint", required=True, help="the counters query's checkpoint directory")
+    p.add_argument("--trigger", default=TRIGGER)
+    p.add_argument("--max-offsets", type=int, default=MAX_OFFSETS_PER_TRIGGER)
+    p.add_argument("--driver-memory", default="2g")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    spark = _spark(a.driver_memory)
+    query = start_counters(spark, a.kafka, a.redis, a.checkpoint, a.trigger, a.max_offsets or None)
+    # SIGTERM (adlake stream down) stops the query between batches: the checkpoint stays clean.
+    signal.signal(signal.SIGTERM, lambda *_: query.stop())
+    log.info("counters query %s started: %s -> %s", query.id, a.kafka, a.redis)
+    query.awaitTermination()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

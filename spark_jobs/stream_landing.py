@@ -1,0 +1,122 @@
+"""The lake landing: every Kafka record written, as it came, into the raw layout the batch
+reads (raw/<event_type>/dt=<arrival date>/hour=<HH>/*.jsonl.gz, arrival = the broker's
+append time), exactly once across restarts.
+
+A micro-batch's offsets are fixed in the query's checkpoint before it runs, so a replayed
+batch carries the same records. Its files get names from the batch id
+(`stream-b<batch>-<n>.jsonl.gz`): the batch is written to a staging folder, the files a
+failed attempt may have moved already are deleted, and the new ones are moved in. The
+batch layers then read them like any delivered file; lines that fail the contract reach
+bronze's quarantine with their reason, as they would from any sender.
+
+Run with `trigger(availableNow=True)`: everything up to now, then stop (the Dagster asset
+`raw_stream_landing` does this on its own cadence, see docs/streaming.md)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pyarrow.fs as pafs
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from spark_jobs.lake import Lake
+from spark_jobs.stream_layout import TOPIC_PREFIX, TOPICS
+
+STAGING = "_stream_staging"  # under the lake root, outside raw/: the batch never reads it
+_PREFIX = "stream-b"
+
+
+def landing_lines(records: DataFrame) -> DataFrame:
+    """Kafka records -> (value, event_type, dt, hour) by the record's append time."""
+    return records.select(
+        F.col("value").cast("string").alias("value"),
+        F.regexp_replace("topic", "^" + re.escape(TOPIC_PREFIX), "").alias("event_type"),
+        F.date_format("timestamp", "yyyy-MM-dd").alias("dt"),
+        F.date_format("timestamp", "HH").alias("hour"),
+    )
+
+
+def file_name(batch_id: int, n: int) -> str:
+    return f"{_PREFIX}{batch_id:010d}-{n:05d}.jsonl.gz"
+
+
+@dataclass
+class LandingReport:
+    batches: int = 0
+    files: int = 0
+    lines: dict[str, int] = field(default_factory=dict)  # per event type
+
+
+class LandingSink:
+    """foreachBatch function of the landing query."""
+
+    def __init__(self, lake: Lake) -> None:
+        self.lake = lake
+        self.report = LandingReport()
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        counts = {r["event_type"]: r["count"] for r in batch.groupBy("event_type").count().collect()}
+        if not counts:
+            return
+        fs, base = self.lake.arrow_fs()
+        staging = f"{STAGING}/b{batch_id:010d}"
+        _delete(fs, f"{base}/{staging}")
+        (
+            batch.write.partitionBy("event_type", "dt", "hour")
+            .option("compression", "gzip")
+            .mode("overwrite")
+            .text(self.lake.spark_path(staging))
+        )
+        staged = fs.get_file_info(pafs.FileSelector(f"{base}/{staging}", recursive=True))
+        parts = sorted(i.path for i in staged if i.is_file and i.path.endswith(".gz"))
+        folders = sorted({p.rsplit("/", 1)[0] for p in parts})
+        for folder in folders:
+            target = _raw_folder(base, folder)
+            fs.create_dir(target, recursive=True)
+            for old in fs.get_file_info(pafs.FileSelector(target)):
+                if old.base_name.startswith(f"{_PREFIX}{batch_id:010d}-"):
+                    fs.delete_file(old.path)  # a failed attempt's files
+            for n, part in enumerate(p for p in parts if p.rsplit("/", 1)[0] == folder):
+                fs.move(part, f"{target}/{file_name(batch_id, n)}")
+                self.report.files += 1
+        _delete(fs, f"{base}/{staging}")
+        self.report.batches += 1
+        for t, n in counts.items():
+            self.report.lines[t] = self.report.lines.get(t, 0) + n
+
+
+def _raw_folder(base: str, staged_folder: str) -> str:
+    """.../event_type=click/dt=2026-12-01/hour=07 -> <base>/raw/click/dt=2026-12-01/hour=07"""
+    parts = dict(seg.split("=", 1) for seg in staged_folder.split("/")[-3:])
+    return f"{base}/raw/{parts['event_type']}/dt={parts['dt']}/hour={parts['hour']}"
+
+
+def _delete(fs: pafs.FileSystem, path: str) -> None:
+    if fs.get_file_info(path).type != pafs.FileType.NotFound:
+        fs.delete_dir(path)
+
+
+def land(spark: SparkSession, bootstrap: str, lake: Lake, checkpoint: str) -> LandingReport:
+    """Lands every record up to now, then returns (trigger availableNow)."""
+    records = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", bootstrap)
+        .option("subscribe", ",".join(TOPICS))
+        .option("startingOffsets", "earliest")
+        .option("failOnDataLoss", "true")
+        .option("maxOffsetsPerTrigger", "2000000")
+        .load()
+    )
+    sink = LandingSink(lake)
+    query = (
+        landing_lines(records)
+        .writeStream.queryName("adlake_landing")
+        .option("checkpointLocation", checkpoint)
+        .trigger(availableNow=True)
+        .foreachBatch(sink)
+        .start()
+    )
+    query.awaitTermination()
+    return sink.report
