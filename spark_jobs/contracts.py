@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
+
+from spark_jobs.spark_json import JsonObject, ParsedLine, castable, parse_line, spark_string
 
 EVENT_TYPES: tuple[str, ...] = ("bid_request", "bid_response", "impression", "click", "conversion")
 
@@ -156,3 +159,67 @@ TABLE_NAMES: dict[str, str] = {
 def top_level_keys(event_type: str) -> frozenset[str]:
     """JSON keys of a line that the contract knows; any other key is kept as extra."""
     return frozenset({"event_type"} | {f.json_path.split(".")[0] for f in RAW_FIELDS[event_type]})
+
+
+# --- the contract's verdict on a line, without Spark ------------------------------------------
+
+
+def line_problems(event_type: str, line: bytes | str | ParsedLine) -> str | None:
+    """The quarantine reason bronze's parse_lines gives this raw line read as `event_type`
+    (None: the line is valid): malformed_json, schema_mismatch, or the field problems
+    (wrong_event_type, missing:<field>, bad_type:<field>) joined by "; ".
+
+    Pure Python (spark_json.py mirrors Spark's reading and casts), so that a service
+    rejects what bronze would quarantine; tests/unit/test_contract_agreement.py proves the
+    agreement against Spark line by line. A parsed line (spark_json.parse_line) is reused."""
+    parsed = line if isinstance(line, ParsedLine) else parse_line(line)
+    root = parsed.root
+    if root is None:
+        return "malformed_json"
+    tree, fields = _shape(event_type)
+    if parsed.control_chars or not _fits(root, tree):
+        return "schema_mismatch"
+    problems = []
+    # A line without an event_type is not flagged: Spark's `!=` with null is null.
+    if spark_string(root.get("event_type")) not in (None, event_type):
+        problems.append("wrong_event_type")
+    for f, path in fields:
+        raw = spark_string(_leaf(root, path))
+        if raw is None:
+            if f.required:
+                problems.append(f"missing:{f.name}")
+        elif not castable(f.dtype, raw):
+            problems.append(f"bad_type:{f.name}")
+    return "; ".join(problems) or None
+
+
+@cache
+def _shape(event_type: str) -> tuple[dict, tuple[tuple[Field, tuple[str, ...]], ...]]:
+    """The contract's JSON shape (nested dicts, None at a leaf) and each field's path."""
+    tree: dict = {"event_type": None}
+    for f in RAW_FIELDS[event_type]:
+        *parents, leaf = f.json_path.split(".")
+        node = tree
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = None
+    return tree, tuple((f, tuple(f.json_path.split("."))) for f in RAW_FIELDS[event_type])
+
+
+def _fits(obj: JsonObject, tree: dict) -> bool:
+    """Whether every nested field of the contract holds an object or null (from_json fails
+    the record otherwise), in every occurrence of a repeated key."""
+    for key, value in obj.pairs or obj.items():
+        sub = tree.get(key)
+        if sub is not None and value is not None and not (isinstance(value, dict) and _fits(value, sub)):
+            return False
+    return True
+
+
+def _leaf(root: JsonObject, path: tuple[str, ...]) -> object:
+    value: object = root
+    for p in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(p)
+    return value
