@@ -3,7 +3,9 @@
 #   - a virtualenv installed from requirements.lock (the whole dependency tree, pinned) by
 #     uv, kept in the cache and keyed by the lock's hash (so a fresh clone on the same
 #     machine reuses it), linked as ./.venv
-#   - the Spark jars (Delta, hadoop-aws) copied by Maven into the cache
+#   - the Spark jars (Delta, hadoop-aws, the Kafka source) copied by Maven into the cache
+#   - the Kafka broker's jars (the real-time path: run and tests both start a broker),
+#     copied by Maven into the cache; Redis from Debian's redis-server if it is missing
 #   - the MinIO server binary built from source with `go install` at a pinned release
 #     (tests only: --minio)
 # Cache root: $ADLAKE_CACHE (default ~/.cache/adlake). Nothing here is committed.
@@ -55,6 +57,36 @@ if [ ! -f "$jars/.ready" ]; then
   touch "$tmp/.ready" && rm -rf "$jars" && mv "$tmp" "$jars"
 fi
 ln -sfn "$jars" "$CACHE/jars-current"
+
+# The broker's whole runtime tree: it runs in its own JVM (ad_assets/realtime/servers.py),
+# so nothing of it is shared with pyspark's jars.
+kafka_hash=$(sha256sum scripts/kafka-broker.pom.xml | cut -c1-16)
+kafka="$CACHE/kafka-$kafka_hash"
+if [ ! -f "$kafka/.ready" ]; then
+  echo "bootstrap: fetching the Kafka broker's jars into $kafka"
+  tmp="$kafka.tmp"; rm -rf "$tmp"
+  mvn -q -f scripts/kafka-broker.pom.xml dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$tmp"
+  touch "$tmp/.ready" && rm -rf "$kafka" && mv "$tmp" "$kafka"
+fi
+ln -sfn "$kafka" "$CACHE/kafka-current"
+
+# Redis from Debian's package. Its own service, if the package starts one, would hold the
+# default port: the project starts its own server with its own config (adlake stream up).
+if ! command -v redis-server >/dev/null; then
+  echo "bootstrap: installing Debian's redis-server"
+  apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server; }
+  apt_install >/dev/null || { apt-get update -q >/dev/null && apt_install >/dev/null; } || {
+    echo "bootstrap: could not install redis-server with apt-get (root on Debian); install Redis 7" >&2
+    exit 1
+  }
+  if service redis-server status >/dev/null 2>&1; then
+    service redis-server stop >/dev/null 2>&1 || true
+    echo "bootstrap: stopped the redis-server service the package started (AdLake runs its own)"
+  else
+    echo "bootstrap: redis-server installed; the package's service is not running (AdLake runs its own)"
+  fi
+fi
 
 if [ "${1:-}" = "--minio" ]; then
   minio_bin="$CACHE/minio-$MINIO_VERSION/minio"
