@@ -24,6 +24,12 @@ writes goes under ADLAKE_HOME (default ./.adlake): the lake, Dagster's instance,
 | ADLAKE_MIN_FREE_MB | 512 | a step refuses to write to a lake directory with less free space |
 | ADLAKE_ATTRIBUTION_WINDOWS | (7-day clicks, no views) | YAML: windows per advertiser (docs/attribution.md) |
 | ADLAKE_PRIVACY_MIN_USERS | 5 | user-level mart rows about fewer users are suppressed (docs/privacy.md) |
+| ADLAKE_KAFKA_BOOTSTRAP | 127.0.0.1:9092 | the stream's Kafka (its controller: port + 1) |
+| ADLAKE_REDIS_URL | redis://127.0.0.1:6379/0 | the live counters' Redis |
+| ADLAKE_KAFKA_JARS_DIR | $ADLAKE_CACHE/kafka-current | the Kafka broker's jars (scripts/bootstrap.sh) |
+
+`adlake stream up` runs Kafka and Redis when their address is on 127.0.0.1 or localhost,
+with config, data and log under $ADLAKE_HOME/stream/{kafka,redis}.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from spark_jobs.lake import Lake, S3Options
@@ -44,6 +50,12 @@ CLICKHOUSE_TARGETS = ("embedded", "server")
 # Rows of user-level marts about fewer distinct users are suppressed. Small, for the demo
 # data's small segments; Google Ads Data Hub uses 50, a sensible floor in production.
 DEFAULT_PRIVACY_MIN_USERS = 5
+DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:9092"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _cache(e: Mapping[str, str]) -> Path:
+    return Path(e.get("ADLAKE_CACHE", Path.home() / ".cache" / "adlake"))
 
 
 @dataclass(frozen=True)
@@ -73,10 +85,20 @@ class Settings:
     min_free_mb: int
     attribution_windows: str | None = None  # a YAML file; None: the default windows
     privacy_min_users: int = DEFAULT_PRIVACY_MIN_USERS
+    # The real-time path (ad_assets/realtime/servers.py); defaults for code that builds
+    # Settings by hand.
+    kafka_bootstrap: str = DEFAULT_KAFKA_BOOTSTRAP
+    redis_url: str = DEFAULT_REDIS_URL
+    kafka_jars_dir: str = field(default_factory=lambda: str(_cache(os.environ) / "kafka-current"))
 
     @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
+
+    @property
+    def stream_home(self) -> Path:
+        """Where the local Kafka and Redis servers keep config, data and logs."""
+        return self.home / "stream"
 
     def lake(self) -> Lake:
         s3 = None
@@ -112,7 +134,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     ch_target = e.get("ADLAKE_CLICKHOUSE_TARGET", "embedded" if env == "embedded" else "server")
     if ch_target not in CLICKHOUSE_TARGETS:
         raise ValueError(f"ADLAKE_CLICKHOUSE_TARGET must be one of {CLICKHOUSE_TARGETS}, got {ch_target!r}")
-    cache = Path(e.get("ADLAKE_CACHE", Path.home() / ".cache" / "adlake"))
+    cache = _cache(e)
     return Settings(
         env=env,
         home=home,
@@ -143,6 +165,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         if e.get("ADLAKE_ATTRIBUTION_WINDOWS")
         else None,
         privacy_min_users=_positive_int(e, "ADLAKE_PRIVACY_MIN_USERS", DEFAULT_PRIVACY_MIN_USERS),
+        kafka_bootstrap=e.get("ADLAKE_KAFKA_BOOTSTRAP") or DEFAULT_KAFKA_BOOTSTRAP,
+        redis_url=e.get("ADLAKE_REDIS_URL") or DEFAULT_REDIS_URL,
+        kafka_jars_dir=e.get("ADLAKE_KAFKA_JARS_DIR", str(cache / "kafka-current")),
     )
 
 
