@@ -1,5 +1,6 @@
 """`adlake` command: generate logs, run the lakehouse for a range of days, print the
-summary, query the marts, run dbt on the marts project, start the Dagster UI."""
+summary, query the marts, run dbt on the marts project, start the Dagster UI, run the
+real-time path's servers (Kafka, Redis)."""
 
 from __future__ import annotations
 
@@ -299,6 +300,81 @@ def cmd_ui(a: argparse.Namespace) -> int:
     return subprocess.call(cmd, cwd=root)
 
 
+def cmd_stream_up(_: argparse.Namespace) -> int:
+    """Start the local Kafka broker and Redis server that are not running; a server whose
+    configured address is not on this machine is used as it is."""
+    from ad_assets.realtime.servers import ServerError, local_servers
+
+    s = load_settings()
+    broker, redis_server = local_servers(s)
+    try:
+        for name, server, address in (
+            ("kafka", broker, s.kafka_bootstrap),
+            ("redis", redis_server, s.redis_url),
+        ):
+            if server is None:
+                print(f"{name}: using the configured external server {address}")
+                continue
+            was_running = server.running()
+            t0 = time.monotonic()
+            server.start()
+            how = "already running" if was_running else f"started in {time.monotonic() - t0:.1f} s"
+            print(f"{name}: {address} ({how}, pid {server.pid()}, home {server.home})", flush=True)
+    except ServerError as ex:
+        print(f"adlake stream up: {ex}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_stream_down(_: argparse.Namespace) -> int:
+    from ad_assets.realtime.servers import ServerError, local_servers
+
+    s = load_settings()
+    broker, redis_server = local_servers(s)
+    try:
+        for name, server, address in (
+            ("kafka", broker, s.kafka_bootstrap),
+            ("redis", redis_server, s.redis_url),
+        ):
+            if server is None:
+                print(f"{name}: {address} is external, not stopped")
+            elif server.running():
+                server.stop()
+                print(f"{name}: stopped")
+            else:
+                print(f"{name}: not running")
+    except ServerError as ex:
+        print(f"adlake stream down: {ex}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_stream_status(_: argparse.Namespace) -> int:
+    """Each server's state; exit 1 if one does not answer."""
+    from ad_assets.realtime.servers import kafka_topics, local_servers, redis_stats
+
+    s = load_settings()
+    broker, redis_server = local_servers(s)
+    down = 0
+    for name, server, address in (("kafka", broker, s.kafka_bootstrap), ("redis", redis_server, s.redis_url)):
+        pid = server.pid() if server else None
+        if name == "kafka":
+            topics = kafka_topics(address)
+            up = topics is not None
+        else:
+            stats = redis_stats(address)
+            up = stats is not None
+        where = f"pid {pid}" if pid else "external" if server is None else "not ours" if up else "no process"
+        print(f"{name}: {'running' if up else 'DOWN'}, {address} ({where})")
+        if name == "kafka" and topics is not None:
+            for topic, partitions in topics.items():
+                print(f"  {topic}: {partitions} partitions")
+        elif name == "redis" and stats is not None:
+            print(f"  {stats['keys']} keys, {stats['used_memory']} used memory")
+        down += not up
+    return 1 if down else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="adlake", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -350,6 +426,16 @@ def main(argv: list[str] | None = None) -> int:
     u = sub.add_parser("ui", help="Dagster UI on 127.0.0.1")
     u.add_argument("--port", type=int, default=3000)
     u.set_defaults(fn=cmd_ui)
+    st = sub.add_parser("stream", help="the real-time path: its Kafka and Redis servers on 127.0.0.1")
+    sts = st.add_subparsers(dest="stream_cmd", required=True)
+    sts.add_parser(
+        "up", help="start the local Kafka broker and Redis server (those not running)"
+    ).set_defaults(fn=cmd_stream_up)
+    sts.add_parser("down", help="stop them").set_defaults(fn=cmd_stream_down)
+    sts.add_parser(
+        "status", help="each server's state, topics and keys (exit 1 if one is down)"
+    ).set_defaults(fn=cmd_stream_status)
+    # `adlake stream demo` (the collector, the streaming job and a live dashboard) goes here.
     a = p.parse_args(argv)
     return a.fn(a)
 
