@@ -1,7 +1,8 @@
 """Shared fixtures: one SparkSession for the whole test session (start-up costs seconds),
-a temporary ADLAKE_HOME, and a real MinIO server on 127.0.0.1; and the test tiers:
-every test is marked by what it needs (`spark`, `integration`, `minio`), so that
-`pytest -m "not spark"` is the quick loop."""
+a temporary ADLAKE_HOME, a real MinIO server on 127.0.0.1, and the real-time path's Kafka
+and Redis servers (tests/stream_fixtures.py); and the test tiers: every test is marked by
+what it needs (`spark`, `integration`, `minio`, `stream`), so that `pytest -m "not spark"`
+is the quick loop."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from ad_assets.cli import prepare_dagster_home  # noqa: E402
 from spark_jobs.lake import Lake  # noqa: E402
 from spark_jobs.session import SparkSettings, build_spark  # noqa: E402
 from tests.helpers import MinioServer  # noqa: E402
+from tests.stream_fixtures import stream_servers  # noqa: E402, F401 (a fixture for every test)
 
 prepare_dagster_home(load_settings())  # Dagster's instance for the tests, telemetry off
 
@@ -44,6 +46,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.spark)
         if "minio" in fixtures:
             item.add_marker(pytest.mark.minio)
+        if "stream_servers" in fixtures:
+            item.add_marker(pytest.mark.stream)
 
 
 @pytest.fixture(scope="session", autouse=True)
