@@ -8,11 +8,12 @@ be present and well-typed, or the line goes to quarantine with the reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
-from spark_jobs.spark_json import JsonObject, ParsedLine, castable, parse_line, spark_string
+from spark_jobs.spark_json import CASTS, JsonObject, ParsedLine, parse_line, spark_string
 
 EVENT_TYPES: tuple[str, ...] = ("bid_request", "bid_response", "impression", "click", "conversion")
 
@@ -183,27 +184,33 @@ def line_problems(event_type: str, line: bytes | str | ParsedLine) -> str | None
     # A line without an event_type is not flagged: Spark's `!=` with null is null.
     if spark_string(root.get("event_type")) not in (None, event_type):
         problems.append("wrong_event_type")
-    for f, path in fields:
-        raw = spark_string(_leaf(root, path))
-        if raw is None:
+    for f, key, path, cast in fields:
+        value = root.get(key) if path is None else _leaf(root, path)
+        if value is None:
             if f.required:
                 problems.append(f"missing:{f.name}")
-        elif not castable(f.dtype, raw):
+        elif cast is not None and not cast(value if type(value) is str else spark_string(value)):
             problems.append(f"bad_type:{f.name}")
     return "; ".join(problems) or None
 
 
+_FieldCheck = tuple[Field, str, tuple[str, ...] | None, Callable[[str], bool] | None]
+
+
 @cache
-def _shape(event_type: str) -> tuple[dict, tuple[tuple[Field, tuple[str, ...]], ...]]:
-    """The contract's JSON shape (nested dicts, None at a leaf) and each field's path."""
+def _shape(event_type: str) -> tuple[dict, tuple[_FieldCheck, ...]]:
+    """The contract's JSON shape (nested dicts, None at a leaf) and, per field, its
+    top-level key, its nested path (None when flat) and its cast (None for strings)."""
     tree: dict = {"event_type": None}
+    checks = []
     for f in RAW_FIELDS[event_type]:
-        *parents, leaf = f.json_path.split(".")
+        *parents, leaf = path = f.json_path.split(".")
         node = tree
         for p in parents:
             node = node.setdefault(p, {})
         node[leaf] = None
-    return tree, tuple((f, tuple(f.json_path.split("."))) for f in RAW_FIELDS[event_type])
+        checks.append((f, path[0], tuple(path) if parents else None, CASTS.get(f.dtype)))
+    return tree, tuple(checks)
 
 
 def _fits(obj: JsonObject, tree: dict) -> bool:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -302,7 +303,6 @@ def _java_double_text(x: float) -> str:
 _TRIM_ALL = "".join(map(chr, range(0x21))) + "\x7f"
 _JAVA_TRIM = "".join(map(chr, range(0x21)))
 _INTEGRAL = re.compile(r"[+-]?[0-9]+")
-_BITS = {"int": 32, "bigint": 64}
 _BOOLEANS = frozenset({"t", "true", "y", "yes", "1", "f", "false", "n", "no", "0"})
 _JAVA_DOUBLE = re.compile(
     r"[+-]?(?:NaN|Infinity"
@@ -317,20 +317,44 @@ def castable(dtype: str, text: str) -> bool:
     gives a value for this string."""
     if dtype == "string":
         return True
-    if dtype in _BITS:
+    if dtype not in CASTS:
+        raise ValueError(f"no cast for {dtype!r}")
+    return CASTS[dtype](text)
+
+
+def _integral(bits: int) -> Callable[[str], bool]:
+    bound = 1 << (bits - 1)
+
+    def cast(text: str) -> bool:
         t = text.strip(_TRIM_ALL)
         if not _INTEGRAL.fullmatch(t) or len(t.lstrip("+-").lstrip("0")) > 19:
             return False
-        bound = 1 << (_BITS[dtype] - 1)
         return -bound <= int(t) < bound
-    if dtype == "boolean":
-        return text.strip(_TRIM_ALL).lower() in _BOOLEANS
-    if dtype == "double":
-        t = text.strip(_JAVA_TRIM)
-        return _JAVA_DOUBLE.fullmatch(t) is not None or t.lower() in _DOUBLE_LITERALS
-    if dtype == "timestamp":
-        return timestamp_micros(text) is not None
-    raise ValueError(f"no cast for {dtype!r}")
+
+    return cast
+
+
+def _boolean(text: str) -> bool:
+    return text.strip(_TRIM_ALL).lower() in _BOOLEANS
+
+
+def _double(text: str) -> bool:
+    t = text.strip(_JAVA_TRIM)
+    return _JAVA_DOUBLE.fullmatch(t) is not None or t.lower() in _DOUBLE_LITERALS
+
+
+def _timestamp(text: str) -> bool:
+    return timestamp_micros(text) is not None
+
+
+# Whether a string casts to the type (every string "casts" to string).
+CASTS: dict[str, Callable[[str], bool]] = {
+    "int": _integral(32),
+    "bigint": _integral(64),
+    "boolean": _boolean,
+    "double": _double,
+    "timestamp": _timestamp,
+}
 
 
 _TIMESTAMP = re.compile(
