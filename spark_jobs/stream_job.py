@@ -15,9 +15,9 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from spark_jobs.stream_layout import TOPICS
-from spark_jobs.stream_sink import CounterSink
-from spark_jobs.streaming import deduplicated, kafka_lines, parse_events
+from spark_jobs.stream_layout import COUNTED_TOPICS, DRIVER_KEY
+from spark_jobs.stream_sink import CounterSink, reset_counters
+from spark_jobs.streaming import deduplicated, kafka_lines
 
 TRIGGER = "1 second"
 # A burst is read in slices: each micro-batch stays short, so the counters keep moving
@@ -32,7 +32,7 @@ def kafka_source(
     reader = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", bootstrap)
-        .option("subscribe", ",".join(TOPICS))
+        .option("subscribe", ",".join(COUNTED_TOPICS))
         .option("startingOffsets", "earliest")
         # Offsets that retention removed before they were read are an error, not a skip.
         .option("failOnDataLoss", "true")
@@ -50,10 +50,10 @@ def start_counters(
     trigger: str = TRIGGER,
     max_offsets: int | None = MAX_OFFSETS_PER_TRIGGER,
 ) -> StreamingQuery:
-    events = deduplicated(parse_events(kafka_lines(kafka_source(spark, bootstrap, max_offsets))))
+    lines = deduplicated(kafka_lines(kafka_source(spark, bootstrap, max_offsets)))
     sink = CounterSink(redis_url, bootstrap, checkpoint)
     return (
-        events.writeStream.queryName("adlake_counters")
+        lines.writeStream.queryName("adlake_counters")
         .option("checkpointLocation", checkpoint)
         .trigger(processingTime=trigger)
         .foreachBatch(sink)
@@ -61,10 +61,10 @@ def start_counters(
     )
 
 
-def _spark(driver_memory: str) -> SparkSession:
+def _spark(driver_memory: str, jars: str | None) -> SparkSession:
     from spark_jobs.session import SparkSettings, build_spark
 
-    jars = os.environ.get("ADLAKE_SPARK_JARS_DIR") or str(Path.home() / ".cache/adlake/jars-current")
+    jars = jars or str(Path.home() / ".cache/adlake/jars-current")
     # Few shuffle partitions: the dedup state is split this many ways for the query's life.
     return build_spark(
         SparkSettings(
@@ -81,15 +81,37 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trigger", default=TRIGGER)
     p.add_argument("--max-offsets", type=int, default=MAX_OFFSETS_PER_TRIGGER)
     p.add_argument("--driver-memory", default="2g")
+    p.add_argument("--jars", default=os.environ.get("ADLAKE_SPARK_JARS_DIR"), help="Spark jars folder")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    spark = _spark(a.driver_memory)
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    if not (Path(a.checkpoint) / "offsets").exists():
+        import redis
+
+        n = reset_counters(redis.Redis.from_url(a.redis))
+        log.info("new checkpoint: %d counter keys deleted, rebuilding from Kafka's earliest offsets", n)
+    spark = _spark(a.driver_memory, a.jars)
     query = start_counters(spark, a.kafka, a.redis, a.checkpoint, a.trigger, a.max_offsets or None)
     # SIGTERM (adlake stream down) stops the query between batches: the checkpoint stays clean.
     signal.signal(signal.SIGTERM, lambda *_: query.stop())
+    _announce(a.redis, query)
     log.info("counters query %s started: %s -> %s", query.id, a.kafka, a.redis)
     query.awaitTermination()
     return 0
+
+
+def _announce(redis_url: str, query: StreamingQuery) -> None:
+    """Tells `adlake stream status` (and whoever waits for the start) who runs the query."""
+    import time
+
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.delete(DRIVER_KEY)
+    client.hset(
+        DRIVER_KEY,
+        mapping={"pid": os.getpid(), "query": str(query.id), "started_ms": int(time.time() * 1000)},
+    )
 
 
 if __name__ == "__main__":

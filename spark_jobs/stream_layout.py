@@ -29,7 +29,7 @@ WINDOW_SECONDS = 10
 # An event that reaches Kafka more than this after its event_ts is not added to the live
 # windows (they are read as final by then); it is counted per day as late instead, so the
 # counters plus the late counts equal what the batch computes for that day.
-LIVE_LATENESS = timedelta(minutes=2)
+LIVE_LATENESS = timedelta(minutes=1)
 # A resend of an event_id within this much arrival time of the first copy is dropped.
 # At least LIVE_LATENESS: a copy the dedup no longer remembers is then always late, never
 # counted twice in a window.
@@ -43,6 +43,7 @@ FENCE_KEY = KEY_PREFIX + "stream:fence"  # last micro-batch applied (its id)
 PROGRESS_KEY = KEY_PREFIX + "stream:progress"  # hash: batch, events, late, dead_letter, at
 LATENCY_KEY = KEY_PREFIX + "stream:latency_ms"  # hash: latency bucket (ms) -> events
 INCOMPLETE_KEY = KEY_PREFIX + "stream:incomplete"  # hash: why and since when counters miss data
+DRIVER_KEY = KEY_PREFIX + "stream:driver"  # hash: the running driver's pid, query id, start
 
 # Counter fields: valid traffic only (ivt = 'none', not test), the metric definitions'.
 CAMPAIGN_FIELDS = ("impressions", "clicks", "spend_micros")
@@ -61,6 +62,10 @@ def topic(event_type: str) -> str:
 
 
 TOPICS: tuple[str, ...] = tuple(topic(t) for t in EVENT_TYPES)
+# What the live counters read: bid requests and responses (about 85% of the traffic) feed
+# no counter; they reach the lake through the landing, and bronze judges them there.
+COUNTED_TYPES: tuple[str, ...] = ("impression", "click", "conversion")
+COUNTED_TOPICS: tuple[str, ...] = tuple(topic(t) for t in COUNTED_TYPES)
 
 
 def event_type_of(topic_name: str) -> str:

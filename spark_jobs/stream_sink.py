@@ -22,6 +22,7 @@ from spark_jobs.stream_layout import (
     DEAD_LETTER_TOPIC,
     FENCE_KEY,
     INCOMPLETE_KEY,
+    KEY_PREFIX,
     LATENCY_BUCKET_MS,
     LATENCY_KEY,
     PROGRESS_KEY,
@@ -32,7 +33,16 @@ from spark_jobs.stream_layout import (
     top_key,
     window_key,
 )
-from spark_jobs.streaming import DEAD, LATE, LATENCY, WINDOW, batch_summary, counter_increments, dead_letters
+from spark_jobs.streaming import (
+    DEAD,
+    LATE,
+    LATENCY,
+    WINDOW,
+    batch_summary,
+    counter_increments,
+    dead_letters,
+    parse_events,
+)
 
 # ARGV: batch id, now (ms), then ops of 5: kind (h: HINCRBY, z: ZINCRBY, s: SADD), key,
 # field or member, amount, ttl seconds. KEYS: fence, progress, incomplete.
@@ -103,6 +113,18 @@ def redis_ops(rows: list, now_ms: int) -> tuple[list, BatchReport]:
     return ops, report
 
 
+def reset_counters(client) -> int:
+    """Deletes every key of the real-time path (counters, fences, progress): a driver that
+    starts without a checkpoint reads Kafka from its earliest retained offset and rebuilds
+    them, rather than adding what it reads to counts that already hold it."""
+    deleted = 0
+    for pattern in (f"{KEY_PREFIX}w*", f"{KEY_PREFIX}day:*", f"{KEY_PREFIX}late:*", f"{KEY_PREFIX}stream:*"):
+        keys = list(client.scan_iter(pattern, count=10_000))
+        for i in range(0, len(keys), 10_000):
+            deleted += client.delete(*keys[i : i + 10_000])
+    return deleted
+
+
 def query_id(checkpoint: str) -> str:
     """The query's id, kept in its checkpoint across restarts: the fence is per query, so
     a new checkpoint (batch ids from 0 again) starts its own."""
@@ -128,9 +150,11 @@ class CounterSink:
             self._script = self._client.register_script(_APPLY)
         return self._client
 
-    def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        batch.persist(StorageLevel.MEMORY_AND_DISK)
+    def __call__(self, lines: DataFrame, batch_id: int) -> None:
+        """`lines`: one micro-batch of deduplicated kafka_lines."""
+        lines.persist(StorageLevel.MEMORY_AND_DISK)
         try:
+            batch = parse_events(lines)
             rows = counter_increments(batch).unionByName(batch_summary(batch)).collect()
             if any(r[0] == DEAD for r in rows):
                 # Before the fence moves: a crash in between sends them again on the replay
@@ -144,7 +168,7 @@ class CounterSink:
                 )
             self.last = self.apply(rows, batch_id)
         finally:
-            batch.unpersist()
+            lines.unpersist()
 
     def apply(self, rows: list, batch_id: int) -> BatchReport:
         client = self._redis()

@@ -12,8 +12,8 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from spark_jobs.bronze import parse_lines
-from spark_jobs.contracts import EVENT_TYPES, RAW_FIELDS
-from spark_jobs.stream_layout import DEDUP_HORIZON, LIVE_LATENESS, WINDOW_SECONDS, topic
+from spark_jobs.contracts import RAW_FIELDS
+from spark_jobs.stream_layout import COUNTED_TYPES, DEDUP_HORIZON, LIVE_LATENESS, WINDOW_SECONDS, topic
 
 KAFKA_META = ("topic", "partition", "offset", "kafka_ts")
 # What the counters and the dead-letter topic need from any event type; a type without
@@ -52,10 +52,11 @@ def kafka_lines(records: DataFrame) -> DataFrame:
 
 
 def parse_events(lines: DataFrame) -> DataFrame:
-    """Every line parsed by its topic's contract (bronze's parse_lines, one definition):
-    `event_type`, EVENT_COLUMNS, `_reason` (null = valid), the raw `value` and KAFKA_META."""
+    """Every line of the counted topics parsed by its topic's contract (bronze's
+    parse_lines, one definition): `event_type`, EVENT_COLUMNS, `_reason` (null = valid),
+    the raw `value` and KAFKA_META."""
     parts = []
-    for event_type in EVENT_TYPES:
+    for event_type in COUNTED_TYPES:
         parsed = parse_lines(lines.where(F.col("topic") == topic(event_type)), event_type, KAFKA_META)
         names = {f.name for f in RAW_FIELDS[event_type]}
         parts.append(
@@ -76,22 +77,28 @@ def parse_events(lines: DataFrame) -> DataFrame:
     return out
 
 
-def deduplicated(events: DataFrame) -> DataFrame:
-    """Drops resends: the same event_id of an event type within DEDUP_HORIZON of arrival
-    time. The watermark is on arrival (kafka_ts), which only moves forward, so no record
-    is ever dropped as late here: lateness is judged per event by `is_live`. Lines that
-    fail the contract are each their own key (they go to the dead-letter topic)."""
-    key = F.when(F.col("_reason").isNull(), F.concat_ws(":", "event_type", "event_id")).otherwise(
-        F.concat_ws(":", "topic", "partition", "offset")
+def deduplicated(lines: DataFrame) -> DataFrame:
+    """Drops resends from kafka_lines: the same event_id on the same topic within
+    DEDUP_HORIZON of arrival time. The watermark is on arrival (kafka_ts), which only moves
+    forward, so no record is ever dropped as late here: lateness is judged per event by
+    `is_live`. A line without a readable event_id is its own key (it fails the contract
+    and goes to the dead-letter topic).
+
+    Runs on the raw lines, before parsing: the streaming part of the query stays one scan
+    of Kafka and one JSON path; the contract parse runs on each micro-batch (parse_events
+    on a static frame, stream_sink.py)."""
+    event_id = F.get_json_object("value", "$.event_id")
+    key = F.when(event_id.isNotNull(), F.concat_ws(":", F.col("topic"), event_id)).otherwise(
+        F.concat_ws("/", "topic", "partition", "offset")
     )
-    if not events.isStreaming:  # a static frame (tests, a replay): keep each key's first arrival
+    keyed = lines.withColumn("_dedup_key", key)
+    if not lines.isStreaming:  # a static frame (tests, a replay): keep each key's first arrival
         first = Window.partitionBy("_dedup_key").orderBy("kafka_ts", "topic", "partition", "offset")
-        keyed = events.withColumn("_dedup_key", key).withColumn("_n", F.row_number().over(first))
+        keyed = keyed.withColumn("_n", F.row_number().over(first))
         return keyed.where("_n = 1").drop("_dedup_key", "_n")
     horizon = f"{int(DEDUP_HORIZON.total_seconds())} seconds"
     return (
-        events.withColumn("_dedup_key", key)
-        .withWatermark("kafka_ts", horizon)
+        keyed.withWatermark("kafka_ts", horizon)
         .dropDuplicatesWithinWatermark(["_dedup_key"])
         .drop("_dedup_key")
     )

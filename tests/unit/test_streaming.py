@@ -60,7 +60,7 @@ def _records(spark, events: list[tuple[dict | str, str, datetime]]):
 
 
 def _events(spark, events):
-    return deduplicated(parse_events(kafka_lines(_records(spark, events))))
+    return parse_events(deduplicated(kafka_lines(_records(spark, events))))
 
 
 def test_increments_equal_counts_computed_in_python(spark):
