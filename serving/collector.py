@@ -34,7 +34,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from spark_jobs.contracts import EVENT_TYPES, line_problems
-from spark_jobs.spark_json import Unconvertible, parse_line, spark_string
+from spark_jobs.spark_json import parse_line, spark_string
 from spark_jobs.stream_layout import message_key, topic
 
 log = logging.getLogger("adlake.collector")
@@ -176,7 +176,7 @@ def judge(events: list[Event]) -> tuple[list[Message], list[LineError]]:
     errors: list[LineError] = []
     for ev in events:
         parsed = parse_line(ev.raw)
-        event_type = _event_type(parsed.root)
+        event_type = spark_string(parsed.root.get("event_type")) if parsed.root is not None else None
         if parsed.root is None:
             reason = "malformed_json"
         elif event_type not in EVENT_TYPES:
@@ -189,14 +189,6 @@ def judge(events: list[Event]) -> tuple[list[Message], list[LineError]]:
             key = message_key(parsed.root).encode("utf-8", "replace")
             messages.append(Message(topic(event_type), key, ev.raw))
     return messages, errors
-
-
-def _event_type(root: dict | None) -> str | None:
-    """The event's type as Spark reads the field (a string, whatever the JSON type)."""
-    try:
-        return spark_string(root.get("event_type")) if root is not None else None
-    except Unconvertible:  # a float too large even for Java's BigDecimal
-        return None
 
 
 # --- Kafka --------------------------------------------------------------------------------

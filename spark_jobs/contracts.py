@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 from functools import cache
 
-from spark_jobs.spark_json import CASTS, JsonObject, ParsedLine, Unconvertible, parse_line, spark_string
+from spark_jobs.spark_json import CASTS, JsonObject, ParsedLine, parse_line, spark_string
 
 EVENT_TYPES: tuple[str, ...] = ("bid_request", "bid_response", "impression", "click", "conversion")
 
@@ -190,8 +189,7 @@ def line_problems(event_type: str, line: bytes | str | ParsedLine) -> str | None
         if value is None:
             if f.required:
                 problems.append(f"missing:{f.name}")
-            continue
-        if cast is not None and not cast(value if type(value) is str else spark_string(value)):
+        elif cast is not None and not cast(value if type(value) is str else spark_string(value)):
             problems.append(f"bad_type:{f.name}")
     return "; ".join(problems) or None
 
@@ -199,46 +197,29 @@ def line_problems(event_type: str, line: bytes | str | ParsedLine) -> str | None
 _FieldCheck = tuple[Field, str, tuple[str, ...] | None, Callable[[str], bool] | None]
 
 
-_LEAF = "leaf"  # a string field in the contract's shape (any other node is a nested object)
-
-
 @cache
 def _shape(event_type: str) -> tuple[dict, tuple[_FieldCheck, ...]]:
-    """The contract's JSON shape (nested dicts, _LEAF at a field) and, per field, its
+    """The contract's JSON shape (nested dicts, None at a leaf) and, per field, its
     top-level key, its nested path (None when flat) and its cast (None for strings)."""
-    tree: dict = {"event_type": _LEAF}
+    tree: dict = {"event_type": None}
     checks = []
     for f in RAW_FIELDS[event_type]:
         *parents, leaf = path = f.json_path.split(".")
         node = tree
         for p in parents:
             node = node.setdefault(p, {})
-        node[leaf] = _LEAF
+        node[leaf] = None
         checks.append((f, path[0], tuple(path) if parents else None, CASTS.get(f.dtype)))
     return tree, tuple(checks)
 
 
 def _fits(obj: JsonObject, tree: dict) -> bool:
-    """Whether from_json reads the object without failing the record: every nested field
-    of the contract holds an object or null, and every field a value it can read as a
-    string; in every occurrence of a repeated key (Spark converts each)."""
+    """Whether every nested field of the contract holds an object or null (from_json fails
+    the record otherwise), in every occurrence of a repeated key."""
     for key, value in obj.pairs or obj.items():
         sub = tree.get(key)
-        if sub is None or value is None:
-            continue
-        if sub is _LEAF:
-            if isinstance(value, Decimal | list | dict) and not _readable(value):
-                return False
-        elif not (isinstance(value, dict) and _fits(value, sub)):
+        if sub is not None and value is not None and not (isinstance(value, dict) and _fits(value, sub)):
             return False
-    return True
-
-
-def _readable(value: object) -> bool:
-    try:
-        spark_string(value)
-    except Unconvertible:
-        return False
     return True
 
 

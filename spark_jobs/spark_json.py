@@ -9,11 +9,9 @@ What bronze uses, and what this module mirrors of it:
   well-formed JSON object; text after the object's closing brace is never read.
 - from_json with the all-string schema (Jackson through a UTF-8 Reader: single quotes and
   NaN allowed, control characters not): a scalar read as a string is its JSON text as
-  Jackson copies it exactly (an integer as its digits, a float as Java's
-  BigDecimal.toString of its text: `1.50` stays `1.50`, `1e2` is `1E+2`, `12.5e1` is
-  `125`), an object or array read as a string is its JSON text, and a nested field of the
-  schema that holds anything but an object or null fails the record (corrupt record), as
-  does a float whose exponent Java's BigDecimal cannot hold.
+  Jackson re-serialises it (numbers normalised: `1.50` -> `1.5`, `1e2` -> `100.0`), an
+  object or array read as a string is its JSON text, and a nested field of the schema
+  that holds anything but an object or null fails the record (corrupt record).
 - try_cast to int/bigint (ANSI rules under try: optional sign and ASCII digits only, no
   decimal point, surrounding whitespace and control characters trimmed, range-checked),
   to boolean (t/true/y/yes/1, f/false/n/no/0, trimmed, any case) and to double (Java's
@@ -28,13 +26,15 @@ the first):
   ±290,000, written with a sign): Spark's try_to_timestamp raises (the bronze job fails);
   here the field is bad_type.
 - Jackson's 20,000,000-character limit on one string value is not mirrored.
-- Text, not verdicts: an object or array read into a string column is re-serialised
-  approximately (string escapes may differ); whether the value casts is the same.
+- Text, not verdicts: a float read into a string column may differ from Java 17's
+  Double.toString in its last digits, and objects read as strings are re-serialised
+  approximately; whether the value casts is the same.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,8 +94,7 @@ def _reject_constant(name: str) -> object:
 
 # Python's C decoder accepts exactly strict JSON (no single quotes, no raw control
 # characters), a subset of what Jackson reads here: a line it decodes is read alike.
-# Floats stay decimal: Spark's string of a float is its exact decimal text.
-_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_reject_constant, parse_float=Decimal)
+_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_reject_constant)
 _LONG_NUMBER = re.compile(rf"[0-9.eE+-]{{{MAX_NUMBER_DIGITS + 1}}}")
 
 
@@ -246,7 +245,7 @@ class _JacksonReader:
             else:
                 raise _JsonError(f"bad escape at {j}")
 
-    def _number(self, i: int) -> tuple[int | Decimal, int]:
+    def _number(self, i: int) -> tuple[int | float, int]:
         m = _NUMBER.match(self.text, i)
         if m is None:
             raise _JsonError(f"bad number at {i}")
@@ -257,56 +256,44 @@ class _JacksonReader:
             return int(m.group()), m.end()
         if len(whole) + len(fraction or "") + len(exponent or "") > MAX_NUMBER_DIGITS:
             raise _JsonError("number too long")
-        return Decimal(m.group()), m.end()
+        return float(m.group()), m.end()
 
 
 # --- a JSON value read as a string column --------------------------------------------------
 
 
-class Unconvertible(ValueError):
-    """A value from_json cannot read as a string (a float Java's BigDecimal cannot hold):
-    the record is corrupt."""
-
-
-_MIN_INT, _MAX_INT = -(1 << 31), (1 << 31) - 1
-
-
 def spark_string(value: object) -> str | None:
-    """The string from_json gives a JSON value read into a string field (None for null);
-    raises Unconvertible where from_json fails the record instead."""
+    """The string from_json gives a JSON value read into a string field (None for null)."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, Decimal | float):
-        return _big_decimal_text(value)
-    # An object or array: its JSON text, compact (Jackson's copy, up to string escapes).
-    return _json_text(value)
+    if isinstance(value, float):
+        return _java_double_text(value)
+    # An object or array: its JSON text, compact (Jackson's re-serialisation, approximately).
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _big_decimal_text(value: Decimal | float) -> str:
-    """Java's BigDecimal.toString of a JSON float's text: Python's str(Decimal) follows the
-    same rules (scientific notation from an adjusted exponent below -6 or a positive
-    exponent), except that BigDecimal has no negative zero."""
-    d = value if isinstance(value, Decimal) else Decimal(repr(value))
-    if not d.is_finite() or not _MIN_INT <= -d.as_tuple().exponent <= _MAX_INT:
-        raise Unconvertible(f"{value} is out of BigDecimal's range")
-    return str(d.copy_abs() if d.is_zero() else d)
-
-
-def _json_text(value: object) -> str:
-    if isinstance(value, dict):
-        pairs = getattr(value, "pairs", None) or value.items()
-        return "{" + ",".join(f"{_json_text(k)}:{_json_text(v)}" for k, v in pairs) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(_json_text(v) for v in value) + "]"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if value is None:
-        return "null"
-    return spark_string(value)  # type: ignore[return-value]
+def _java_double_text(x: float) -> str:
+    """Java's Double.toString, as Jackson writes a float it re-serialises; infinity (a
+    number too large for a double) is written as a quoted string."""
+    if math.isinf(x):
+        return '"Infinity"' if x > 0 else '"-Infinity"'
+    if x == 0:
+        return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
+    d = Decimal(repr(abs(x)))
+    digits = "".join(map(str, d.as_tuple().digits)).rstrip("0") or "0"
+    exp = d.adjusted()  # x = 0.d1d2... * 10^(exp + 1)
+    sign = "-" if x < 0 else ""
+    if 1e-3 <= abs(x) < 1e7:
+        if exp >= 0:
+            whole, frac = digits[: exp + 1].ljust(exp + 1, "0"), digits[exp + 1 :]
+        else:
+            whole, frac = "0", "0" * (-exp - 1) + digits
+        return f"{sign}{whole}.{frac or '0'}"
+    return f"{sign}{digits[0]}.{digits[1:] or '0'}E{exp}"
 
 
 # --- casts --------------------------------------------------------------------------------
