@@ -41,6 +41,9 @@ log = logging.getLogger("adlake.collector")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # per request, after any gzip decoding
 MAX_EVENTS = 50_000
+# One event must fit in one Kafka message (librdkafka's message.max.bytes is 1,000,000,
+# record overhead included): a larger one could never be delivered, however often posted.
+MAX_EVENT_BYTES = 900_000
 # How long a request waits for the broker's acknowledgements. Producer messages time out
 # a little earlier (message.timeout.ms), so a broker that is down shows as a failed
 # delivery within the request rather than as a late one after it.
@@ -53,7 +56,9 @@ PRODUCER_DEFAULTS: dict[str, object] = {
     "compression.type": "lz4",
     "queue.buffering.max.messages": 4 * MAX_EVENTS,
 }
+# Reasons of the collector's own, besides bronze's (contracts.line_problems):
 UNKNOWN_EVENT_TYPE = "unknown_event_type"  # event_type missing or not one of EVENT_TYPES
+TOO_LARGE = "too_large"  # over MAX_EVENT_BYTES
 
 JSON_TYPES = frozenset({"application/json"})
 LINES_TYPES = frozenset(
@@ -70,7 +75,7 @@ class Accepted(BaseModel):
 class LineError(BaseModel):
     line: int  # 1-based: the line of a JSON Lines body, the element of an array, 1 for one object
     event_type: str | None  # as the event names it (None when it does not)
-    reason: str  # bronze's quarantine reason (contracts.line_problems), or unknown_event_type
+    reason: str  # bronze's quarantine reason (contracts.line_problems), unknown_event_type or too_large
 
 
 class Rejected(BaseModel):
@@ -183,6 +188,8 @@ def judge(events: list[Event]) -> tuple[list[Message], list[LineError]]:
             reason = UNKNOWN_EVENT_TYPE
         else:
             reason = line_problems(event_type, parsed)
+        if reason is None and len(ev.raw) > MAX_EVENT_BYTES:
+            reason = TOO_LARGE
         if reason is not None:
             errors.append(LineError(line=ev.line, event_type=event_type, reason=reason))
         elif not errors:  # once one fails nothing is produced: stop building messages

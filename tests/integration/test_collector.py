@@ -136,23 +136,26 @@ def test_a_request_with_one_bad_event_is_rejected_whole(client, stream_servers, 
     mangled = json.loads(lines["impression"][40])
     mangled["cost_micros"] = "n/a"
     unknown = {**json.loads(lines["click"][5]), "event_type": "view"}
+    huge = {**json.loads(lines["click"][8]), "note": "x" * 900_000}  # valid, but over a Kafka message
     body = [
         *good[:10],
         json.dumps(mangled).encode(),
         *good[10:],
         json.dumps(unknown).encode(),
         b'{"event_id": 1',
+        json.dumps(huge).encode(),
     ]
     before = _offsets(bootstrap)
 
     r = client.post("/v1/events", content=b"\n".join(body), headers=NDJSON)
     assert r.status_code == 422
     assert r.json() == {
-        "rejected": 3,
+        "rejected": 4,
         "errors": [
             {"line": 11, "event_type": "impression", "reason": "bad_type:cost_micros"},
             {"line": 47, "event_type": "view", "reason": "unknown_event_type"},
             {"line": 48, "event_type": None, "reason": "malformed_json"},
+            {"line": 49, "event_type": "click", "reason": "too_large"},
         ],
     }
     single = client.post("/v1/events", json=unknown)
