@@ -300,9 +300,9 @@ def cmd_ui(a: argparse.Namespace) -> int:
     return subprocess.call(cmd, cwd=root)
 
 
-def cmd_stream_up(_: argparse.Namespace) -> int:
-    """Start the local Kafka broker and Redis server that are not running; a server whose
-    configured address is not on this machine is used as it is."""
+def cmd_stream_up(a: argparse.Namespace) -> int:
+    """Start the local Kafka broker and Redis server that are not running (a server whose
+    configured address is not on this machine is used as it is), then the counters query."""
     from ad_assets.realtime.servers import ServerError, local_servers
 
     s = load_settings()
@@ -320,10 +320,22 @@ def cmd_stream_up(_: argparse.Namespace) -> int:
             server.start()
             how = "already running" if was_running else f"started in {time.monotonic() - t0:.1f} s"
             print(f"{name}: {address} ({how}, pid {server.pid()}, home {server.home})", flush=True)
+        if not getattr(a, "servers_only", False):
+            driver = _stream_driver(s)
+            was_running, t0 = driver.running(), time.monotonic()
+            driver.start()
+            how = "already running" if was_running else f"started in {time.monotonic() - t0:.1f} s"
+            print(f"counters query: {how}, pid {driver.pid()}, log {driver.log_file}", flush=True)
     except ServerError as ex:
         print(f"adlake stream up: {ex}", file=sys.stderr)
         return 1
     return 0
+
+
+def _stream_driver(s: Settings):
+    from ad_assets.realtime.driver import StreamDriver
+
+    return StreamDriver(s.stream_home / "driver", s.kafka_bootstrap, s.redis_url, s.spark_jars_dir)
 
 
 def cmd_stream_down(_: argparse.Namespace) -> int:
@@ -332,6 +344,10 @@ def cmd_stream_down(_: argparse.Namespace) -> int:
     s = load_settings()
     broker, redis_server = local_servers(s)
     try:
+        driver = _stream_driver(s)
+        if driver.running():
+            driver.stop()
+            print("counters query: stopped")
         for name, server, address in (
             ("kafka", broker, s.kafka_bootstrap),
             ("redis", redis_server, s.redis_url),
@@ -372,7 +388,46 @@ def cmd_stream_status(_: argparse.Namespace) -> int:
         elif name == "redis" and stats is not None:
             print(f"  {stats['keys']} keys, {stats['used_memory']} used memory")
         down += not up
+    down += _print_counters_status(s)
     return 1 if down else 0
+
+
+def _print_counters_status(s: Settings) -> int:
+    """The counters query's state (1 if it is not running)."""
+    from ad_assets.realtime.demo import lag
+    from ad_assets.realtime.status import counters_status
+
+    driver = _stream_driver(s)
+    pid = driver.pid()
+    if pid is None:
+        print("counters query: DOWN (adlake stream up starts it)")
+        return 1
+    st = counters_status(s.redis_url)
+    print(f"counters query: running, pid {pid}, log {driver.log_file}")
+    if st.last_batch_at is not None:
+        print(
+            f"  last batch {st.last_batch} {st.seconds_since_batch:.1f} s ago; {st.events:,} events counted"
+        )
+    print(f"  lag {lag(s.kafka_bootstrap, driver.checkpoint):,} records")
+    if st.incomplete:
+        print(f"  INCOMPLETE: {st.incomplete}")
+    return 0
+
+
+def cmd_stream_demo(a: argparse.Namespace) -> int:
+    from ad_assets.realtime.demo import as_json, run_demo
+
+    s = load_settings()
+    up = cmd_stream_up(argparse.Namespace(servers_only=False))
+    if up:
+        return up
+    if not a.json:
+        print(
+            f"streaming {a.rate:,} events/s for {a.seconds:g} s (generating the traffic first)...", flush=True
+        )
+    report = run_demo(s.kafka_bootstrap, s.redis_url, _stream_driver(s).checkpoint, a.rate, a.seconds, s.seed)
+    print(as_json(report) if a.json else report.text())
+    return 0 if report.counters_match else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -428,14 +483,22 @@ def main(argv: list[str] | None = None) -> int:
     u.set_defaults(fn=cmd_ui)
     st = sub.add_parser("stream", help="the real-time path: its Kafka and Redis servers on 127.0.0.1")
     sts = st.add_subparsers(dest="stream_cmd", required=True)
-    sts.add_parser(
-        "up", help="start the local Kafka broker and Redis server (those not running)"
-    ).set_defaults(fn=cmd_stream_up)
+    sup = sts.add_parser(
+        "up", help="start the local Kafka broker, Redis and the counters query (if not running)"
+    )
+    sup.add_argument("--servers-only", action="store_true", help="Kafka and Redis, not the counters query")
+    sup.set_defaults(fn=cmd_stream_up)
     sts.add_parser("down", help="stop them").set_defaults(fn=cmd_stream_down)
     sts.add_parser(
         "status", help="each server's state, topics and keys (exit 1 if one is down)"
     ).set_defaults(fn=cmd_stream_status)
-    # `adlake stream demo` (the collector, the streaming job and a live dashboard) goes here.
+    dm = sts.add_parser(
+        "demo", help="stream the simulator at a rate; latency, lag, counters vs what was sent"
+    )
+    dm.add_argument("--rate", type=int, default=100_000, help="events per second")
+    dm.add_argument("--seconds", type=float, default=60)
+    dm.add_argument("--json", action="store_true", help="the summary as one JSON object")
+    dm.set_defaults(fn=cmd_stream_demo)
     a = p.parse_args(argv)
     return a.fn(a)
 

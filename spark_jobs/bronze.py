@@ -4,6 +4,8 @@ Nothing is dropped: lines in = bronze rows + quarantine rows."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
@@ -68,45 +70,66 @@ def _typed(f: Field, raw: Column) -> Column:
     return raw.try_cast(f.dtype)
 
 
-def parse_lines(lines: DataFrame, event_type: str, keep: tuple[str, ...] = ()) -> DataFrame:
-    """Typed contract columns, `extra_json` (unknown fields) and `_reason` (null = valid),
-    with the line's origin and the `keep` columns of `lines` (the stream's Kafka metadata)."""
-    fields = RAW_FIELDS[event_type]
-    parsed = F.from_json("value", string_schema(event_type), {"columnNameOfCorruptRecord": _CORRUPT})
-    df = lines.withColumn("_s", parsed)
+@dataclass(frozen=True)
+class ContractColumns:
+    """A line judged by its event type's contract, as columns over the parsed struct."""
 
-    problems: list[Column] = [F.when(F.col("_s.event_type") != F.lit(event_type), F.lit("wrong_event_type"))]
-    typed_cols: list[Column] = []
+    typed: dict[str, Column]  # contract field -> typed value (null where absent or uncastable)
+    reason: Column  # null = valid; else why, e.g. "missing:campaign_id; bad_type:is_test"
+    extra_json: Column  # unknown top-level fields as a JSON object, null when there are none
+
+
+def parsed_struct(event_type: str, value: Column) -> Column:
+    """The line parsed against the contract's all-string schema (see string_schema)."""
+    return F.from_json(value, string_schema(event_type), {"columnNameOfCorruptRecord": _CORRUPT})
+
+
+def contract_columns(event_type: str, value: Column, s: Column) -> ContractColumns:
+    """The contract's verdict on a line `value` whose parsed_struct is the column `s`.
+    Column expressions only: bronze applies them to a file's lines (parse_lines), the
+    stream to each topic's records in one projection (spark_jobs/streaming.py)."""
+    fields = RAW_FIELDS[event_type]
+    problems: list[Column] = [F.when(s["event_type"] != F.lit(event_type), F.lit("wrong_event_type"))]
+    typed: dict[str, Column] = {}
     for f in fields:
-        raw = F.col(f"_s.{f.json_path}")
-        typed = _typed(f, raw)
+        raw = s
+        for part in f.json_path.split("."):
+            raw = raw[part]
+        value_typed = _typed(f, raw)
         if f.required:
             problems.append(F.when(raw.isNull(), F.lit(f"missing:{f.name}")))
-        problems.append(F.when(raw.isNotNull() & typed.isNull(), F.lit(f"bad_type:{f.name}")))
-        typed_cols.append(typed.alias(f.name))
+        problems.append(F.when(raw.isNotNull() & value_typed.isNull(), F.lit(f"bad_type:{f.name}")))
+        typed[f.name] = value_typed
     listed = F.concat_ws("; ", *problems)
 
     # Top-level keys: null when the line is not a JSON object at all.
-    keys = F.json_object_keys("value")
-    corrupt = F.col("_s").isNull() | F.col(f"_s.{_CORRUPT}").isNotNull()
-    reason = (
-        F.when(keys.isNull(), F.lit("malformed_json"))
+    keys = F.json_object_keys(value)
+    corrupt = s.isNull() | s[_CORRUPT].isNotNull()
+    # A line that is not a JSON object never parses, so the keys are only looked at (a
+    # second parse of the line) for lines that did not parse.
+    reason = F.when(
+        corrupt,
         # Valid JSON whose nested objects do not have the contract's shape.
-        .when(corrupt, F.lit("schema_mismatch"))
-        .when(listed != "", listed)
-    )
+        F.when(keys.isNull(), F.lit("malformed_json")).otherwise(F.lit("schema_mismatch")),
+    ).when(listed != "", listed)
     # Unknown fields are rare: the second parse runs only for lines that have them.
     known = F.array(*[F.lit(k) for k in sorted(top_level_keys(event_type))])
     unknown = F.array_except(keys, known)
-    extra = F.map_filter(
-        F.from_json("value", "map<string,string>"), lambda k, _v: F.array_contains(unknown, k)
-    )
+    extra = F.map_filter(F.from_json(value, "map<string,string>"), lambda k, _v: F.array_contains(unknown, k))
     extra_json = F.when(F.size(unknown) > 0, F.to_json(extra))
+    return ContractColumns(typed, reason, extra_json)
+
+
+def parse_lines(lines: DataFrame, event_type: str, keep: tuple[str, ...] = ()) -> DataFrame:
+    """Typed contract columns, `extra_json` (unknown fields) and `_reason` (null = valid),
+    with the line's origin and the `keep` columns of `lines`."""
+    df = lines.withColumn("_s", parsed_struct(event_type, F.col("value")))
+    c = contract_columns(event_type, F.col("value"), F.col("_s"))
     return df.select(
         "value",
-        *typed_cols,
-        extra_json.alias("extra_json"),
-        reason.alias("_reason"),
+        *[col.alias(name) for name, col in c.typed.items()],
+        c.extra_json.alias("extra_json"),
+        c.reason.alias("_reason"),
         *LINE_ORIGIN,
         *keep,
     )

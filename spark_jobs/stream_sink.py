@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
 from spark_jobs.stream_layout import (
@@ -33,16 +32,7 @@ from spark_jobs.stream_layout import (
     top_key,
     window_key,
 )
-from spark_jobs.streaming import (
-    DEAD,
-    LATE,
-    LATENCY,
-    WINDOW,
-    batch_summary,
-    counter_increments,
-    dead_letters,
-    parse_events,
-)
+from spark_jobs.streaming import DEAD, DEAD_LINE, LATE, LATENCY, WINDOW, summed
 
 # ARGV: batch id, now (ms), then ops of 5: kind (h: HINCRBY, z: ZINCRBY, s: SADD), key,
 # field or member, amount, ttl seconds. KEYS: fence, progress, incomplete.
@@ -140,6 +130,7 @@ class CounterSink:
         self.checkpoint = checkpoint
         self._client = None
         self._script = None
+        self._producer = None
         self.last: BatchReport | None = None
 
     def _redis(self):
@@ -150,25 +141,29 @@ class CounterSink:
             self._script = self._client.register_script(_APPLY)
         return self._client
 
-    def __call__(self, lines: DataFrame, batch_id: int) -> None:
-        """`lines`: one micro-batch of deduplicated kafka_lines."""
-        lines.persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            batch = parse_events(lines)
-            rows = counter_increments(batch).unionByName(batch_summary(batch)).collect()
-            if any(r[0] == DEAD for r in rows):
-                # Before the fence moves: a crash in between sends them again on the replay
-                # (keyed by topic/partition/offset, see streaming.dead_letters).
-                (
-                    dead_letters(batch)
-                    .write.format("kafka")
-                    .option("kafka.bootstrap.servers", self.kafka_bootstrap)
-                    .option("topic", DEAD_LETTER_TOPIC)
-                    .save()
-                )
-            self.last = self.apply(rows, batch_id)
-        finally:
-            lines.unpersist()
+    def __call__(self, rows_df: DataFrame, batch_id: int) -> None:
+        """`rows_df`: one micro-batch of streaming.report_rows; summed and collected in one
+        Spark job, then applied to Redis."""
+        rows = summed(rows_df).collect()
+        dead = [(r[4], r[5]) for r in rows if r[0] == DEAD_LINE]
+        if dead:
+            # Before the fence moves: a crash in between sends them again on the replay,
+            # under the same key (topic/partition/offset), so a consumer can drop the copy.
+            self._dead_letters(dead)
+        self.last = self.apply(rows, batch_id)
+
+    def _dead_letters(self, records: list[tuple[str, str]]) -> None:
+        from confluent_kafka import Producer
+
+        if self._producer is None:
+            self._producer = Producer(
+                {"bootstrap.servers": self.kafka_bootstrap, "acks": "all", "enable.idempotence": True}
+            )
+        for key, value in records:
+            self._producer.produce(DEAD_LETTER_TOPIC, value.encode(), key.encode())
+        left = self._producer.flush(30)
+        if left:
+            raise RuntimeError(f"{left} dead-letter records not acknowledged by Kafka within 30 s")
 
     def apply(self, rows: list, batch_id: int) -> BatchReport:
         client = self._redis()

@@ -11,8 +11,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from spark_jobs.bronze import parse_lines
-from spark_jobs.contracts import RAW_FIELDS
+from spark_jobs.bronze import contract_columns, parsed_struct
 from spark_jobs.stream_layout import COUNTED_TYPES, DEDUP_HORIZON, LIVE_LATENESS, WINDOW_SECONDS, topic
 
 KAFKA_META = ("topic", "partition", "offset", "kafka_ts")
@@ -29,7 +28,7 @@ EVENT_COLUMNS: dict[str, str] = {
     "ivt": "string",
     "is_test": "boolean",
 }
-WINDOW, LATE, LATENCY, DEAD = "window", "late", "latency", "dead_letter"
+WINDOW, LATE, LATENCY, DEAD, DEAD_LINE = "window", "late", "latency", "dead_letter", "dead_line"
 LATENCY_BUCKET_MS = 10  # kafka_ts is grouped this finely before the latency is computed
 _US = 1_000_000
 
@@ -52,47 +51,52 @@ def kafka_lines(records: DataFrame) -> DataFrame:
 
 
 def parse_events(lines: DataFrame) -> DataFrame:
-    """Every line of the counted topics parsed by its topic's contract (bronze's
-    parse_lines, one definition): `event_type`, EVENT_COLUMNS, `_reason` (null = valid),
-    the raw `value` and KAFKA_META."""
-    parts = []
-    for event_type in COUNTED_TYPES:
-        parsed = parse_lines(lines.where(F.col("topic") == topic(event_type)), event_type, KAFKA_META)
-        names = {f.name for f in RAW_FIELDS[event_type]}
-        parts.append(
-            parsed.select(
-                F.lit(event_type).alias("event_type"),
-                *[
-                    (F.col(c) if c in names else F.lit(None)).cast(t).alias(c)
-                    for c, t in EVENT_COLUMNS.items()
-                ],
-                "_reason",
-                "value",
-                *KAFKA_META,
-            )
-        )
-    out = parts[0]
-    for p in parts[1:]:
-        out = out.unionByName(p)
-    return out
+    """Each line of the counted topics judged by its topic's contract (bronze's
+    contract_columns, one definition), in one projection (no union: one scan of the
+    source): `event_type`, EVENT_COLUMNS, `_reason` (null = valid), `value`, KAFKA_META."""
+    topic_col = F.col("topic")
+    df = lines.withColumns(
+        {f"_s_{t}": F.when(topic_col == topic(t), parsed_struct(t, F.col("value"))) for t in COUNTED_TYPES}
+    )
+    judged = {t: contract_columns(t, F.col("value"), F.col(f"_s_{t}")) for t in COUNTED_TYPES}
+
+    def by_topic(pick) -> Column:
+        out = None
+        for t in COUNTED_TYPES:
+            value = pick(t)
+            if value is not None:
+                out = (
+                    F.when(topic_col == topic(t), value)
+                    if out is None
+                    else out.when(topic_col == topic(t), value)
+                )
+        return out if out is not None else F.lit(None)
+
+    columns = {
+        "event_type": by_topic(F.lit),
+        **{
+            name: by_topic(lambda t, name=name: judged[t].typed.get(name)).cast(dtype)
+            for name, dtype in EVENT_COLUMNS.items()
+        },
+        "_reason": by_topic(lambda t: judged[t].reason),
+    }
+    # The raw line is kept for the dead-letter record only: a valid event does not carry it on.
+    line = F.when(columns["_reason"].isNotNull(), F.col("value")).alias("value")
+    return df.select(*[c.alias(n) for n, c in columns.items()], line, *KAFKA_META)
 
 
-def deduplicated(lines: DataFrame) -> DataFrame:
-    """Drops resends from kafka_lines: the same event_id on the same topic within
+def deduplicated(events: DataFrame) -> DataFrame:
+    """Drops resends from parse_events: the same event_id of an event type within
     DEDUP_HORIZON of arrival time. The watermark is on arrival (kafka_ts), which only moves
     forward, so no record is ever dropped as late here: lateness is judged per event by
-    `is_live`. A line without a readable event_id is its own key (it fails the contract
-    and goes to the dead-letter topic).
-
-    Runs on the raw lines, before parsing: the streaming part of the query stays one scan
-    of Kafka and one JSON path; the contract parse runs on each micro-batch (parse_events
-    on a static frame, stream_sink.py)."""
-    event_id = F.get_json_object("value", "$.event_id")
-    key = F.when(event_id.isNotNull(), F.concat_ws(":", F.col("topic"), event_id)).otherwise(
+    `is_live`. A line that fails the contract is its own key (it goes to the dead-letter
+    topic). Runs after the parse, on its narrow columns: the shuffle into the dedup state
+    then carries a few fields per event rather than the whole line."""
+    key = F.when(F.col("_reason").isNull(), F.concat_ws(":", "event_type", "event_id")).otherwise(
         F.concat_ws("/", "topic", "partition", "offset")
     )
-    keyed = lines.withColumn("_dedup_key", key)
-    if not lines.isStreaming:  # a static frame (tests, a replay): keep each key's first arrival
+    keyed = events.withColumn("_dedup_key", key)
+    if not events.isStreaming:  # a static frame (tests, a replay): keep each key's first arrival
         first = Window.partitionBy("_dedup_key").orderBy("kafka_ts", "topic", "partition", "offset")
         keyed = keyed.withColumn("_n", F.row_number().over(first))
         return keyed.where("_n = 1").drop("_dedup_key", "_n")
@@ -115,100 +119,127 @@ def is_live() -> Column:
     return lateness_us <= F.lit(int(LIVE_LATENESS.total_seconds() * _US))
 
 
-def _measure(scope: str, key: str, field: str, value: Column) -> Column:
+REPORT_KEY = ("kind", "window_start", "day", "scope", "key", "field")
+_ROW_TYPE = "kind:string,window_start:bigint,day:string,scope:string,key:string,field:string,value:bigint"
+
+
+def _row(
+    kind: Column | str,
+    window_start: Column | None,
+    day: Column | None,
+    scope: str,
+    key: Column,
+    field: Column | str,
+    value: Column,
+) -> Column:
+    def lit(v: Column | str | None) -> Column:
+        return F.lit(v) if v is None or isinstance(v, str) else v
+
     return F.struct(
+        lit(kind).alias("kind"),
+        lit(window_start).cast("bigint").alias("window_start"),
+        lit(day).cast("string").alias("day"),
         F.lit(scope).alias("scope"),
-        F.col(key).alias("key"),
-        F.lit(field).alias("field"),
+        key.cast("string").alias("key"),
+        lit(field).alias("field"),
         value.cast("bigint").alias("value"),
     )
 
 
-def counter_increments(events: DataFrame) -> DataFrame:
-    """One micro-batch's increments: (kind, window_start, day, scope, key, field, value).
+def report_rows(events: DataFrame) -> DataFrame:
+    """What each event reports, as (kind, window_start, day, scope, key, field, value) rows,
+    summed per micro-batch by `summed`. Stateless: part of the streaming plan, which Spark
+    plans in the JVM once per batch (building these expressions from Python each batch
+    took about a second):
 
-    kind `window`: a 10-second event-time window (window_start in epoch seconds); `late`:
-    the events past LIVE_LATENESS, per event date (window_start null). Valid contract rows
-    and valid traffic only. Per campaign: impressions, clicks, spend; per channel:
-    impressions, spend; per advertiser: conversions, revenue."""
+    - `window`: counters of a 10-second event-time window (window_start in epoch seconds)
+      per campaign (impressions, clicks, spend), channel (impressions, spend) and
+      advertiser (conversions, revenue); valid contract rows and valid traffic only;
+    - `late`: the same for events past LIVE_LATENESS, per event date (no window);
+    - `latency`: valid rows per LATENCY_BUCKET_MS of arrival (bucket in window_start);
+    - `dead_letter`: per event type, the lines that failed the contract; `dead_line`: each
+      of them (key topic/partition/offset, field the dead-letter record as JSON)."""
     imp = F.col("event_type") == "impression"
     clk = F.col("event_type") == "click"
     conv = F.col("event_type") == "conversion"
-    zero = F.lit(0)
-    measures = F.array(
-        _measure("campaign", "campaign_id", "impressions", imp.cast("int")),
-        _measure("campaign", "campaign_id", "clicks", clk.cast("int")),
-        _measure(
-            "campaign", "campaign_id", "spend_micros", F.when(imp, F.col("cost_micros")).otherwise(zero)
-        ),
-        _measure("channel", "channel", "impressions", imp.cast("int")),
-        _measure("channel", "channel", "spend_micros", F.when(imp, F.col("cost_micros")).otherwise(zero)),
-        _measure("advertiser", "advertiser_id", "conversions", conv.cast("int")),
-        _measure(
-            "advertiser",
-            "advertiser_id",
-            "revenue_micros",
-            F.when(conv, F.col("value_micros")).otherwise(zero),
-        ),
-    )
+    ok = F.col("_reason").isNull()
+    counted = ok & is_valid_traffic()
     live = is_live()
-    window_start = F.floor(F.unix_seconds("event_ts") / WINDOW_SECONDS) * WINDOW_SECONDS
-    rows = events.where(F.col("_reason").isNull() & is_valid_traffic()).select(
-        F.when(live, F.lit(WINDOW)).otherwise(F.lit(LATE)).alias("kind"),
-        F.when(live, window_start).cast("bigint").alias("window_start"),
-        F.date_format("event_ts", "yyyy-MM-dd").alias("day"),
-        F.explode(measures).alias("m"),
-    )
-    return (
-        rows.where(F.col("m.key").isNotNull() & (F.col("m.value") != 0))
-        .groupBy("kind", "window_start", "day", "m.scope", "m.key", "m.field")
-        .agg(F.sum("m.value").cast("bigint").alias("value"))
-    )
+    kind = F.when(live, F.lit(WINDOW)).otherwise(F.lit(LATE))
+    ws = F.when(live, F.floor(F.unix_seconds("event_ts") / WINDOW_SECONDS) * WINDOW_SECONDS)
+    day = F.date_format("event_ts", "yyyy-MM-dd")
+    one = F.lit(1)
 
+    def counter(scope: str, key: str, field: str, value: Column) -> Column:
+        return _row(kind, ws, day, scope, F.col(key), field, value)
 
-def batch_summary(events: DataFrame) -> DataFrame:
-    """The rest of what a micro-batch reports, in the same shape as counter_increments so
-    that one job collects both: contract failures (kind `dead_letter`, per event type) and
-    arrivals per LATENCY_BUCKET_MS of kafka_ts (kind `latency`, bucket in window_start)."""
+    # Only the counters an event type feeds: fewer rows to sum.
+    counters = (
+        F.when(
+            imp,
+            F.array(
+                counter("campaign", "campaign_id", "impressions", one),
+                counter("campaign", "campaign_id", "spend_micros", F.col("cost_micros")),
+                counter("channel", "channel", "impressions", one),
+                counter("channel", "channel", "spend_micros", F.col("cost_micros")),
+            ),
+        )
+        .when(clk, F.array(counter("campaign", "campaign_id", "clicks", one)))
+        .when(
+            conv,
+            F.array(
+                counter("advertiser", "advertiser_id", "conversions", one),
+                counter("advertiser", "advertiser_id", "revenue_micros", F.col("value_micros")),
+            ),
+        )
+    )
     bucket = F.floor(F.unix_millis("kafka_ts") / LATENCY_BUCKET_MS) * LATENCY_BUCKET_MS
-    dead = events.where(F.col("_reason").isNotNull()).groupBy("event_type").count()
-    dead = dead.select(
-        F.lit(DEAD).alias("kind"),
-        F.lit(None).cast("bigint").alias("window_start"),
-        F.lit(None).cast("string").alias("day"),
-        F.lit("event_type").alias("scope"),
-        F.col("event_type").alias("key"),
-        F.lit("lines").alias("field"),
-        F.col("count").alias("value"),
+    latency = F.array(_row(LATENCY, bucket, None, "all", F.lit("all"), "events", one))
+    dead = F.array(
+        _row(DEAD, None, None, "event_type", F.col("event_type"), "lines", one),
+        _row(
+            DEAD_LINE,
+            None,
+            None,
+            "line",
+            F.concat_ws("/", "topic", "partition", "offset"),
+            _dead_record(),
+            one,
+        ),
     )
-    arrivals = events.where(F.col("_reason").isNull()).groupBy(bucket.alias("b")).count()
-    arrivals = arrivals.select(
-        F.lit(LATENCY).alias("kind"),
-        F.col("b").cast("bigint").alias("window_start"),
-        F.lit(None).cast("string").alias("day"),
-        F.lit("all").alias("scope"),
-        F.lit("all").alias("key"),
-        F.lit("events").alias("field"),
-        F.col("count").alias("value"),
-    )
-    return dead.unionByName(arrivals)
-
-
-def dead_letters(events: DataFrame) -> DataFrame:
-    """Lines that failed the contract, as dead-letter records: keyed by where they were
-    read (topic/partition/offset, so a consumer can drop the copy a replayed batch sends
-    again), the value a JSON object with the reason and the line as it came."""
-    bad = events.where(F.col("_reason").isNotNull())
-    return bad.select(
-        F.concat_ws("/", "topic", "partition", "offset").alias("key"),
-        F.to_json(
-            F.struct(
-                "topic",
-                "partition",
-                "offset",
-                F.date_format("kafka_ts", "yyyy-MM-dd'T'HH:mm:ss.SSSSSSX").alias("kafka_ts"),
-                F.col("_reason").alias("reason"),
-                F.col("value").alias("line"),
+    empty = F.array().cast(f"array<struct<{_ROW_TYPE}>>")
+    rows = events.select(
+        F.explode(
+            F.concat(
+                F.when(counted, F.coalesce(counters, empty)).otherwise(empty),
+                F.when(ok, latency).otherwise(empty),
+                F.when(~ok, dead).otherwise(empty),
             )
-        ).alias("value"),
+        ).alias("r")
+    ).select("r.*")
+    return rows.where(F.col("key").isNotNull() & (F.col("value") != 0))
+
+
+def summed(rows: DataFrame) -> DataFrame:
+    """report_rows summed per (kind, window_start, day, scope, key, field): a micro-batch's
+    report, small enough to collect."""
+    return rows.groupBy(*REPORT_KEY).agg(F.sum("value").cast("bigint").alias("value"))
+
+
+def batch_rows(events: DataFrame) -> DataFrame:
+    """The report of a static frame of parsed events (tests, a replay)."""
+    return summed(report_rows(events))
+
+
+def _dead_record() -> Column:
+    """The dead-letter record of a line: where it was read, why it failed, the line."""
+    return F.to_json(
+        F.struct(
+            "topic",
+            "partition",
+            "offset",
+            F.date_format("kafka_ts", "yyyy-MM-dd'T'HH:mm:ss.SSSSSSX").alias("kafka_ts"),
+            F.col("_reason").alias("reason"),
+            F.col("value").alias("line"),
+        )
     )

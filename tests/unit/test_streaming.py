@@ -9,12 +9,11 @@ from spark_jobs.stream_layout import LIVE_LATENESS, WINDOW_SECONDS, topic
 from spark_jobs.stream_sink import redis_ops
 from spark_jobs.streaming import (
     DEAD,
+    DEAD_LINE,
     LATE,
     LATENCY,
     WINDOW,
-    batch_summary,
-    counter_increments,
-    dead_letters,
+    batch_rows,
     deduplicated,
     kafka_lines,
     parse_events,
@@ -60,7 +59,7 @@ def _records(spark, events: list[tuple[dict | str, str, datetime]]):
 
 
 def _events(spark, events):
-    return parse_events(deduplicated(kafka_lines(_records(spark, events))))
+    return deduplicated(parse_events(kafka_lines(_records(spark, events))))
 
 
 def test_increments_equal_counts_computed_in_python(spark):
@@ -82,10 +81,11 @@ def test_increments_equal_counts_computed_in_python(spark):
         (_conv(1, 5_000_000, T0 + timedelta(seconds=5)), "conversion", T0 + timedelta(seconds=6)),
         ('{"event_type": "click", "event_id": "broken', "click", T0 + timedelta(seconds=6)),
     ]
-    rows = counter_increments(_events(spark, sent)).collect()
-    got = {
-        (r["kind"], r["window_start"], r["day"], r["scope"], r["key"], r["field"]): r["value"] for r in rows
-    }
+    rows = batch_rows(_events(spark, sent)).collect()
+    got = {tuple(r)[:6]: r["value"] for r in rows if r["kind"] in (WINDOW, LATE)}
+    assert {(r["kind"], r["key"]): r["value"] for r in rows if r["kind"] == DEAD} == {(DEAD, "click"): 1}
+    # Every valid line is in the latency (6 impressions, 2 clicks, 1 conversion; not the resend).
+    assert sum(r["value"] for r in rows if r["kind"] == LATENCY) == 9
 
     # Independently: window start = event second floored to 10 s.
     def ws(t: datetime) -> int:
@@ -107,20 +107,21 @@ def test_increments_equal_counts_computed_in_python(spark):
     assert got == dict(want)
 
 
-def test_dead_letters_and_latency_summary(spark):
+def test_dead_letters_name_their_line_and_reason(spark):
     good = _click(1, "c1", T0)
     bad = {**good, "event_id": "e2", "is_test": "maybe"}
     events = _events(spark, [(good, "click", T0), (bad, "click", T0), ("not json", "impression", T0)])
-    summary = {(r["kind"], r["key"]): r["value"] for r in batch_summary(events).collect()}
-    assert summary == {
+    rows = batch_rows(events).collect()
+    assert {(r["kind"], r["key"]): r["value"] for r in rows if r["kind"] in (DEAD, LATENCY)} == {
         (DEAD, "click"): 1,
         (DEAD, "impression"): 1,
         (LATENCY, "all"): 1,
     }
-    letters = sorted(dead_letters(events).collect(), key=lambda r: r["key"])
+    letters = sorted((r for r in rows if r["kind"] == DEAD_LINE), key=lambda r: r["key"])
     assert [r["key"] for r in letters] == [f"{topic('click')}/0/1", f"{topic('impression')}/0/2"]
-    body = json.loads(letters[0]["value"])
+    body = json.loads(letters[0]["field"])
     assert body["reason"] == "bad_type:is_test" and json.loads(body["line"])["is_test"] == "maybe"
+    assert json.loads(letters[1]["field"])["reason"] == "malformed_json"
 
 
 def test_redis_ops_cover_windows_days_late_and_latency():
