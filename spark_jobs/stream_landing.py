@@ -47,6 +47,7 @@ class LandingReport:
     batches: int = 0
     files: int = 0
     lines: dict[str, int] = field(default_factory=dict)  # per event type
+    records_read: int = 0  # from Kafka, per the query's progress: every one must be landed
 
 
 class LandingSink:
@@ -119,4 +120,5 @@ def land(spark: SparkSession, bootstrap: str, lake: Lake, checkpoint: str) -> La
         .start()
     )
     query.awaitTermination()
+    sink.report.records_read = sum(p["numInputRows"] for p in query.recentProgress)
     return sink.report

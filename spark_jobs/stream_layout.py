@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from spark_jobs.contracts import EVENT_TYPES
 
+REALTIME = "realtime"  # the Dagster group of the real-time path's assets
 TOPIC_PREFIX = "adlake.events."
 DEAD_LETTER_TOPIC = "adlake.dead_letter"
 # Two cores here: four partitions let two tasks read while the broker keeps order per key.

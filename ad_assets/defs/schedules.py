@@ -26,6 +26,7 @@ from ad_assets.resources import LakeResource
 from ad_assets.settings import Settings
 from spark_jobs.contracts import EVENT_TYPES
 from spark_jobs.erasure import PRIVACY
+from spark_jobs.stream_layout import REALTIME
 
 LAKEHOUSE_JOB = "lakehouse_daily"
 REPROCESS_JOB = "reprocess_landed"
@@ -48,8 +49,11 @@ def build_jobs(partitions: PartitionsDefinition, freshness_checks: Sequence[Asse
     Neither runs `freshness_checks`: freshness is judged on a clock (their sensor), not by
     the runs themselves."""
     # The erasure log is written by its own job, for one request (ad_assets/defs/erasure.py).
+    # The real-time group needs Kafka and Redis: its own jobs (ad_assets/defs/realtime.py).
     everything = (
-        AssetSelection.all() - AssetSelection.checks(*freshness_checks) - AssetSelection.groups(PRIVACY)
+        AssetSelection.all()
+        - AssetSelection.checks(*freshness_checks)
+        - AssetSelection.groups(PRIVACY, REALTIME)
     )
     lakehouse = define_asset_job(
         LAKEHOUSE_JOB,
@@ -75,7 +79,8 @@ def build_jobs(partitions: PartitionsDefinition, freshness_checks: Sequence[Asse
             # the quality mart: the gold checks record their results in the lake
             | AssetSelection.assets("quality_check_results").downstream(include_self=False)
         )
-        - AssetSelection.checks(*freshness_checks),
+        - AssetSelection.checks(*freshness_checks)
+        - AssetSelection.groups(REALTIME),
         partitions_def=partitions,
         description="gold -> evaluation -> marts from silver as it is (after a change of attribution "
         "windows, docs/attribution.md).",

@@ -7,7 +7,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from spark_jobs.stream_layout import DRIVER_KEY, INCOMPLETE_KEY, PROGRESS_KEY
+from spark_jobs.stream_layout import (
+    DRIVER_KEY,
+    INCOMPLETE_KEY,
+    PROGRESS_KEY,
+    day_index_key,
+    day_key,
+    late_key,
+)
 
 
 @dataclass(frozen=True)
@@ -40,3 +47,24 @@ def counters_status(redis_url: str) -> CountersStatus:
         driver_pid=int(driver["pid"]) if "pid" in driver else None,
         incomplete=client.hgetall(INCOMPLETE_KEY),
     )
+
+
+def day_totals(redis_url: str, day: str, scope: str = "campaign") -> tuple[dict, dict]:
+    """(live, late) totals of one event date per key of `scope`: key -> field -> value."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=10, decode_responses=True)
+    keys = sorted(client.smembers(day_index_key(day)))
+    pipe = client.pipeline(transaction=False)
+    for k in keys:
+        pipe.hgetall(k)
+    live: dict[str, dict[str, int]] = {}
+    late: dict[str, dict[str, int]] = {}
+    for k, h in zip(keys, pipe.execute(), strict=True):
+        prefix_live, prefix_late = day_key(day, scope, ""), late_key(day, scope, "")
+        target, name = (
+            (live, k[len(prefix_live) :]) if k.startswith(prefix_live) else (late, k[len(prefix_late) :])
+        )
+        if k.startswith((prefix_live, prefix_late)):
+            target[name] = {f: int(v) for f, v in h.items()}
+    return live, late

@@ -22,6 +22,7 @@ from ad_assets.defs.quality import build_freshness_checks
 from ad_assets.settings import load_settings
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.gold_tables import DAILY, GOLD_TABLES, ROLLUPS
+from spark_jobs.stream_layout import REALTIME
 from tests.integration.helpers import audience_tables, gold_tables, marts
 
 SETTINGS = load_settings()
@@ -66,6 +67,7 @@ def test_each_domain_module_contributes_its_own_definitions():
         "quality",
         "privacy",
         "erasure",
+        "realtime",
         "schedules",
     }
 
@@ -101,6 +103,13 @@ def test_definitions_load_with_expected_lineage():
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert {groups[k] for k in groups if k.startswith("gold_")} == {"gold"}
     assert groups["raw_logs"] == "raw" and groups["bronze_quarantine"] == "bronze"
+    # The real-time path: the landing stands alone (Kafka is its source), the
+    # reconciliation reads gold.
+    assert parents["raw_stream_landing"] == set() and parents["stream_counters"] == set()
+    assert parents["stream_reconciliation"] == {"gold_campaign_daily"}
+    assert {groups[k] for k in ("raw_stream_landing", "stream_counters", "stream_reconciliation")} == {
+        REALTIME
+    }
 
 
 def groups_of(graph) -> dict[AssetKey, str | None]:
@@ -171,6 +180,18 @@ def test_the_erasure_job_is_apart_from_the_partitioned_jobs():
     assert defs.resolve_asset_graph().get(ERASURE_LOG_KEY).group_name == "privacy"
     for job in ("lakehouse_daily", "reprocess_landed", "gold_onwards"):
         assert ERASURE_LOG_KEY not in defs.resolve_job_def(job).asset_layer.selected_asset_keys, job
+
+
+def test_the_realtime_jobs_are_apart_from_the_daily_ones():
+    """The real-time assets need Kafka and Redis: no daily run selects them."""
+    realtime = {k for k, g in groups_of(defs.resolve_asset_graph()).items() if g == REALTIME}
+    assert defs.resolve_job_def("land_stream").asset_layer.selected_asset_keys == {
+        AssetKey("raw_stream_landing")
+    }
+    reconcile = defs.resolve_job_def("reconcile_stream").asset_layer
+    assert reconcile.selected_asset_keys == {AssetKey("stream_reconciliation")}
+    for job in ("lakehouse_daily", "reprocess_landed", "gold_onwards"):
+        assert not realtime & defs.resolve_job_def(job).asset_layer.selected_asset_keys, job
 
 
 def test_the_instance_admits_one_step_at_a_time_per_pool(tmp_path):
