@@ -116,8 +116,12 @@ def test_kpi_overview_has_day_over_day_changes(built):
 
 
 def test_dbt_tests_ran_as_asset_checks(built):
-    result = run_assets(built["resources"], END, END, built["instance"], assets=[marts])
-    evaluations = result.get_asset_check_evaluations()
+    # The shared run (conftest `lakehouse`) built the marts with `dbt build`, so its result
+    # already holds every dbt test as an asset check of the marts step: the same proof as a
+    # marts-only rerun of END, without the extra dbt run (~20 s).
+    evaluations = [
+        e for e in built["result"].get_asset_check_evaluations() if e.asset_check_key in marts.check_keys
+    ]
     checked = {e.asset_key.to_user_string() for e in evaluations}
     assert {k.to_user_string() for k in mart_keys().values()} <= checked
     assert all(e.passed for e in evaluations), [e.asset_check_key for e in evaluations if not e.passed]
