@@ -11,14 +11,16 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import pytest
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, Failure
 from deltalake import DeltaTable
 
 from ad_assets.definitions import build_resources
+from ad_assets.lib import outages
 from ad_assets.lib.outages import STORAGE_RETRY
 from ad_assets.resources import LakeResource, LogSourceResource, PseudonymKeyResource, SparkResource
 from ad_assets.settings import Settings, load_settings
@@ -118,12 +120,31 @@ def test_an_object_store_outage_fails_clearly_is_retried_and_leaves_no_partial_t
         run_assets(resources, DAY, DAY, instance, assets=SPARK_LAYERS)
         before, versions = _gold_and_counts(lake), _versions(lake)
 
-        # The store goes down as silver starts and comes back ~20 s later; silver fails
-        # against it and Dagster retries it with backoff (10 s, then 20 s).
+        # The store goes down as silver starts and comes back once silver has failed against
+        # it; Dagster retries silver after its first pause (10 s). The store used to come back
+        # on a 20 s timer, which made the first retry fail too and added the second pause
+        # (30 s): the same proof (a clear, retried failure, then no partial table) a pause
+        # later. Restarting on the failure itself also no longer depends on how long the
+        # first try takes to fail. (~30 s saved)
         server.stop()
-        threading.Timer(20, server.start).start()
+        restart = threading.Thread(target=server.start)
+        real_outages_retried = outages.outages_retried
+
+        @contextmanager
+        def back_after_the_first_failure(the_lake):
+            try:
+                with real_outages_retried(the_lake):  # the step's own handling, unchanged
+                    yield
+            except Failure as failure:
+                if failure.allow_retries and restart.ident is None:
+                    restart.start()
+                raise
+
+        monkeypatch.setattr(outages, "outages_retried", back_after_the_first_failure)
         t = time.time()
         result = run_assets(resources, DAY, DAY, instance, assets=[silver_tables, gold_tables])
+        if restart.ident is not None:
+            restart.join()
         assert time.time() - t >= STORAGE_RETRY.delay
         retried = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
         failures = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
