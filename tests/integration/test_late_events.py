@@ -2,6 +2,9 @@
 correct that date's metrics, without double counting resends."""
 
 from datetime import date
+from pathlib import Path
+
+import pytest
 
 from spark_jobs.attribution_windows import DEFAULT_WINDOWS, AttributionWindows, TouchWindow
 from spark_jobs.lake import Lake
@@ -52,60 +55,17 @@ def _process(spark, lake: Lake, day: date, windows: AttributionWindows = DEFAULT
     run_gold(spark, lake, w, windows)
 
 
-def test_late_events_correct_their_event_date(spark, tmp_path):
-    lake = Lake(str(tmp_path))
-    # Arrival 2026-11-02: three impressions, one click; the click of impression 3 arrives
-    # before its impression (which is late).
-    land(
-        tmp_path,
-        "impression",
-        "2026-11-02",
-        10,
-        jsonl_gz([_imp("1", "2026-11-02T09:00:00.000000Z"), _imp("2", "2026-11-02T09:30:00.000000Z")]),
-    )
-    land(
-        tmp_path,
-        "click",
-        "2026-11-02",
-        10,
-        jsonl_gz(
-            [_click("1", "2026-11-02T09:00:30.000000Z", "1"), _click("3", "2026-11-02T09:50:00.000000Z", "3")]
-        ),
-    )
-    _process(spark, lake, date(2026, 11, 2))
-    assert _gold(spark, lake) == {("2026-11-02", "cmp-1"): (2, 1)}
-
-    # Arrival 2026-11-04, two days later: impression 3 (event date 11-02), a late click on
-    # impression 2, a resend of click 1, and a fresh impression dated 11-04.
-    land(
-        tmp_path,
-        "impression",
-        "2026-11-04",
-        8,
-        jsonl_gz([_imp("3", "2026-11-02T09:45:00.000000Z"), _imp("4", "2026-11-04T07:00:00.000000Z")]),
-    )
-    land(
-        tmp_path,
-        "click",
-        "2026-11-04",
-        8,
-        jsonl_gz(
-            [_click("2", "2026-11-02T09:31:00.000000Z", "2"), _click("1", "2026-11-02T09:00:30.000000Z", "1")]
-        ),
-    )
-    _process(spark, lake, date(2026, 11, 4))
-    assert _gold(spark, lake) == {("2026-11-02", "cmp-1"): (3, 3), ("2026-11-04", "cmp-1"): (1, 0)}
-
-    clicks = spark.read.format("delta").load(lake.table("silver", "clicks"))
-    assert clicks.count() == 3
-    assert clicks.where("impression_found AND is_valid").count() == 3
-    # The resent click keeps its first arrival.
-    (first,) = clicks.where("event_id = 'ev-clk-1'").collect()
-    assert first["arrival_date"] == date(2026, 11, 2)
-
-    # Rerunning the late day changes nothing.
-    _process(spark, lake, date(2026, 11, 4))
-    assert _gold(spark, lake) == {("2026-11-02", "cmp-1"): (3, 3), ("2026-11-04", "cmp-1"): (1, 0)}
+# The first two tests read one lake, built by the `late_lake` fixture below: each adds its
+# own events (its campaigns, users, ids and file names are its own, so neither touches the
+# other's metrics or attribution: touches join orders on the user) and the two arrival
+# dates, the late day's rerun included, are processed once for both. Separately they
+# processed the same three arrivals twice (~60 s). Each test reads back only its own rows,
+# and the tables hold nothing else (asserted).
+DATE_CAMPAIGNS = {"cmp-1"}  # test_late_events_correct_their_event_date
+ORDER_CAMPAIGNS = {"cmp-display", "cmp-search"}  # test_a_late_click_and_a_late_conversion_...
+DATE_CLICKS = {"ev-clk-1", "ev-clk-2", "ev-clk-3"}
+BUYER = "u9"  # the attribution test's one user: none of the other test's impressions or clicks
+ORDER_FILES = "part-orders.jsonl.gz"  # the attribution test's raw files, beside the other's
 
 
 def _conv(order: str, ts: str, user: str, value: int) -> dict:
@@ -128,61 +88,163 @@ def _credits(spark, lake: Lake, model: str) -> dict:
     return {(r["order_id"], r["campaign_id"]): r["credit"] for r in rows.collect()}
 
 
-def test_a_late_click_and_a_late_conversion_correct_attribution_when_their_day_is_rerun(spark, tmp_path):
-    lake = Lake(str(tmp_path))
-    display = {
-        **_imp("a", "2026-11-02T09:00:00.000000Z", "cmp-display"),
-        "user_id": "u1",
-        "channel": "display",
-    }
-    search = {**_imp("b", "2026-11-02T10:00:00.000000Z", "cmp-search"), "user_id": "u1", "channel": "search"}
-    land(tmp_path, "impression", "2026-11-02", 10, jsonl_gz([display, search]))
+def _land_first_arrivals(root: Path) -> None:
+    # Dates: arrival 2026-11-02: three impressions, one click; the click of impression 3
+    # arrives before its impression (which is late).
     land(
-        tmp_path,
+        root,
+        "impression",
+        "2026-11-02",
+        10,
+        jsonl_gz([_imp("1", "2026-11-02T09:00:00.000000Z"), _imp("2", "2026-11-02T09:30:00.000000Z")]),
+    )
+    land(
+        root,
         "click",
         "2026-11-02",
         10,
-        jsonl_gz([{**_click("a", "2026-11-02T09:01:00.000000Z", "a"), "user_id": "u1"}]),
+        jsonl_gz(
+            [_click("1", "2026-11-02T09:00:30.000000Z", "1"), _click("3", "2026-11-02T09:50:00.000000Z", "3")]
+        ),
+    )
+    # Orders: a display ad, clicked, and a search ad, not clicked yet; an order at noon.
+    display = {
+        **_imp("a", "2026-11-02T09:00:00.000000Z", "cmp-display"),
+        "user_id": BUYER,
+        "channel": "display",
+    }
+    search = {**_imp("b", "2026-11-02T10:00:00.000000Z", "cmp-search"), "user_id": BUYER, "channel": "search"}
+    land(root, "impression", "2026-11-02", 10, jsonl_gz([display, search]), name=ORDER_FILES)
+    land(
+        root,
+        "click",
+        "2026-11-02",
+        10,
+        jsonl_gz([{**_click("a", "2026-11-02T09:01:00.000000Z", "a"), "user_id": BUYER}]),
+        name=ORDER_FILES,
     )
     land(
-        tmp_path,
+        root,
         "conversion",
         "2026-11-02",
         12,
-        jsonl_gz([_conv("o1", "2026-11-02T12:00:00.000000Z", "u1", 60)]),
+        jsonl_gz([_conv("o1", "2026-11-02T12:00:00.000000Z", BUYER, 60)]),
+        name=ORDER_FILES,
     )
-    _process(spark, lake, date(2026, 11, 2))
-    assert _credits(spark, lake, "last_click") == {("o1", "cmp-display"): 1.0}
 
-    # Two days later: the click on the search ad (10:01 on 11-02, before o1) and a second
-    # order of the same user that evening, both dated 11-02.
-    late_click = {**_click("b", "2026-11-02T10:01:00.000000Z", "b"), "user_id": "u1"}
-    land(tmp_path, "click", "2026-11-04", 8, jsonl_gz([late_click]))
+
+def _land_late_arrivals(root: Path) -> None:
+    # Dates: arrival 2026-11-04, two days later: impression 3 (event date 11-02), a late
+    # click on impression 2, a resend of click 1, and a fresh impression dated 11-04.
     land(
-        tmp_path,
+        root,
+        "impression",
+        "2026-11-04",
+        8,
+        jsonl_gz([_imp("3", "2026-11-02T09:45:00.000000Z"), _imp("4", "2026-11-04T07:00:00.000000Z")]),
+    )
+    land(
+        root,
+        "click",
+        "2026-11-04",
+        8,
+        jsonl_gz(
+            [_click("2", "2026-11-02T09:31:00.000000Z", "2"), _click("1", "2026-11-02T09:00:30.000000Z", "1")]
+        ),
+    )
+    # Orders, two days later: the click on the search ad (10:01 on 11-02, before o1) and a
+    # second order of the same user that evening, both dated 11-02.
+    late_click = {**_click("b", "2026-11-02T10:01:00.000000Z", "b"), "user_id": BUYER}
+    land(root, "click", "2026-11-04", 8, jsonl_gz([late_click]), name=ORDER_FILES)
+    land(
+        root,
         "conversion",
         "2026-11-04",
         8,
-        jsonl_gz([_conv("o2", "2026-11-02T18:00:00.000000Z", "u1", 40)]),
+        jsonl_gz([_conv("o2", "2026-11-02T18:00:00.000000Z", BUYER, 40)]),
+        name=ORDER_FILES,
     )
+
+
+@pytest.fixture(scope="module")
+def late_lake(spark, tmp_path_factory) -> dict:
+    """Both tests' arrivals processed in order, and what each reads after each step: the
+    first arrival date, then the late one, then the late one again."""
+    root = tmp_path_factory.mktemp("late")
+    lake = Lake(str(root))
+    _land_first_arrivals(root)
+    _process(spark, lake, date(2026, 11, 2))
+    first = {"gold": _gold(spark, lake), "last_click": _credits(spark, lake, "last_click")}
+    _land_late_arrivals(root)
     _process(spark, lake, date(2026, 11, 4))
+    clicks = spark.read.format("delta").load(lake.table("silver", "clicks")).collect()
+    daily = spark.read.format("delta").load(lake.table("gold", "campaign_daily")).collect()
+    late = {
+        "gold": _gold(spark, lake),
+        "clicks": [
+            (r["event_id"], r["impression_found"] and r["is_valid"], r["arrival_date"]) for r in clicks
+        ],
+        "credits": {m: _credits(spark, lake, m) for m in ("last_click", "first_click", "linear")},
+        "daily": [(r["campaign_id"], r["conversions"], r["revenue_micros"]) for r in daily],
+    }
+    # Rerunning the late day.
+    _process(spark, lake, date(2026, 11, 4))
+    rerun = {"gold": _gold(spark, lake), "last_click": _credits(spark, lake, "last_click")}
+    return {"first": first, "late": late, "rerun": rerun}
+
+
+def _of(gold: dict, campaigns: set[str]) -> dict:
+    return {k: v for k, v in gold.items() if k[1] in campaigns}
+
+
+def test_late_events_correct_their_event_date(late_lake):
+    first, late, rerun = late_lake["first"], late_lake["late"], late_lake["rerun"]
+    for seen in (first, late, rerun):  # the two tests' campaigns, nothing else
+        assert {c for _, c in seen["gold"]} == DATE_CAMPAIGNS | ORDER_CAMPAIGNS
+    assert _of(first["gold"], DATE_CAMPAIGNS) == {("2026-11-02", "cmp-1"): (2, 1)}
+
+    # After the arrival of 2026-11-04 (see _land_late_arrivals).
+    assert _of(late["gold"], DATE_CAMPAIGNS) == {
+        ("2026-11-02", "cmp-1"): (3, 3),
+        ("2026-11-04", "cmp-1"): (1, 0),
+    }
+
+    clicks = [c for c in late["clicks"] if c[0] in DATE_CLICKS]
+    assert len(clicks) == 3 and len(late["clicks"]) == 3 + 2  # and the other test's two
+    assert all(found_and_valid for _, found_and_valid, _ in clicks)
+    # The resent click keeps its first arrival.
+    (first_click,) = [c for c in clicks if c[0] == "ev-clk-1"]
+    assert first_click[2] == date(2026, 11, 2)
+
+    # Rerunning the late day changes nothing.
+    assert _of(rerun["gold"], DATE_CAMPAIGNS) == {
+        ("2026-11-02", "cmp-1"): (3, 3),
+        ("2026-11-04", "cmp-1"): (1, 0),
+    }
+
+
+def test_a_late_click_and_a_late_conversion_correct_attribution_when_their_day_is_rerun(late_lake):
+    # Only this test's user orders: the credits are all its own.
+    first, late, rerun = late_lake["first"], late_lake["late"], late_lake["rerun"]
+    assert first["last_click"] == {("o1", "cmp-display"): 1.0}
+
+    # After the late click on the search ad and the second order (see _land_late_arrivals).
     both = {
         ("o1", "cmp-display"): 0.0,
         ("o1", "cmp-search"): 1.0,
         ("o2", "cmp-display"): 0.0,
         ("o2", "cmp-search"): 1.0,
     }
-    assert _credits(spark, lake, "last_click") == both
-    assert _credits(spark, lake, "first_click") == {k: 1.0 - v for k, v in both.items()}
-    assert _credits(spark, lake, "linear") == dict.fromkeys(both, 0.5)
-    daily = spark.read.format("delta").load(lake.table("gold", "campaign_daily")).collect()
-    assert {r["campaign_id"]: (r["conversions"], r["revenue_micros"]) for r in daily} == {
+    assert late["credits"]["last_click"] == both
+    assert late["credits"]["first_click"] == {k: 1.0 - v for k, v in both.items()}
+    assert late["credits"]["linear"] == dict.fromkeys(both, 0.5)
+    assert {c: (n, v) for c, n, v in late["daily"] if c in ORDER_CAMPAIGNS} == {
         "cmp-display": (0, 0),
         "cmp-search": (2, 100),
     }
+    assert not any(n or v for c, n, v in late["daily"] if c not in ORDER_CAMPAIGNS)  # no other orders
     # Rerunning changes nothing.
-    _process(spark, lake, date(2026, 11, 4))
-    assert _credits(spark, lake, "last_click") == both
+    assert rerun["last_click"] == both
 
 
 def test_windows_longer_than_the_default_read_enough_history_and_clicked_impressions_are_no_views(
