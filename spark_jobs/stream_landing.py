@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 import pyarrow.fs as pafs
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -58,6 +59,14 @@ class LandingSink:
         self.report = LandingReport()
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        # Read from Kafka once: counted, then written from the cache.
+        batch.persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            self._land(batch, batch_id)
+        finally:
+            batch.unpersist()
+
+    def _land(self, batch: DataFrame, batch_id: int) -> None:
         counts = {r["event_type"]: r["count"] for r in batch.groupBy("event_type").count().collect()}
         if not counts:
             return

@@ -79,13 +79,13 @@ def percentiles(histogram: dict[int, int]) -> dict[str, float]:
 
 
 def committed_offsets(checkpoint: Path) -> dict[str, dict[str, int]]:
-    """The offsets the counters query has read up to (its checkpoint's latest offset log)."""
-    folder = checkpoint / "offsets"
-    logs = sorted((p for p in folder.glob("[0-9]*") if p.name.isdigit()), key=lambda p: int(p.name))
-    if not logs:
+    """The offsets up to which the counters query has finished (the newest batch with a
+    commit file: its increments are in Redis)."""
+    done = [int(p.name) for p in (checkpoint / "commits").glob("[0-9]*") if p.name.isdigit()]
+    if not done:
         return {}
     # Version line, metadata line, then one line per source: {topic: {partition: offset}}.
-    return json.loads(logs[-1].read_text().splitlines()[2])
+    return json.loads((checkpoint / "offsets" / str(max(done))).read_text().splitlines()[2])
 
 
 def lag(bootstrap: str, checkpoint: Path) -> int:
