@@ -108,6 +108,7 @@ def test_an_object_store_outage_fails_clearly_is_retried_and_leaves_no_partial_t
     server = MinioServer(Path(tempfile.mkdtemp(prefix="adlake-outage-")), bucket="adlake-outage")
     server.start()
     m = server.info
+    restart = threading.Thread(target=server.start)  # brings the store back, see below
     try:
         resources = {
             "lake": LakeResource(
@@ -132,7 +133,6 @@ def test_an_object_store_outage_fails_clearly_is_retried_and_leaves_no_partial_t
         # later. Restarting on the failure itself also no longer depends on how long the
         # first try takes to fail. (~30 s saved)
         server.stop()
-        restart = threading.Thread(target=server.start)
         real_outages_retried = outages.outages_retried
 
         @contextmanager
@@ -148,8 +148,6 @@ def test_an_object_store_outage_fails_clearly_is_retried_and_leaves_no_partial_t
         monkeypatch.setattr(outages, "outages_retried", back_after_the_first_failure)
         t = time.time()
         result = run_assets(resources, DAY, DAY, instance, assets=[silver_tables, gold_tables])
-        if restart.ident is not None:
-            restart.join()
         assert time.time() - t >= STORAGE_RETRY.delay
         retried = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
         failures = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
@@ -163,6 +161,8 @@ def test_an_object_store_outage_fails_clearly_is_retried_and_leaves_no_partial_t
             rewritten = table.startswith(("silver_", "gold_"))
             assert version - versions[table] in ((0, 1) if rewritten else (0,)), table
     finally:
+        if restart.ident is not None:
+            restart.join()
         server.stop()
 
 
