@@ -414,6 +414,14 @@ def _print_counters_status(s: Settings) -> int:
     return 0
 
 
+def cmd_collector(a: argparse.Namespace) -> int:
+    """The HTTP collector (serving/collector.py) on 127.0.0.1, producing to the settings' Kafka."""
+    from serving.collector import serve_collector
+
+    serve_collector("127.0.0.1", a.port, load_settings().kafka_bootstrap)
+    return 0
+
+
 def cmd_stream_demo(a: argparse.Namespace) -> int:
     from ad_assets.realtime.demo import as_json, run_demo
 
@@ -499,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
     dm.add_argument("--seconds", type=float, default=60)
     dm.add_argument("--json", action="store_true", help="the summary as one JSON object")
     dm.set_defaults(fn=cmd_stream_demo)
+    co = sub.add_parser("collector", help="the HTTP collector ad servers post events to (127.0.0.1)")
+    co.add_argument("--port", type=int, default=8088)
+    co.set_defaults(fn=cmd_collector)
     a = p.parse_args(argv)
     return a.fn(a)
 

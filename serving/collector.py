@@ -99,7 +99,7 @@ class BodyError(Exception):
 @dataclass(frozen=True)
 class Event:
     line: int
-    raw: bytes  # as posted: produced without re-serialising
+    raw: bytes  # as posted (on one line, see one_line): produced without re-serialising
 
 
 # --- reading a body -----------------------------------------------------------------------
@@ -131,6 +131,33 @@ def split_events(body: bytes, media: str, max_events: int = MAX_EVENTS) -> list[
 _ARRAY_DECODER = json.JSONDecoder(strict=False)  # raw control characters: line_problems' call
 
 
+def one_line(raw: bytes) -> bytes:
+    """A JSON text on one line, the same value: line breaks between tokens dropped, those
+    inside a string escaped (\\n, \\r). The raw layout is one event per line: an event posted
+    pretty-printed would otherwise land as several broken lines."""
+    if b"\n" not in raw and b"\r" not in raw:
+        return raw
+    out = bytearray()
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+            elif byte in (0x0A, 0x0D):
+                out += b"\\n" if byte == 0x0A else b"\\r"
+                continue
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x0A, 0x0D):
+            continue
+        out.append(byte)
+    return bytes(out)
+
+
 def _json_events(body: bytes) -> list[Event]:
     try:
         text = body.decode("utf-8")
@@ -140,7 +167,7 @@ def _json_events(body: bytes) -> list[Event]:
     if start == len(text):
         raise BodyError(400, "empty body")
     if text[start] != "[":
-        return [Event(1, text[start:].rstrip(" \t\r\n").encode())]
+        return [Event(1, one_line(text[start:].rstrip(" \t\r\n").encode()))]
     # An array: each element's own text (its original bytes: UTF-8 decodes and encodes back
     # exactly), found by decoding one element at a time.
     events: list[Event] = []
@@ -152,7 +179,7 @@ def _json_events(body: bytes) -> list[Event]:
             _, end = _ARRAY_DECODER.raw_decode(text, i)
         except ValueError as ex:
             raise BodyError(400, f"the body is not a JSON array (element {len(events) + 1}): {ex}") from None
-        events.append(Event(len(events) + 1, text[i:end].encode()))
+        events.append(Event(len(events) + 1, one_line(text[i:end].encode())))
         i = _skip_ws(text, end)
         if text.startswith(",", i):
             i = _skip_ws(text, i + 1)
