@@ -266,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", choices=[*SCALES, "all"], help="all = quick, 1m, 10m and the history once")
     p.add_argument("--skip-history", action="store_true", help="no day 30 vs day 1 runs")
     p.add_argument("--skip-floors", action="store_true", help="no Spark and DuckDB floors")
+    p.add_argument("--skip-stream", action="store_true", help="no real-time figures (bench/stream_speed.py)")
     p.add_argument("--readme", action="store_true", help="rewrite README.md's performance section")
     p.add_argument(
         "--history-impressions", type=int, default=SCALES["quick"], help="daily volume of the history"
@@ -314,6 +315,12 @@ def main(argv: list[str] | None = None) -> int:
         if not a.skip_history:
             r["history"], hist_ok = bench_history(work, logs, a)
             ok &= hist_ok
+        if not a.skip_stream and a.scale == "all":
+            from bench import stream_speed
+
+            phase("stream", "Kafka -> Spark Structured Streaming -> Redis at 100k events/s, then the ladder")
+            r["stream"] = stream_speed.measure(100_000, 60, ladder=True)
+            ok &= r["stream"]["at_rate"]["counters_match"]
     finally:  # an interrupted bench still leaves what it measured
         jpath, mpath = save()
     print_targets(r)
