@@ -20,7 +20,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from dagster import DagsterInstance, materialize
 
 from ad_assets.defs.realtime import raw_stream_landing
-from ad_assets.realtime.demo import lag, send
+from ad_assets.realtime.demo import lag, run_demo, send
 from ad_assets.realtime.driver import StreamDriver
 from ad_assets.realtime.status import counters_status, day_totals
 from ad_assets.realtime.traffic import simulate_live
@@ -103,6 +103,16 @@ def test_counters_equal_the_traffic_through_a_killed_driver_and_server_restarts(
     assert sum(v for (_, f), v in sent.items() if f == "clicks") > 0  # not vacuous
     status = counters_status(stream_servers.redis_url)
     assert not status.incomplete, status.incomplete
+
+
+def test_the_demo_reports_what_the_counters_made_of_its_traffic(stream_servers, driver):
+    r = run_demo(
+        stream_servers.kafka_bootstrap, stream_servers.redis_url, driver.checkpoint, 10_000, 3, warmup=0
+    )
+    assert r.counters_match, r.mismatches[:5]
+    assert r.events_sent > 25_000 and r.counted_events == r.unique_events > 3_000
+    assert 0 < r.latency_ms["p50"] <= r.latency_ms["p99"] <= r.latency_ms["max"] < 60_000
+    assert r.final_lag == 0
 
 
 def test_a_line_that_fails_the_contract_goes_to_the_dead_letter_topic(stream_servers, driver):

@@ -109,16 +109,20 @@ def test_adlake_stream_up_status_down(tmp_path: Path, monkeypatch, capsys) -> No
         assert up.returncode == 0, up.stderr
         assert f"kafka: 127.0.0.1:{kafka_port} (started" in up.stdout
         assert f"redis: redis://127.0.0.1:{redis_port}/0 (started" in up.stdout
+        assert "counters query: started" in up.stdout
 
         assert main(["stream", "status"]) == 0
         status = capsys.readouterr().out
         assert f"kafka: running, 127.0.0.1:{kafka_port}" in status
         for t in STREAM_TOPICS:
             assert f"  {t}: {TOPIC_PARTITIONS} partitions" in status
-        assert "redis: running" in status and "0 keys" in status
+        # The counters query announced itself in Redis and has nothing to read yet.
+        assert (
+            "redis: running" in status and "counters query: running" in status and "lag 0 records" in status
+        )
 
         assert main(["stream", "up"]) == 0  # nothing is started twice
-        assert capsys.readouterr().out.count("already running") == 2
+        assert capsys.readouterr().out.count("already running") == 3
     finally:
         assert main(["stream", "down"]) == 0
     # down returns once the servers have exited, the JVM's last thread too: a server
@@ -128,7 +132,7 @@ def test_adlake_stream_up_status_down(tmp_path: Path, monkeypatch, capsys) -> No
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", port))
     assert main(["stream", "status"]) == 1
-    assert capsys.readouterr().out.count("DOWN") == 2
+    assert capsys.readouterr().out.count("DOWN") == 3  # Kafka, Redis, the counters query
 
     # A pid file naming a live process that is not the server (a pid reused) is stale.
     pid_file = tmp_path / "stream" / "redis" / "redis.pid"
