@@ -402,13 +402,18 @@ def _print_counters_status(s: Settings) -> int:
     if pid is None:
         print("counters query: DOWN (adlake stream up starts it)")
         return 1
-    st = counters_status(s.redis_url)
     print(f"counters query: running, pid {pid}, log {driver.log_file}")
+    try:
+        st = counters_status(s.redis_url)
+        behind = lag(s.kafka_bootstrap, driver.checkpoint)
+    except Exception as ex:  # Redis or Kafka down: say so rather than a traceback
+        print(f"  cannot read its state: {ex}")
+        return 1
     if st.last_batch_at is not None:
         print(
             f"  last batch {st.last_batch} {st.seconds_since_batch:.1f} s ago; {st.events:,} events counted"
         )
-    print(f"  lag {lag(s.kafka_bootstrap, driver.checkpoint):,} records")
+    print(f"  lag {behind:,} records")
     if st.incomplete:
         print(f"  INCOMPLETE: {st.incomplete}")
     return 0

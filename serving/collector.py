@@ -416,6 +416,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
             parts.append(chunk)
         if inflate is not None and not inflate.eof:
             raise BodyError(400, "truncated gzip body")
+        if inflate is not None and inflate.unused_data:
+            # Events past the first gzip member would otherwise be dropped unseen.
+            raise BodyError(400, "a gzip body of several members: send one member (one gzip stream)")
     except zlib.error as ex:
         raise BodyError(400, f"bad gzip body: {ex}") from None
     return b"".join(parts)

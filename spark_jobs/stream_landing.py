@@ -4,7 +4,7 @@ append time), exactly once across restarts.
 
 A micro-batch's offsets are fixed in the query's checkpoint before it runs, so a replayed
 batch carries the same records. Its files get names from the batch id
-(`stream-b<batch>-<n>.jsonl.gz`): the batch is written to a staging folder, the files a
+(`stream-<query>-b<batch>-<n>.jsonl.gz`): the batch is written to a staging folder, the files a
 failed attempt may have moved already are deleted, and the new ones are moved in. The
 batch layers then read them like any delivered file; lines that fail the contract reach
 bronze's quarantine with their reason, as they would from any sender.
@@ -18,12 +18,15 @@ import re
 from dataclasses import dataclass, field
 
 import pyarrow.fs as pafs
+from isal import igzip
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs.lake import Lake
+from spark_jobs.raw_files import count_lines
 from spark_jobs.stream_layout import TOPIC_PREFIX, TOPICS
+from spark_jobs.stream_sink import query_id
 
 STAGING = "_stream_staging"  # under the lake root, outside raw/: the batch never reads it
 _PREFIX = "stream-b"
@@ -39,23 +42,31 @@ def landing_lines(records: DataFrame) -> DataFrame:
     )
 
 
-def file_name(batch_id: int, n: int) -> str:
-    return f"{_PREFIX}{batch_id:010d}-{n:05d}.jsonl.gz"
+def batch_prefix(query: str, batch_id: int) -> str:
+    """Names of one batch's files: the query's id (kept in its checkpoint) and the batch id.
+    A new checkpoint numbers its batches from 0 again under another id, so it never takes
+    an older query's files for a failed attempt of its own."""
+    return f"{_PREFIX}{query[:8]}-b{batch_id:010d}-"
+
+
+def file_name(query: str, batch_id: int, n: int) -> str:
+    return f"{batch_prefix(query, batch_id)}{n:05d}.jsonl.gz"
 
 
 @dataclass
 class LandingReport:
     batches: int = 0
     files: int = 0
-    lines: dict[str, int] = field(default_factory=dict)  # per event type
-    records_read: int = 0  # from Kafka, per the query's progress: every one must be landed
+    lines: dict[str, int] = field(default_factory=dict)  # records read from Kafka, per event type
+    lines_written: int = 0  # lines in the files written, counted back from the files
 
 
 class LandingSink:
     """foreachBatch function of the landing query."""
 
-    def __init__(self, lake: Lake) -> None:
+    def __init__(self, lake: Lake, checkpoint: str) -> None:
         self.lake = lake
+        self.checkpoint = checkpoint
         self.report = LandingReport()
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
@@ -81,15 +92,20 @@ class LandingSink:
         )
         staged = fs.get_file_info(pafs.FileSelector(f"{base}/{staging}", recursive=True))
         parts = sorted(i.path for i in staged if i.is_file and i.path.endswith(".gz"))
+        # What the files hold, counted by a second reader (as raw_files counts raw files).
+        for part in parts:
+            with fs.open_input_stream(part, compression=None) as f:
+                self.report.lines_written += count_lines(igzip.decompress(f.read()))
+        query = query_id(self.checkpoint)
         folders = sorted({p.rsplit("/", 1)[0] for p in parts})
         for folder in folders:
             target = _raw_folder(base, folder)
             fs.create_dir(target, recursive=True)
             for old in fs.get_file_info(pafs.FileSelector(target)):
-                if old.base_name.startswith(f"{_PREFIX}{batch_id:010d}-"):
+                if old.base_name.startswith(batch_prefix(query, batch_id)):
                     fs.delete_file(old.path)  # a failed attempt's files
             for n, part in enumerate(p for p in parts if p.rsplit("/", 1)[0] == folder):
-                fs.move(part, f"{target}/{file_name(batch_id, n)}")
+                fs.move(part, f"{target}/{file_name(query, batch_id, n)}")
                 self.report.files += 1
         _delete(fs, f"{base}/{staging}")
         self.report.batches += 1
@@ -119,7 +135,7 @@ def land(spark: SparkSession, bootstrap: str, lake: Lake, checkpoint: str) -> La
         .option("maxOffsetsPerTrigger", "2000000")
         .load()
     )
-    sink = LandingSink(lake)
+    sink = LandingSink(lake, checkpoint)
     query = (
         landing_lines(records)
         .writeStream.queryName("adlake_landing")
@@ -129,5 +145,4 @@ def land(spark: SparkSession, bootstrap: str, lake: Lake, checkpoint: str) -> La
         .start()
     )
     query.awaitTermination()
-    sink.report.records_read = sum(p["numInputRows"] for p in query.recentProgress)
     return sink.report

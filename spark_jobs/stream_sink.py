@@ -10,6 +10,7 @@ from then on (INCOMPLETE_KEY) rather than letting them read silently low."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,11 @@ _APPLY = """
 local batch = tonumber(ARGV[1])
 local fence = redis.call('GET', KEYS[1])
 if fence and tonumber(fence) >= batch then return 0 end
+if fence and tonumber(fence) < batch - 1 and redis.call('EXISTS', KEYS[3]) == 0 then
+  redis.call('HSET', KEYS[3], 'since_batch', batch, 'at_ms', ARGV[2],
+    'reason', 'batches ' .. (tonumber(fence) + 1) .. '-' .. (batch - 1)
+      .. ' are missing (Redis came back with older data)')
+end
 if (not fence) and batch > 0 and redis.call('EXISTS', KEYS[3]) == 0 then
   redis.call('HSET', KEYS[3], 'since_batch', batch, 'at_ms', ARGV[2],
     'reason', 'the counters of earlier batches are gone (Redis lost its data)')
@@ -70,7 +76,7 @@ class BatchReport:
 
 
 def redis_ops(rows: list, now_ms: int) -> tuple[list, BatchReport]:
-    """The script's ops for the collected rows of counter_increments + batch_summary.
+    """The script's ops for the collected rows of streaming.summed(report_rows).
     Pure: tested without Redis."""
     ops: list = []
     report = BatchReport(batch_id=-1, applied=False)
@@ -151,6 +157,7 @@ class CounterSink:
             # under the same key (topic/partition/offset), so a consumer can drop the copy.
             self._dead_letters(dead)
         self.last = self.apply(rows, batch_id)
+        _crash_once_for_tests()
 
     def _dead_letters(self, records: list[tuple[str, str]]) -> None:
         from confluent_kafka import Producer
@@ -165,17 +172,43 @@ class CounterSink:
         if left:
             raise RuntimeError(f"{left} dead-letter records not acknowledged by Kafka within 30 s")
 
+    def _run_script(self, keys: list[str], args: list) -> bool:
+        """The script, again while Redis restarts: it is atomic and fenced, so a call whose
+        answer was lost is safe to repeat."""
+        import redis
+
+        deadline = time.monotonic() + REDIS_RETRY_SECONDS
+        while True:
+            try:
+                return bool(self._script(keys=keys, args=args))
+            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
     def apply(self, rows: list, batch_id: int) -> BatchReport:
         client = self._redis()
         now_ms = int(time.time() * 1000)
         ops, report = redis_ops(rows, now_ms)
         report.batch_id = batch_id
-        fence = f"{FENCE_KEY}:{query_id(self.checkpoint)}"
-        report.applied = bool(
-            self._script(keys=[fence, PROGRESS_KEY, INCOMPLETE_KEY], args=[batch_id, now_ms, *ops])
-        )
+        query = query_id(self.checkpoint)
+        keys = [f"{FENCE_KEY}:{query}", PROGRESS_KEY, INCOMPLETE_KEY]
+        report.applied = self._run_script(keys, [batch_id, now_ms, *ops])
         if report.applied:
-            client.hset(
-                PROGRESS_KEY, mapping={"batch": batch_id, "at_ms": now_ms, "query": query_id(self.checkpoint)}
-            )
+            client.hset(PROGRESS_KEY, mapping={"batch": batch_id, "at_ms": now_ms, "query": query})
+        else:  # Spark replayed a batch the fence had seen: nothing applied twice
+            client.hincrby(PROGRESS_KEY, "replays_skipped", 1)
         return report
+
+
+REDIS_RETRY_SECONDS = 60.0  # a Redis restart, not an outage: past this the batch fails
+
+
+def _crash_once_for_tests() -> None:
+    """ADLAKE_STREAM_CRASH_ONCE=<file>: the first batch after which that file does not
+    exist yet creates it and kills the process, after Redis took the batch and before
+    Spark records it done: the replay on restart must change nothing (the fence)."""
+    marker = os.environ.get("ADLAKE_STREAM_CRASH_ONCE")
+    if marker and not os.path.exists(marker):
+        Path(marker).touch()
+        os._exit(137)

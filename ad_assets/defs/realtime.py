@@ -6,7 +6,7 @@ a service, not a step); Dagster lands the stream into the lake on its own cadenc
 judges both. None of this is in the daily job: it needs Kafka and Redis."""
 
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from dagster import (
     AssetCheckResult,
@@ -28,7 +28,8 @@ from ad_assets.lib.partitions import daily_partitions
 from ad_assets.resources import LakeResource, SparkResource
 from ad_assets.resources.stream import StreamResource
 from ad_assets.settings import Settings
-from spark_jobs.stream_layout import LIVE_LATENESS, REALTIME
+from spark_jobs.contracts import MAX_LATENESS
+from spark_jobs.stream_layout import REALTIME
 
 LAND_JOB = "land_stream"
 RECONCILE_JOB = "reconcile_stream"
@@ -73,7 +74,13 @@ def defs_for(s: Settings) -> Definitions:
     pool="spark",
     description="Every Kafka record not yet landed, written as it came into raw/ (by arrival date and "
     "hour), exactly once across restarts (spark_jobs/stream_landing.py); the daily job reads them.",
-    check_specs=[AssetCheckSpec("every_record_landed", asset="raw_stream_landing")],
+    check_specs=[
+        AssetCheckSpec(
+            "every_record_landed",
+            asset="raw_stream_landing",
+            description="The lines of the files written, counted back from them, equal the records read.",
+        )
+    ],
 )
 def raw_stream_landing(
     context: AssetExecutionContext, lake: LakeResource, spark: SparkResource, stream: StreamResource
@@ -94,8 +101,8 @@ def raw_stream_landing(
         check_results=[
             AssetCheckResult(
                 check_name="every_record_landed",
-                passed=lines == report.records_read,
-                metadata={"records_read": report.records_read, "lines_landed": lines},
+                passed=lines == report.lines_written,
+                metadata={"records_read": lines, "lines_written": report.lines_written},
             )
         ],
     )
@@ -165,10 +172,13 @@ def build_reconciliation(partitions):
         from spark_jobs.stream_reconcile import reconcile
 
         day = date.fromisoformat(context.partition_key)
-        closes = datetime.combine(day + timedelta(days=1), datetime.min.time()) + LIVE_LATENESS
+        # Gold takes events up to MAX_LATENESS after the day (through the landing and the
+        # daily rerun); before then a difference would only say "not landed yet".
+        closes = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + MAX_LATENESS
         if time.time() < closes.timestamp():
             raise RuntimeError(
-                f"the lateness window of {day} closes at {closes:%Y-%m-%d %H:%M} UTC: reconcile after"
+                f"events of {day} may arrive until {closes:%Y-%m-%d %H:%M} UTC: reconcile after that "
+                "(and after the landing and the daily run of that arrival date)"
             )
         batch = _gold_day(lake, day)
         live, late = day_totals(stream.redis_url, day.isoformat())

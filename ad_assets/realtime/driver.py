@@ -17,6 +17,11 @@ from spark_jobs.stream_layout import DRIVER_KEY
 DRIVER_START_TIMEOUT = 180.0  # a cold JVM with the Kafka connector on two busy cores
 
 
+def counters_checkpoint(driver_home: Path) -> Path:
+    """The counters query's checkpoint (its offsets, state and commits)."""
+    return Path(driver_home) / "checkpoints" / "counters"
+
+
 class StreamDriver(_Daemon):
     name = "stream-driver"
 
@@ -28,7 +33,7 @@ class StreamDriver(_Daemon):
 
     @property
     def checkpoint(self) -> Path:
-        return self.home / "checkpoints" / "counters"
+        return counters_checkpoint(self.home)
 
     def _client(self):
         import redis
@@ -62,6 +67,14 @@ class StreamDriver(_Daemon):
             if time.monotonic() > deadline:
                 self._fail(f"did not start its query within {DRIVER_START_TIMEOUT:.0f} s")
             time.sleep(0.5)
+
+    def wait_exit(self, timeout: float) -> int | None:
+        """The exit code of the driver this object started, once it has exited (reaped);
+        None if it still runs after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while (code := self._exited()) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return code
 
     def kill(self) -> None:
         """SIGKILL the driver and its JVM at once (tests of a crashed driver)."""

@@ -179,7 +179,11 @@ class _Daemon:
                     return
                 self._stop()
             self.home.mkdir(parents=True, exist_ok=True)
-            self._launch()
+            try:
+                self._launch()
+            except BaseException:
+                self._stop(5)  # a process that did not come up is not left running
+                raise
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Ask the server to stop, wait, and kill it if it is still there after `timeout`."""

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from dagster import ConfigurableResource
 
 
@@ -15,4 +17,6 @@ class StreamResource(ConfigurableResource):
         return f"{self.home}/checkpoints/landing"
 
     def counters_checkpoint(self) -> str:
-        return f"{self.home}/driver/checkpoints/counters"
+        from ad_assets.realtime.driver import counters_checkpoint
+
+        return str(counters_checkpoint(Path(self.home) / "driver"))

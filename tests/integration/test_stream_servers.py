@@ -93,6 +93,7 @@ def test_redis_counters_survive_a_restart_and_a_crash(stream_servers: StreamServ
     client.delete(key)
 
 
+@pytest.mark.spark  # `stream up` starts the counters query, a Spark process
 def test_adlake_stream_up_status_down(tmp_path: Path, monkeypatch, capsys) -> None:
     kafka_port, redis_port = free_port_pair(), free_port()
     monkeypatch.setenv("ADLAKE_HOME", str(tmp_path))
@@ -104,7 +105,7 @@ def test_adlake_stream_up_status_down(tmp_path: Path, monkeypatch, capsys) -> No
             [sys.executable, "-m", "ad_assets.cli", "stream", "up"],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=300,
         )
         assert up.returncode == 0, up.stderr
         assert f"kafka: 127.0.0.1:{kafka_port} (started" in up.stdout
