@@ -105,13 +105,12 @@ def contract_columns(event_type: str, value: Column, s: Column) -> ContractColum
     # Top-level keys: null when the line is not a JSON object at all.
     keys = F.json_object_keys(value)
     corrupt = s.isNull() | s[_CORRUPT].isNotNull()
-    # A line that is not a JSON object never parses, so the keys are only looked at (a
-    # second parse of the line) for lines that did not parse.
-    reason = F.when(
-        corrupt,
+    reason = (
+        F.when(keys.isNull(), F.lit("malformed_json"))
         # Valid JSON whose nested objects do not have the contract's shape.
-        F.when(keys.isNull(), F.lit("malformed_json")).otherwise(F.lit("schema_mismatch")),
-    ).when(listed != "", listed)
+        .when(corrupt, F.lit("schema_mismatch"))
+        .when(listed != "", listed)
+    )
     # Unknown fields are rare: the second parse runs only for lines that have them.
     known = F.array(*[F.lit(k) for k in sorted(top_level_keys(event_type))])
     unknown = F.array_except(keys, known)
