@@ -394,8 +394,7 @@ def cmd_stream_status(_: argparse.Namespace) -> int:
 
 def _print_counters_status(s: Settings) -> int:
     """The counters query's state (1 if it is not running)."""
-    from ad_assets.realtime.demo import lag
-    from ad_assets.realtime.status import counters_status
+    from ad_assets.realtime.status import counters_status, lag
 
     driver = _stream_driver(s)
     pid = driver.pid()

@@ -28,12 +28,16 @@ log = logging.getLogger("adlake.stream")
 
 
 def kafka_source(
-    spark: SparkSession, bootstrap: str, max_offsets: int | None = MAX_OFFSETS_PER_TRIGGER
+    spark: SparkSession,
+    bootstrap: str,
+    max_offsets: int | None = MAX_OFFSETS_PER_TRIGGER,
+    topics: tuple[str, ...] = COUNTED_TOPICS,
 ) -> DataFrame:
+    """The stream's topics from their earliest retained offset (a new checkpoint)."""
     reader = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", bootstrap)
-        .option("subscribe", ",".join(COUNTED_TOPICS))
+        .option("subscribe", ",".join(topics))
         .option("startingOffsets", "earliest")
         # Offsets that retention removed before they were read are an error, not a skip.
         .option("failOnDataLoss", "true")

@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 
 from spark_jobs.lake import Lake
 from spark_jobs.raw_files import count_lines
+from spark_jobs.stream_job import kafka_source
 from spark_jobs.stream_layout import TOPIC_PREFIX, TOPICS
 from spark_jobs.stream_sink import query_id
 
@@ -126,15 +127,8 @@ def _delete(fs: pafs.FileSystem, path: str) -> None:
 
 def land(spark: SparkSession, bootstrap: str, lake: Lake, checkpoint: str) -> LandingReport:
     """Lands every record up to now, then returns (trigger availableNow)."""
-    records = (
-        spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", bootstrap)
-        .option("subscribe", ",".join(TOPICS))
-        .option("startingOffsets", "earliest")
-        .option("failOnDataLoss", "true")
-        .option("maxOffsetsPerTrigger", "2000000")
-        .load()
-    )
+    # Every topic; large slices: the landing catches up, nobody waits on its latency.
+    records = kafka_source(spark, bootstrap, max_offsets=2_000_000, topics=TOPICS)
     sink = LandingSink(lake, checkpoint)
     query = (
         landing_lines(records)

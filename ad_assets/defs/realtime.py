@@ -121,8 +121,7 @@ def raw_stream_landing(
 def stream_counters(stream: StreamResource):
     from pathlib import Path
 
-    from ad_assets.realtime.demo import lag
-    from ad_assets.realtime.status import counters_status
+    from ad_assets.realtime.status import counters_status, lag
 
     st = counters_status(stream.redis_url)
     behind = lag(stream.kafka_bootstrap, Path(stream.counters_checkpoint()))

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ad_assets.realtime.status import lag
 from ad_assets.realtime.traffic import LiveTraffic, simulate_live
-from spark_jobs.stream_layout import COUNTED_TOPICS, LATENCY_KEY, PROGRESS_KEY, day_key, topic
+from spark_jobs.stream_layout import LATENCY_KEY, PROGRESS_KEY, day_key, topic
 
 PRODUCER_CONFIG = {
     "linger.ms": 20,
@@ -76,36 +77,6 @@ def percentiles(histogram: dict[int, int]) -> dict[str, float]:
         for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
     }
     return {**pick, "max": float(buckets[-1])}
-
-
-def committed_offsets(checkpoint: Path) -> dict[str, dict[str, int]]:
-    """The offsets up to which the counters query has finished (the newest batch with a
-    commit file: its increments are in Redis)."""
-    done = [int(p.name) for p in (checkpoint / "commits").glob("[0-9]*") if p.name.isdigit()]
-    if not done:
-        return {}
-    # Version line, metadata line, then one line per source: {topic: {partition: offset}}.
-    return json.loads((checkpoint / "offsets" / str(max(done))).read_text().splitlines()[2])
-
-
-def lag(bootstrap: str, checkpoint: Path) -> int:
-    """Records in the counted topics past the query's committed offsets."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    read = committed_offsets(checkpoint)
-    c = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": "adlake-lag-probe", "enable.auto.commit": False}
-    )
-    try:
-        total = 0
-        meta = c.list_topics(timeout=5)
-        for t in COUNTED_TOPICS:
-            for p in meta.topics[t].partitions:
-                _, high = c.get_watermark_offsets(TopicPartition(t, p), timeout=5)
-                total += max(0, high - int(read.get(t, {}).get(str(p), 0)))
-        return total
-    finally:
-        c.close()
 
 
 def send(traffic: LiveTraffic, bootstrap: str, on_second=None) -> float:

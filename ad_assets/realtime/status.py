@@ -1,13 +1,16 @@
-"""What Redis says about the counters query: its last batch, what it counted, whether the
-counters are complete. Read by `adlake stream status`, the Dagster health checks and the
-demo; imports neither Spark nor Dagster."""
+"""What Redis and Kafka say about the counters query: its last batch, what it counted,
+whether the counters are complete, how far it is behind. Read by `adlake stream status`,
+the Dagster health checks and the demo; imports neither Spark nor Dagster."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from spark_jobs.stream_layout import (
+    COUNTED_TOPICS,
     DRIVER_KEY,
     INCOMPLETE_KEY,
     PROGRESS_KEY,
@@ -68,3 +71,33 @@ def day_totals(redis_url: str, day: str, scope: str = "campaign") -> tuple[dict,
         if k.startswith((prefix_live, prefix_late)):
             target[name] = {f: int(v) for f, v in h.items()}
     return live, late
+
+
+def committed_offsets(checkpoint: Path) -> dict[str, dict[str, int]]:
+    """The offsets up to which the counters query has finished (the newest batch with a
+    commit file: its increments are in Redis)."""
+    done = [int(p.name) for p in (checkpoint / "commits").glob("[0-9]*") if p.name.isdigit()]
+    if not done:
+        return {}
+    # Version line, metadata line, then one line per source: {topic: {partition: offset}}.
+    return json.loads((checkpoint / "offsets" / str(max(done))).read_text().splitlines()[2])
+
+
+def lag(bootstrap: str, checkpoint: Path) -> int:
+    """Records in the counted topics past the query's committed offsets."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    read = committed_offsets(checkpoint)
+    c = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "adlake-lag-probe", "enable.auto.commit": False}
+    )
+    try:
+        total = 0
+        meta = c.list_topics(timeout=5)
+        for t in COUNTED_TOPICS:
+            for p in meta.topics[t].partitions:
+                _, high = c.get_watermark_offsets(TopicPartition(t, p), timeout=5)
+                total += max(0, high - int(read.get(t, {}).get(str(p), 0)))
+        return total
+    finally:
+        c.close()

@@ -21,9 +21,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from dagster import DagsterInstance, materialize
 
 from ad_assets.defs.realtime import raw_stream_landing
-from ad_assets.realtime.demo import lag, run_demo, send
+from ad_assets.realtime.demo import run_demo, send
 from ad_assets.realtime.driver import StreamDriver
-from ad_assets.realtime.status import counters_status, day_totals
+from ad_assets.realtime.status import counters_status, day_totals, lag
 from ad_assets.realtime.traffic import simulate_live
 from ad_assets.resources import LakeResource, SparkResource
 from ad_assets.resources.stream import StreamResource
