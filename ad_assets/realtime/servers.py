@@ -40,6 +40,7 @@ REDIS_START_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
 # A server that runs but does not answer within this long is restarted by start().
 HEALTHY_TIMEOUT = 10.0
+PORT_RELEASE_TIMEOUT = 10.0  # a killed process's sockets close once the kernel has torn it down
 LOG_TAIL_CHARS = 3000
 STREAM_TOPICS: tuple[str, ...] = (*TOPICS, DEAD_LETTER_TOPIC)
 RETENTION_MS = int(RETENTION.total_seconds() * 1000)
@@ -222,7 +223,12 @@ class _Daemon:
         return True
 
     def _check_ports(self, *ports: int) -> None:
+        # A process just killed still holds its sockets while the kernel tears it down
+        # (its threads read as gone a moment before): give the port a few seconds.
+        deadline = time.monotonic() + PORT_RELEASE_TIMEOUT
         for port in ports:
+            while not _port_free(port) and time.monotonic() < deadline:
+                time.sleep(0.1)
             if not _port_free(port):
                 raise ServerError(
                     f"{self.name}: 127.0.0.1:{port} is in use by another program; "
