@@ -67,6 +67,8 @@ def start_counters(
         "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
     )
     spark.conf.set("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true")
+    # Counting the state's rows costs a read before every write (a fifth of the updates).
+    spark.conf.set("spark.sql.streaming.stateStore.rocksdb.trackTotalNumberOfRows", "false")
     events = deduplicated(parse_events(kafka_lines(kafka_source(spark, bootstrap, max_offsets))))
     rows = report_rows(events)
     sink = CounterSink(redis_url, bootstrap, checkpoint)

@@ -30,6 +30,7 @@ class StreamDriver(_Daemon):
         self.kafka = kafka_bootstrap
         self.redis_url = redis_url
         self.jars = spark_jars_dir
+        self._last_probe = "none"
 
     @property
     def checkpoint(self) -> Path:
@@ -49,8 +50,10 @@ class StreamDriver(_Daemon):
         pid = self.pid()
         try:
             said = self._client().hget(DRIVER_KEY, "pid")
-        except redis.RedisError:
+        except redis.RedisError as e:
+            self._last_probe = f"pid file {pid}, Redis not answering: {e}"
             return False
+        self._last_probe = f"pid file {pid}, {DRIVER_KEY} names pid {said.decode() if said else None}"
         return pid is not None and said is not None and int(said) == pid
 
     def _launch(self) -> None:
@@ -65,7 +68,10 @@ class StreamDriver(_Daemon):
             if self._exited() is not None:
                 self._fail(f"exited with code {self._exited()} before its query started")
             if time.monotonic() > deadline:
-                self._fail(f"did not start its query within {DRIVER_START_TIMEOUT:.0f} s")
+                self._fail(
+                    f"did not start its query within {DRIVER_START_TIMEOUT:.0f} s "
+                    f"(last probe: {self._last_probe})"
+                )
             time.sleep(0.5)
 
     def wait_exit(self, timeout: float) -> int | None:

@@ -111,7 +111,13 @@ def _process(pid: int) -> str | None:
             continue
         if cmdline:
             return cmdline
-    return None
+    # No thread has a command line: a zombie, or a process caught between fork and exec
+    # (right after Popen returns, for a moment): the latter is alive, and trusted.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+    return None if state in ("Z", "X") else ""
 
 
 def _port_free(port: int) -> bool:
@@ -204,6 +210,8 @@ class _Daemon:
 
     def _stop(self, timeout: float = STOP_TIMEOUT) -> None:
         pid = self.pid()
+        if pid is None and self._child is not None and self._child.poll() is None:
+            pid = self._child.pid  # started here, whatever the pid file says: not left running
         if pid is None:
             return
         self._ask_to_stop(pid)
