@@ -13,6 +13,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 from spark_jobs.contracts import RAW_FIELDS, TIMESTAMP_FORMAT, Field, top_level_keys
 from spark_jobs.lake import Lake
 from spark_jobs.raw_files import UnreadableFile
+from spark_jobs.spark_json import MAX_TIMESTAMP_YEAR
 
 RAW_LINE_SCHEMA = (
     "value string, _source_file string, arrival_date date, arrival_hour int, _line_number bigint"
@@ -66,7 +67,15 @@ def string_schema(event_type: str) -> StructType:
 
 def _typed(f: Field, raw: Column) -> Column:
     if f.dtype == "timestamp":
-        return F.try_to_timestamp(raw, F.lit(TIMESTAMP_FORMAT))
+        # Only a signed year can be long enough to overflow (see MAX_TIMESTAMP_YEAR).
+        signed_year = F.regexp_extract(raw, r"^[+-]([0-9]{6,})-", 1)
+        year = signed_year.try_cast("decimal(38,0)")
+        too_far = (
+            (raw.startswith("+") | raw.startswith("-"))
+            & (F.length(signed_year) > 0)
+            & (year.isNull() | (year >= MAX_TIMESTAMP_YEAR))  # null: more digits than a decimal holds
+        )
+        return F.when(~F.coalesce(too_far, F.lit(False)), F.try_to_timestamp(raw, F.lit(TIMESTAMP_FORMAT)))
     return raw.try_cast(f.dtype)
 
 

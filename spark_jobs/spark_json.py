@@ -20,11 +20,10 @@ What bronze uses, and what this module mirrors of it:
   year of exactly 4 digits (more only with a sign), 2-digit month, day, hour, minute and
   second, an optional fraction of 1 to 6 digits, and `Z` or `+HH`/`+HHmm` (no colon).
 
-Known differences, all exotic (none can occur in a request the collector accepts, except
-the first):
-- A timestamp whose microseconds since the epoch overflow 64 bits (years beyond about
-  ±290,000, written with a sign): Spark's try_to_timestamp raises (the bronze job fails);
-  here the field is bad_type.
+A timestamp with a year MAX_TIMESTAMP_YEAR or more from 0 is null on both sides: bronze
+guards try_to_timestamp, which raises where the microseconds overflow.
+
+Known differences, all exotic:
 - Jackson's 20,000,000-character limit on one string value is not mirrored.
 - Text, not verdicts: a float read into a string column may differ from Java 17's
   Double.toString in its last digits, and objects read as strings are re-serialised
@@ -362,6 +361,10 @@ _TIMESTAMP = re.compile(
     r"(?:\.([0-9]{1,6}))?(?:[Zz]|([+-])([0-9]{2})([0-9]{2})?)"
 )
 _MAX_YEAR = 999_999_999  # java.time's year range
+# A timestamp whose year is this far from 0 (written with a sign, 6+ digits) is bad_type:
+# java.time reads it, but Spark's microseconds since 1970 overflow from about year ±290,300
+# and try_to_timestamp then raises instead of giving null (one such line failed bronze).
+MAX_TIMESTAMP_YEAR = 290_000
 _LONG = 1 << 63
 
 
@@ -381,6 +384,8 @@ def timestamp_micros(text: str) -> int | None:
         if year == 0:
             return None
         year = -year
+    if sign and len(year_text) >= 6 and abs(year) >= MAX_TIMESTAMP_YEAR:
+        return None  # bronze's guard against Spark's overflow
     mo, d, h, mi, s = int(month), int(day), int(hour), int(minute), int(second)
     if abs(year) > _MAX_YEAR or not 1 <= mo <= 12 or not 1 <= d <= _days_in_month(year, mo):
         return None
