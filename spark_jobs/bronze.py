@@ -111,8 +111,8 @@ def contract_columns(event_type: str, value: Column, s: Column) -> ContractColum
         checks.append((raw.isNotNull() & value_typed.isNull(), f"bad_type:{f.name}"))
         typed[f.name] = value_typed
     # The list of problems is built only for a line that has one: one OR over booleans per
-    # line, where concatenating ~40 optional strings for every valid line took 3/4 of the
-    # parse's time (docs/streaming.md, "Where the time goes").
+    # line, where concatenating ~40 optional strings for every valid line was most of the
+    # contract check's cost (docs/streaming.md, "Where the time goes").
     any_problem = F.lit(False)
     for cond, _ in checks:
         any_problem = any_problem | F.coalesce(cond, F.lit(False))
