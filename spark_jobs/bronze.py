@@ -67,7 +67,8 @@ def string_schema(event_type: str) -> StructType:
 
 def _typed(f: Field, raw: Column) -> Column:
     if f.dtype == "timestamp":
-        # Only a signed year can be long enough to overflow (see MAX_TIMESTAMP_YEAR).
+        # Only a signed year can be long enough to overflow (see MAX_TIMESTAMP_YEAR); the
+        # sign test first keeps the regex off the usual, unsigned, timestamps.
         signed_year = F.regexp_extract(raw, r"^[+-]([0-9]{6,})-", 1)
         year = signed_year.try_cast("decimal(38,0)")
         too_far = (
@@ -75,7 +76,8 @@ def _typed(f: Field, raw: Column) -> Column:
             & (F.length(signed_year) > 0)
             & (year.isNull() | (year >= MAX_TIMESTAMP_YEAR))  # null: more digits than a decimal holds
         )
-        return F.when(~F.coalesce(too_far, F.lit(False)), F.try_to_timestamp(raw, F.lit(TIMESTAMP_FORMAT)))
+        # A null raw gives null either way.
+        return F.when(~too_far, F.try_to_timestamp(raw, F.lit(TIMESTAMP_FORMAT)))
     return raw.try_cast(f.dtype)
 
 

@@ -384,7 +384,7 @@ def timestamp_micros(text: str) -> int | None:
         if year == 0:
             return None
         year = -year
-    if sign and len(year_text) >= 6 and abs(year) >= MAX_TIMESTAMP_YEAR:
+    if abs(year) >= MAX_TIMESTAMP_YEAR:  # only a signed year has the digits
         return None  # bronze's guard against Spark's overflow
     mo, d, h, mi, s = int(month), int(day), int(hour), int(minute), int(second)
     if abs(year) > _MAX_YEAR or not 1 <= mo <= 12 or not 1 <= d <= _days_in_month(year, mo):

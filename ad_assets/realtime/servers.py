@@ -92,7 +92,8 @@ def _alive(pid: int) -> bool:
 
 def _process(pid: int) -> str | None:
     """The command line of a live process; None if it is gone or a zombie; "" where it
-    cannot be read (no /proc: macOS), so the pid is trusted."""
+    cannot be read (no /proc: macOS; or no command line yet, between fork and exec), so
+    the pid is trusted."""
     if not _alive(pid):
         return None
     if not Path("/proc/self").exists():
