@@ -1,0 +1,62 @@
+"""How good a click-probability estimate is, by the measures docs/prediction.md defines:
+ranking (ROC AUC, PR AUC), calibrated probability (log loss, Brier score) and a calibration
+curve. The same functions score the models and the ceiling (the simulator's true
+probability), so the report can say how close each model gets to the best possible."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+CALIBRATION_BINS = 10
+# Log loss is undefined at 0 and 1: probabilities are clipped to this margin.
+EPSILON = 1e-6
+
+
+@dataclass(frozen=True)
+class Scores:
+    rows: int
+    clicks: int
+    auc: float
+    pr_auc: float
+    logloss: float
+    brier: float
+    mean_prediction: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def score(label: np.ndarray, p: np.ndarray) -> Scores:
+    """Every measure of one estimate; the labels must hold both classes."""
+    y = np.asarray(label, dtype=np.int8)
+    q = np.clip(np.asarray(p, dtype=np.float64), EPSILON, 1 - EPSILON)
+    if y.min() == y.max():
+        raise ValueError("scoring needs clicked and unclicked impressions")
+    return Scores(
+        rows=len(y),
+        clicks=int(y.sum()),
+        auc=float(roc_auc_score(y, q)),
+        pr_auc=float(average_precision_score(y, q)),
+        logloss=float(log_loss(y, q, labels=[0, 1])),
+        brier=float(brier_score_loss(y, q)),
+        mean_prediction=float(q.mean()),
+    )
+
+
+def calibration_curve(
+    label: np.ndarray, p: np.ndarray, bins: int = CALIBRATION_BINS
+) -> list[dict[str, float]]:
+    """Impressions in `bins` groups of equal size by predicted probability: per group the
+    mean prediction, the observed click rate and the count (equal-count bins: click rates
+    are small, equal-width bins would put nearly every impression in the first)."""
+    y = np.asarray(label, dtype=np.float64)
+    q = np.asarray(p, dtype=np.float64)
+    order = np.argsort(q, kind="stable")
+    return [
+        {"predicted": float(q[i].mean()), "observed": float(y[i].mean()), "impressions": len(i)}
+        for i in np.array_split(order, bins)
+        if len(i)
+    ]

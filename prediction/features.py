@@ -1,0 +1,161 @@
+"""The CTR model's features, defined once (docs/prediction.md). Training computes them from
+the lake (spark_jobs/ctr_features.py counts, `numeric_features` turns counts into features);
+serving computes them from the online store (prediction/online_store.py) with the same
+functions. Pure Python and numpy: the prediction API imports this without Spark or Dagster.
+
+A feature row has three parts:
+- the impression's context, as the raw log contract names it (categorical strings, and
+  the hour of `event_ts`);
+- per entity (placement, creative, campaign x placement, user pseudonym), the valid
+  impressions and their clicks in the LOOKBACK_DAYS event dates before the impression's
+  date that had *arrived* by the end of the day before: what the online store holds when
+  the impression is served, so training sees no more than serving does (point in time);
+- the global click rate of the same lookback, the prior every rate is smoothed toward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+LOOKBACK_DAYS = 7
+
+# The impression's own fields (raw log contract) the model sees as categories.
+CONTEXT: tuple[str, ...] = (
+    "channel",
+    "ad_format",
+    "device_type",
+    "os",
+    "country",
+    "publisher_id",
+    "placement_id",
+    "creative_id",
+    "campaign_id",
+)
+HOUR = "hour"  # UTC hour of event_ts, 0-23: a category too
+CATEGORICAL: tuple[str, ...] = (*CONTEXT, HOUR)
+
+
+@dataclass(frozen=True)
+class Entity:
+    """Something with a click history: its key columns and how many pseudo-impressions at
+    the global rate its rate is smoothed with (few for users: a user's own history is short
+    but telling)."""
+
+    name: str
+    columns: tuple[str, ...]
+    prior_weight: float
+
+
+PLACEMENT = Entity("placement", ("placement_id",), 200.0)
+CREATIVE = Entity("creative", ("creative_id",), 200.0)
+CAMPAIGN_PLACEMENT = Entity("campaign_placement", ("campaign_id", "placement_id"), 200.0)
+USER = Entity("user", ("user_pid",), 20.0)
+ENTITIES: tuple[Entity, ...] = (PLACEMENT, CREATIVE, CAMPAIGN_PLACEMENT, USER)
+GLOBAL = "global"  # the lookback's totals over every valid impression: the prior
+
+# The counts each entity contributes (columns `<entity>_<count>` in the training set).
+IMPRESSIONS, CLICKS, LAST_CLICK_DAYS = "impressions", "clicks", "last_click_days"
+COUNTS: tuple[str, ...] = (IMPRESSIONS, CLICKS, LAST_CLICK_DAYS)
+# A user with no click in the lookback: as if the last one were just beyond it.
+NO_CLICK_DAYS = LOOKBACK_DAYS + 1
+# Before any history (the first day of a lake): the prior is this rate.
+DEFAULT_CTR = 0.01
+
+
+def count_column(entity: str, count: str) -> str:
+    return f"{entity}_{count}"
+
+
+def entity_key(entity: Entity, values: Mapping[str, object]) -> str | None:
+    """The entity's key in the online store and the training set: its columns' values
+    joined by '|' (None when one is missing: such a row has no history)."""
+    parts = [values.get(c) for c in entity.columns]
+    if any(p is None or p == "" for p in parts):
+        return None
+    return "|".join(str(p) for p in parts)
+
+
+# The numeric features, in the model's column order.
+NUMERIC: tuple[str, ...] = (
+    *(f"{e.name}_ctr" for e in ENTITIES),
+    *(f"{e.name}_log_impressions" for e in ENTITIES),
+    "user_last_click_days",
+    "global_ctr",
+)
+FEATURES: tuple[str, ...] = (*CATEGORICAL, *NUMERIC)
+
+
+def prior_rate(global_impressions, global_clicks):
+    """The lookback's global click rate (DEFAULT_CTR before any history); scalars or arrays."""
+    imps = np.asarray(global_impressions, dtype=np.float64)
+    clicks = np.asarray(global_clicks, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(imps > 0, clicks / np.maximum(imps, 1.0), DEFAULT_CTR)
+
+
+def numeric_features(counts: Mapping[str, object]) -> dict[str, np.ndarray]:
+    """The numeric features from the counts (`<entity>_<count>` and `global_<count>`, each
+    a scalar or an array; a missing entity's counts are 0 and null). The one definition
+    training and serving share: arrays of float64 in, arrays out."""
+
+    def col(name: str, default: float) -> np.ndarray:
+        v = np.asarray(counts.get(name, default), dtype=np.float64)
+        return np.where(np.isnan(v), default, v)
+
+    prior = prior_rate(col(count_column(GLOBAL, IMPRESSIONS), 0.0), col(count_column(GLOBAL, CLICKS), 0.0))
+    out: dict[str, np.ndarray] = {}
+    for e in ENTITIES:
+        imps = col(count_column(e.name, IMPRESSIONS), 0.0)
+        clicks = col(count_column(e.name, CLICKS), 0.0)
+        out[f"{e.name}_ctr"] = (clicks + prior * e.prior_weight) / (imps + e.prior_weight)
+    for e in ENTITIES:
+        out[f"{e.name}_log_impressions"] = np.log1p(col(count_column(e.name, IMPRESSIONS), 0.0))
+    out["user_last_click_days"] = col(count_column(USER.name, LAST_CLICK_DAYS), float(NO_CLICK_DAYS))
+    out["global_ctr"] = np.broadcast_to(prior, out[f"{ENTITIES[0].name}_ctr"].shape).astype(np.float64)
+    return out
+
+
+def hour_of(event_ts_micros) -> np.ndarray:
+    """UTC hour of microsecond timestamps, as the category string the model sees."""
+    hours = (np.asarray(event_ts_micros, dtype=np.int64) // 3_600_000_000) % 24
+    return hours.astype(str)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Category -> code per categorical feature, fixed at training time; unseen values get
+    no code (NaN: LightGBM's missing value, the logistic regression's all-zero one-hot)."""
+
+    codes: dict[str, dict[str, int]]
+
+    @classmethod
+    def fit(cls, columns: Mapping[str, object], min_count: int = 1) -> Vocabulary:
+        codes = {}
+        for name in CATEGORICAL:
+            values, counts = np.unique(
+                np.asarray(columns[name], dtype=object).astype(str), return_counts=True
+            )
+            kept = sorted(v for v, n in zip(values, counts, strict=True) if n >= min_count)
+            codes[name] = {v: i for i, v in enumerate(kept)}
+        return cls(codes)
+
+    def encode(self, name: str, values) -> np.ndarray:
+        table = self.codes[name]
+        arr = np.asarray(values, dtype=object)
+        return np.array(
+            [table.get(str(v), np.nan) if v is not None else np.nan for v in arr], dtype=np.float64
+        )
+
+
+def design_matrix(columns: Mapping[str, object], vocabulary: Vocabulary) -> np.ndarray:
+    """The model's input, one row per impression, columns in FEATURES' order: categorical
+    codes, then the numeric features. `columns` holds the context (CONTEXT and HOUR) and the
+    counts, as arrays (training) or one-element lists (serving)."""
+    numeric = numeric_features(columns)
+    n = len(np.asarray(columns[CONTEXT[0]], dtype=object))
+    parts = [vocabulary.encode(name, columns[name]) for name in CATEGORICAL]
+    parts += [np.broadcast_to(numeric[name], (n,)) for name in NUMERIC]
+    return np.column_stack(parts).astype(np.float64)

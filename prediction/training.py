@@ -1,0 +1,195 @@
+"""Training and evaluating the CTR models on a time split (docs/prediction.md): train on the
+event dates before the evaluation day, score every model and the ceiling (the simulator's
+true click probability) on that day. Reads the training set the Spark step wrote
+(`features/ctr_training`) with delta-rs; no Spark here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from deltalake import DeltaTable
+
+from ad_assets.generator.truth import truth_path
+from prediction.evaluation import Scores, calibration_curve, score
+from prediction.features import (
+    CATEGORICAL,
+    CLICKS,
+    ENTITIES,
+    GLOBAL,
+    IMPRESSIONS,
+    LAST_CLICK_DAYS,
+    USER,
+    count_column,
+)
+from prediction.models import LIGHTGBM, MODEL_KINDS, train_models
+from spark_jobs.lake import Lake
+
+FEATURES_LAYER = "features"
+TRAINING_TABLE = "ctr_training"  # features/<this>: one row per valid impression
+STATS_TABLE = "entity_stats"  # features/<this>: counts per as-of day, entity and key
+LABEL = "clicked"
+CANDIDATE = LIGHTGBM  # the kind that is registered and served
+CEILING = "ceiling"  # the true click probability, scored like a model
+TRAIN_DAYS = 14  # the most event dates a model trains on
+VALIDATION_SHARE = 0.2  # early stopping's share when there is one training day only
+# The training set's count columns (prediction.features.numeric_features reads them).
+COUNT_COLUMNS: tuple[str, ...] = (
+    *(count_column(name, c) for name in (*(e.name for e in ENTITIES), GLOBAL) for c in (IMPRESSIONS, CLICKS)),
+    count_column(USER.name, LAST_CLICK_DAYS),
+)
+
+
+class NotEnoughHistory(ValueError):
+    """The lake has no complete evaluation day with a training day before it."""
+
+
+@dataclass(frozen=True)
+class Split:
+    train: tuple[date, ...]
+    evaluate: date
+
+    def as_dict(self) -> dict[str, str]:
+        return {"train": f"{self.train[0]}..{self.train[-1]}", "evaluate": self.evaluate.isoformat()}
+
+
+def plan_split(event_dates: list[date], complete_until: date) -> Split:
+    """The evaluation day is the last event date whose late arrivals have all landed
+    (`complete_until`); the training days are up to TRAIN_DAYS event dates before it."""
+    evaluate = max((d for d in event_dates if d <= complete_until), default=None)
+    train = tuple(
+        d for d in event_dates if evaluate and evaluate - timedelta(days=TRAIN_DAYS) <= d < evaluate
+    )
+    if evaluate is None or not train:
+        raise NotEnoughHistory(
+            f"no complete evaluation day with a training day before it (event dates {event_dates[:1]}.."
+            f"{event_dates[-1:]}, complete until {complete_until})"
+        )
+    return Split(train, evaluate)
+
+
+def training_table(lake: Lake) -> DeltaTable:
+    return DeltaTable(
+        lake.delta_rs_uri(FEATURES_LAYER, TRAINING_TABLE), storage_options=lake.delta_rs_storage_options()
+    )
+
+
+def event_dates(lake: Lake) -> list[date]:
+    t = training_table(lake).to_pyarrow_table(columns=["event_date"])
+    return sorted(pc.unique(t["event_date"]).to_pylist())
+
+
+@dataclass
+class Columns:
+    """Feature columns (prediction.features names) as numpy arrays, with labels and ids."""
+
+    values: dict[str, np.ndarray]
+    label: np.ndarray
+    impression_id: np.ndarray
+    event_date: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+    def take(self, mask: np.ndarray) -> Columns:
+        return Columns(
+            {k: v[mask] for k, v in self.values.items()},
+            self.label[mask],
+            self.impression_id[mask],
+            self.event_date[mask],
+        )
+
+
+def to_columns(t: pa.Table) -> Columns:
+    values: dict[str, np.ndarray] = {}
+    for name in CATEGORICAL:
+        values[name] = np.asarray(t[name].to_pylist(), dtype=object)
+    for name in COUNT_COLUMNS:
+        values[name] = t[name].to_numpy(zero_copy_only=False).astype(np.float64)  # nulls -> NaN
+    return Columns(
+        values,
+        t[LABEL].to_numpy().astype(np.int8),
+        np.asarray(t["impression_id"].to_pylist(), dtype=object),
+        np.asarray(t["event_date"].to_pylist(), dtype=object),
+    )
+
+
+def read_days(lake: Lake, days: tuple[date, ...]) -> Columns:
+    t = training_table(lake).to_pyarrow_table(
+        filters=[("event_date", "in", [d.isoformat() for d in days])],
+        columns=["impression_id", "event_date", LABEL, *CATEGORICAL, *COUNT_COLUMNS],
+    )
+    return to_columns(t.sort_by([("event_date", "ascending"), ("impression_id", "ascending")]))
+
+
+def true_probability(lake: Lake, day: date, impression_ids: np.ndarray) -> np.ndarray | None:
+    """The simulator's click probability of each impression (None for a lake without truth,
+    or when it misses one of them)."""
+    fs, base = lake.arrow_fs()
+    path = truth_path(base, "impressions", day)
+    if fs.get_file_info(path).type.name == "NotFound":
+        return None
+    truth = pq.read_table(path, filesystem=fs, columns=["impression_id", "click_probability"])
+    lookup = dict(
+        zip(truth["impression_id"].to_pylist(), truth["click_probability"].to_pylist(), strict=True)
+    )
+    p = np.array([lookup.get(i, np.nan) for i in impression_ids], dtype=np.float64)
+    return None if np.isnan(p).any() else p
+
+
+@dataclass
+class Evaluation:
+    split: Split
+    scores: dict[str, Scores]  # model kind (and CEILING) -> its scores on the evaluation day
+    calibration: dict[str, list[dict[str, float]]]
+    predictions: dict[str, np.ndarray]  # for the plots
+    label: np.ndarray
+    models: dict[str, object] = field(default_factory=dict)
+    train_rows: int = 0
+
+    def table(self) -> list[dict[str, object]]:
+        """One row per model and the ceiling, and each model's share of the ceiling's AUC
+        lift over a coin toss (1 = as good as the truth)."""
+        ceiling = self.scores.get(CEILING)
+        rows = []
+        for name, s in self.scores.items():
+            row: dict[str, object] = {"model": name, **s.as_dict()}
+            if ceiling:
+                row["auc_share_of_ceiling"] = (s.auc - 0.5) / (ceiling.auc - 0.5)
+            rows.append(row)
+        return rows
+
+
+def split_validation(train: Columns, split: Split) -> tuple[Columns, Columns]:
+    """Early stopping's validation set: the last training day, or a seeded VALIDATION_SHARE
+    of the only one."""
+    if len(split.train) > 1:
+        last = split.train[-1]
+        is_last = np.array([d == last for d in train.event_date])
+        return train.take(~is_last), train.take(is_last)
+    held = np.random.default_rng(11).random(len(train)) < VALIDATION_SHARE
+    return train.take(~held), train.take(held)
+
+
+def train_and_evaluate(lake: Lake, split: Split) -> Evaluation:
+    train = read_days(lake, split.train)
+    test = read_days(lake, (split.evaluate,))
+    fit, valid = split_validation(train, split)
+    models = train_models(fit.values, fit.label, valid.values, valid.label)
+    predictions = {kind: models[kind].predict(test.values) for kind in MODEL_KINDS}
+    truth = true_probability(lake, split.evaluate, test.impression_id)
+    if truth is not None:
+        predictions[CEILING] = truth
+    return Evaluation(
+        split=split,
+        scores={k: score(test.label, p) for k, p in predictions.items()},
+        calibration={k: calibration_curve(test.label, p) for k, p in predictions.items()},
+        predictions=predictions,
+        label=test.label,
+        models=models,
+        train_rows=len(train),
+    )
