@@ -94,8 +94,39 @@ def cmd_run(a: argparse.Namespace) -> int:
         return 1
     print(f"\nDone in {time.time() - t:.0f}s (run {run_id}).\n")
     print(render(s.lake(), _clickhouse(s)))
+    trained = _train_ctr_model(s, start, end) if a.train else 0
     print(f"Dagster instance: {s.dagster_home} (make ui to browse lineage and runs)")
-    return 0
+    return trained
+
+
+def _train_ctr_model(s: Settings, start: date, end: date) -> int:
+    """The CTR model's job for the same arrival dates (as the sensor does after a daily run),
+    when the lake has a complete evaluation day with a day to train on before it; prints the
+    evaluation next to the ceiling."""
+    from prediction.evaluation import format_table
+    from prediction.registry import Registry
+    from prediction.training import can_train
+
+    if not can_train(date.fromisoformat(s.start_date), end):
+        print("CTR model: not trained (it needs an evaluation day after a training day: --days 4 or more)\n")
+        return 0
+    print("Training the CTR model (features -> model -> promotion)...", flush=True)
+    t = time.time()
+    run_id = _run_job(s, "train_ctr_model", start, end)
+    registry = Registry(s.lake())
+    version = registry.candidate()
+    card = registry.card(version) if version else None
+    if card:
+        split = card["split"]
+        state = "promoted" if run_id and registry.current() == version else "NOT promoted"
+        print(
+            f"\nCTR model {version} ({state}, {time.time() - t:.0f}s): trained on {split['train']} "
+            f"({card['train_rows']:,} impressions), evaluated on {split['evaluate']}\n"
+            f"{format_table(card['evaluation'])}\n"
+            f"(ceiling: the simulator's true click probability; plots beside the model in "
+            f"{s.lake_root}/models/ctr/versions/{version})\n"
+        )
+    return 0 if run_id else 1
 
 
 @contextmanager
@@ -426,6 +457,42 @@ def cmd_collector(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(a: argparse.Namespace) -> int:
+    """The prediction API (serving/prediction_api.py) on 127.0.0.1: starts the local Redis if
+    it is not running and, when Redis holds no feature snapshot, publishes the lake's newest
+    (what the publish_online_features job does on a schedule)."""
+    import redis
+
+    from ad_assets.realtime.servers import ServerError, local_servers
+    from prediction import online_store
+    from serving.prediction_api import serve
+
+    s = load_settings()
+    _, redis_server = local_servers(s)
+    try:
+        if redis_server is not None and not redis_server.running():
+            redis_server.start()
+            print(f"redis: started {s.redis_url} (home {redis_server.home})", flush=True)
+    except ServerError as ex:
+        print(f"adlake serve: {ex}", file=sys.stderr)
+        return 1
+    client = redis.Redis.from_url(s.redis_url)
+    snapshot = online_store.current_snapshot(client)
+    if snapshot is None:
+        try:
+            as_of = online_store.latest_as_of(s.lake())
+        except Exception as ex:  # no features table yet: serve with the defaults
+            print(f"no CTR features in the lake yet ({type(ex).__name__}): make run first", file=sys.stderr)
+            as_of = None
+        if as_of is not None:
+            snapshot, n = online_store.publish(client, as_of, online_store.stats_as_of(s.lake(), as_of))
+            print(f"features: published {n:,} entries as of {as_of} to Redis", flush=True)
+    client.close()
+    print(f"prediction API on http://127.0.0.1:{a.port} (docs at /docs; features {snapshot})", flush=True)
+    serve(s.lake(), s.redis_url, s.home, port=a.port)
+    return 0
+
+
 def cmd_stream_demo(a: argparse.Namespace) -> int:
     from ad_assets.realtime.demo import as_json, run_demo
 
@@ -463,6 +530,9 @@ def main(argv: list[str] | None = None) -> int:
         default="raw",
         help="the first layer to rebuild: bronze reads the raw files already landed; gold reads "
         "silver as it is (e.g. after a change of attribution windows)",
+    )
+    r.add_argument(
+        "--no-train", dest="train", action="store_false", help="skip the CTR model's job after the run"
     )
     r.set_defaults(fn=cmd_run)
     sub.add_parser("summary", help="rows per table and top campaigns").set_defaults(fn=cmd_summary)
@@ -511,6 +581,9 @@ def main(argv: list[str] | None = None) -> int:
     dm.add_argument("--seconds", type=float, default=60)
     dm.add_argument("--json", action="store_true", help="the summary as one JSON object")
     dm.set_defaults(fn=cmd_stream_demo)
+    sv = sub.add_parser("serve", help="the prediction API (pCTR) on 127.0.0.1, features from Redis")
+    sv.add_argument("--port", type=int, default=8090)
+    sv.set_defaults(fn=cmd_serve)
     co = sub.add_parser("collector", help="the HTTP collector ad servers post events to (127.0.0.1)")
     co.add_argument("--port", type=int, default=8088)
     co.set_defaults(fn=cmd_collector)

@@ -60,3 +60,30 @@ def calibration_curve(
         for i in np.array_split(order, bins)
         if len(i)
     ]
+
+
+# The report's columns: (key in a row of training.Evaluation.table, heading, format).
+_COLUMNS = (
+    ("model", "model", "{}"),
+    ("auc", "AUC", "{:.4f}"),
+    ("pr_auc", "PR AUC", "{:.4f}"),
+    ("logloss", "log loss", "{:.5f}"),
+    ("brier", "Brier", "{:.5f}"),
+    ("mean_prediction", "mean p", "{:.4f}"),
+    ("auc_share_of_ceiling", "share of ceiling AUC", "{:.0%}"),
+)
+
+
+def format_table(rows: list[dict[str, object]], markdown: bool = False) -> str:
+    """The evaluation table as text (aligned columns) or Markdown."""
+    cols = [c for c in _COLUMNS if any(c[0] in r for r in rows)]
+    cells = [[fmt.format(r[k]) if k in r else "" for k, _, fmt in cols] for r in rows]
+    heads = [h for _, h, _ in cols]
+    if markdown:
+        lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+        return "\n".join(lines + ["| " + " | ".join(c) + " |" for c in cells])
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
+    line = "  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True))
+    return "\n".join(
+        [line] + ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    )

@@ -15,12 +15,18 @@ A feature row has three parts:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 LOOKBACK_DAYS = 7
+
+# Where the Spark step writes them in the lake (lake layer `features`).
+FEATURES_LAYER = "features"
+STATS_TABLE = "entity_stats"  # counts per as-of day, entity and key
+TRAINING_TABLE = "ctr_training"  # one row per valid impression: context, counts, label
+LABEL = "clicked"
 
 # The impression's own fields (raw log contract) the model sees as categories.
 CONTEXT: tuple[str, ...] = (
@@ -159,3 +165,18 @@ def design_matrix(columns: Mapping[str, object], vocabulary: Vocabulary) -> np.n
     parts = [vocabulary.encode(name, columns[name]) for name in CATEGORICAL]
     parts += [np.broadcast_to(numeric[name], (n,)) for name in NUMERIC]
     return np.column_stack(parts).astype(np.float64)
+
+
+def serving_columns(
+    impressions: Sequence[Mapping[str, object]], counts: Sequence[Mapping[str, float]]
+) -> dict[str, np.ndarray]:
+    """The feature columns for impressions being served: each impression's context (CONTEXT
+    and HOUR, as training names them) and the counts the online store returned for it (a
+    missing count is NaN: numeric_features' defaults). What design_matrix takes."""
+    columns: dict[str, np.ndarray] = {
+        name: np.array([imp.get(name) for imp in impressions], dtype=object) for name in CATEGORICAL
+    }
+    names = {k for c in counts for k in c}
+    for name in names:
+        columns[name] = np.array([c.get(name, np.nan) for c in counts], dtype=np.float64)
+    return columns

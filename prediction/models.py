@@ -55,7 +55,8 @@ class RuleModel:
     kind: str = RULE
 
     def predict(self, columns: Mapping[str, object]) -> np.ndarray:
-        return np.asarray(numeric_features(columns)[RULE_FEATURE], dtype=np.float64)
+        n = len(np.asarray(columns[CATEGORICAL[0]], dtype=object))  # rates are scalars without history
+        return np.broadcast_to(numeric_features(columns)[RULE_FEATURE], (n,)).astype(np.float64)
 
 
 def _logistic_inputs(x: np.ndarray) -> np.ndarray:

@@ -1,17 +1,18 @@
 """The online feature store in Redis (docs/prediction.md): the counts of every entity as of a
 day, published whole by a Dagster asset (`ctr_online_features`) and read by the prediction API.
 
-Layout (one snapshot per as-of day; a new one is written beside the old one, then the
+Layout (one snapshot per publication; a new one is written beside the old one, then the
 pointer moves, so a reader never sees half a snapshot):
 
-    adlake:features:current                          -> "2026-11-08" (the as-of day served)
-    adlake:features:<as_of>:<entity>:<key>           hash: i (impressions), c (clicks),
+    adlake:features:current                          -> "<as_of>.<n>": the snapshot served
+    adlake:features:<snapshot>:<entity>:<key>        hash: i (impressions), c (clicks),
                                                      l (days since the last click; users only)
-    adlake:features:<as_of>:global                   hash: i, c (the prior's totals)
-    adlake:features:<as_of>:meta                     hash: rows, published_at
+    adlake:features:<snapshot>:global                hash: i, c (the prior's totals)
+    adlake:features:<snapshot>:meta                  hash: as_of, rows, published_at
 
-Snapshot keys expire SNAPSHOT_TTL after publication: the current one is republished daily,
-an old one stays long enough for readers that still hold its date.
+A publication deletes every snapshot but itself and the one it replaces (which a request
+in flight may still read); keys also expire SNAPSHOT_TTL after publication. So an entity
+that left the lake (an erased user) is gone from Redis after two publications, at most.
 """
 
 from __future__ import annotations
@@ -21,17 +22,21 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 
 import redis
+from deltalake import DeltaTable
 
 from prediction.features import (
     CLICKS,
     ENTITIES,
+    FEATURES_LAYER,
     GLOBAL,
     IMPRESSIONS,
     LAST_CLICK_DAYS,
+    STATS_TABLE,
     USER,
     count_column,
     entity_key,
 )
+from spark_jobs.lake import Lake
 
 PREFIX = "adlake:features"
 CURRENT = f"{PREFIX}:current"
@@ -40,14 +45,15 @@ _FIELDS = {IMPRESSIONS: "i", CLICKS: "c", LAST_CLICK_DAYS: "l"}
 BATCH = 5_000  # commands per pipeline round trip when publishing
 
 
-def entry_key(as_of: str, entity: str, key: str) -> str:
-    return f"{PREFIX}:{as_of}:{GLOBAL}" if entity == GLOBAL else f"{PREFIX}:{as_of}:{entity}:{key}"
+def entry_key(snapshot: str, entity: str, key: str) -> str:
+    return f"{PREFIX}:{snapshot}:{GLOBAL}" if entity == GLOBAL else f"{PREFIX}:{snapshot}:{entity}:{key}"
 
 
-def publish(client: redis.Redis, as_of: date, rows: Iterable[Mapping[str, object]]) -> int:
-    """Write one snapshot (rows: entity, key, impressions, clicks, last_click_days) and make it
-    current; returns how many entries it holds."""
-    day = as_of.isoformat()
+def publish(client: redis.Redis, as_of: date, rows: Iterable[Mapping[str, object]]) -> tuple[str, int]:
+    """Write one snapshot (rows: entity, key, impressions, clicks, last_click_days), make it
+    current and delete the older ones; returns its id and how many entries it holds."""
+    day = f"{as_of.isoformat()}.{time.time_ns()}"
+    previous = current_snapshot(client)
     n = 0
     pipe = client.pipeline(transaction=False)
     for r in rows:
@@ -61,42 +67,89 @@ def publish(client: redis.Redis, as_of: date, rows: Iterable[Mapping[str, object
         if n % BATCH == 0:
             pipe.execute()
     meta = f"{PREFIX}:{day}:meta"
-    pipe.hset(meta, mapping={"rows": n, "published_at": time.time()})
+    pipe.hset(meta, mapping={"as_of": as_of.isoformat(), "rows": n, "published_at": time.time()})
     pipe.expire(meta, SNAPSHOT_TTL)
     pipe.execute()
     client.set(CURRENT, day)
+    for old in snapshots(client) - {day, previous}:
+        drop_snapshot(client, old)
+    return day, n
+
+
+def _text(v: object) -> str | None:
+    return v.decode() if isinstance(v, bytes) else v  # type: ignore[return-value]
+
+
+def current_snapshot(client: redis.Redis) -> str | None:
+    return _text(client.get(CURRENT))
+
+
+def snapshots(client: redis.Redis) -> set[str]:
+    """Every snapshot with entries still in Redis (by its meta key)."""
+    return {str(_text(k)).split(":")[-2] for k in client.scan_iter(match=f"{PREFIX}:*:meta", count=1000)}
+
+
+def drop_snapshot(client: redis.Redis, snapshot: str) -> int:
+    """Delete every key of a snapshot; returns how many there were."""
+    n = 0
+    batch: list = []
+    for k in client.scan_iter(match=f"{PREFIX}:{snapshot}:*", count=5000):
+        batch.append(k)
+        if len(batch) == BATCH:
+            n += client.unlink(*batch)
+            batch.clear()
+    if batch:
+        n += client.unlink(*batch)
     return n
 
 
-def current_day(client: redis.Redis) -> str | None:
-    v = client.get(CURRENT)
-    return v.decode() if isinstance(v, bytes) else v
+def snapshot_info(client: redis.Redis, snapshot: str) -> dict[str, str]:
+    """as_of, rows and published_at of a snapshot ({} when it is gone)."""
+    return {str(_text(k)): str(_text(v)) for k, v in client.hgetall(f"{PREFIX}:{snapshot}:meta").items()}
 
 
-def snapshot_size(client: redis.Redis, as_of: str) -> int:
-    rows = client.hget(f"{PREFIX}:{as_of}:meta", "rows")
-    return int(rows) if rows else 0
+def stats_as_of(lake: Lake, as_of: date) -> list[dict[str, object]]:
+    """The counts the Spark step wrote for one as-of day (features/entity_stats)."""
+    table = DeltaTable(
+        lake.delta_rs_uri(FEATURES_LAYER, STATS_TABLE), storage_options=lake.delta_rs_storage_options()
+    )
+    return table.to_pyarrow_table(
+        filters=[("as_of_date", "=", as_of.isoformat())],
+        columns=["entity", "key", IMPRESSIONS, CLICKS, LAST_CLICK_DAYS],
+    ).to_pylist()
 
 
-def lookup_many(
-    client: redis.Redis, as_of: str, impressions: list[Mapping[str, object]]
-) -> list[dict[str, float]]:
-    """The counts (prediction.features column names) for each impression (its context and
-    `user_pid`, None when unknown or not consented), in one round trip. A missing entity
-    leaves its counts out: numeric_features fills the documented defaults."""
-    pipe = client.pipeline(transaction=False)
+def latest_as_of(lake: Lake) -> date | None:
+    """The newest as-of day with counts in the lake."""
+    table = DeltaTable(
+        lake.delta_rs_uri(FEATURES_LAYER, STATS_TABLE), storage_options=lake.delta_rs_storage_options()
+    )
+    days = {a["partition.as_of_date"] for a in table.get_add_actions(flatten=True).to_pylist()}
+    return date.fromisoformat(str(max(days))) if days else None
+
+
+def queue_lookups(pipe, snapshot: str, impressions: list[Mapping[str, object]]) -> list[list[str]]:
+    """Queue on a pipeline (sync or asyncio) the reads of the global counts and of each
+    impression's entities (its context and `user_pid`, None when unknown or not consented);
+    returns the plan read_lookups needs to read the replies."""
+    pipe.hmget(entry_key(snapshot, GLOBAL, ""), "i", "c")
     plan: list[list[str]] = []
-    pipe.hmget(entry_key(as_of, GLOBAL, ""), "i", "c")
     for imp in impressions:
         names = []
         for e in ENTITIES:
             key = entity_key(e, imp)
             if key is not None:
-                pipe.hmget(entry_key(as_of, e.name, key), "i", "c", "l")
+                pipe.hmget(entry_key(snapshot, e.name, key), "i", "c", "l")
                 names.append(e.name)
         plan.append(names)
-    replies = iter(pipe.execute())
-    gi, gc = next(replies)
+    return plan
+
+
+def read_lookups(plan: list[list[str]], replies: list) -> list[dict[str, float]]:
+    """The counts (prediction.features column names) per impression. A missing entity
+    leaves its counts out: numeric_features fills the documented defaults."""
+    it = iter(replies)
+    gi, gc = next(it)
     base = {}
     if gi is not None:
         base = {count_column(GLOBAL, IMPRESSIONS): float(gi), count_column(GLOBAL, CLICKS): float(gc or 0)}
@@ -104,7 +157,7 @@ def lookup_many(
     for names in plan:
         counts = dict(base)
         for name in names:
-            i, c, last = next(replies)
+            i, c, last = next(it)
             if i is None:
                 continue
             counts[count_column(name, IMPRESSIONS)] = float(i)
@@ -113,3 +166,12 @@ def lookup_many(
                 counts[count_column(name, LAST_CLICK_DAYS)] = float(last)
         out.append(counts)
     return out
+
+
+def lookup_many(
+    client: redis.Redis, snapshot: str, impressions: list[Mapping[str, object]]
+) -> list[dict[str, float]]:
+    """queue_lookups and read_lookups in one round trip on a sync client."""
+    pipe = client.pipeline(transaction=False)
+    plan = queue_lookups(pipe, snapshot, impressions)
+    return read_lookups(plan, pipe.execute())

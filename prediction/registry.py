@@ -5,6 +5,8 @@ new one, never half of one. Works on any lake (local or S3) through pyarrow's fi
 
     models/<name>/versions/<version>/model.joblib   the pickled model (prediction.models)
     models/<name>/versions/<version>/card.json      what it is and how it scored
+    models/<name>/versions/<version>/*.png          its evaluation plots
+    models/<name>/candidate.json                     the last trained version, awaiting promotion
     models/<name>/current.json                       {"version": ..., "promoted_at": ...}
 """
 
@@ -65,6 +67,13 @@ class Registry:
         self._write(f"{base}/versions/{version}/card.json", json.dumps({**card, "version": version}).encode())
         return version
 
+    def attach(self, version: str, filename: str, data: bytes) -> str:
+        """Store a file beside a version (its plots); returns its path in the lake."""
+        _, base = self._base()
+        path = f"{base}/versions/{version}/{filename}"
+        self._write(path, data)
+        return path
+
     def card(self, version: str) -> dict | None:
         _, base = self._base()
         data = self._read(f"{base}/versions/{version}/card.json")
@@ -77,18 +86,31 @@ class Registry:
             raise FileNotFoundError(f"model {self.name} version {version} is not in the registry")
         return joblib.load(io.BytesIO(data))
 
-    def current(self) -> str | None:
-        """The promoted version, or None before the first promotion."""
+    def _pointer(self, name: str) -> str | None:
         _, base = self._base()
-        data = self._read(f"{base}/current.json")
+        data = self._read(f"{base}/{name}.json")
         return json.loads(data)["version"] if data else None
 
-    def promote(self, version: str) -> None:
+    def _point(self, name: str, version: str, **extra: str) -> None:
         if self.card(version) is None:
             raise FileNotFoundError(f"model {self.name} version {version} is not in the registry")
         _, base = self._base()
-        pointer = {"version": version, "promoted_at": datetime.now(UTC).isoformat()}
-        self._write(f"{base}/current.json", json.dumps(pointer).encode())
+        pointer = {"version": version, f"{name}_at": datetime.now(UTC).isoformat(), **extra}
+        self._write(f"{base}/{name}.json", json.dumps(pointer).encode())
+
+    def current(self) -> str | None:
+        """The promoted version, or None before the first promotion."""
+        return self._pointer("current")
+
+    def candidate(self) -> str | None:
+        """The version trained last (promoted or not)."""
+        return self._pointer("candidate")
+
+    def nominate(self, version: str) -> None:
+        self._point("candidate", version)
+
+    def promote(self, version: str) -> None:
+        self._point("current", version)
 
     def versions(self) -> list[str]:
         fs, base = self._base()

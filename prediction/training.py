@@ -20,23 +20,25 @@ from prediction.features import (
     CATEGORICAL,
     CLICKS,
     ENTITIES,
+    FEATURES_LAYER,
     GLOBAL,
     IMPRESSIONS,
+    LABEL,
     LAST_CLICK_DAYS,
+    TRAINING_TABLE,
     USER,
     count_column,
 )
-from prediction.models import LIGHTGBM, MODEL_KINDS, train_models
+from prediction.models import LIGHTGBM, MODEL_KINDS, RULE, train_models
 from spark_jobs.lake import Lake
+from spark_jobs.layers import LATENESS_DAYS
 
-FEATURES_LAYER = "features"
-TRAINING_TABLE = "ctr_training"  # features/<this>: one row per valid impression
-STATS_TABLE = "entity_stats"  # features/<this>: counts per as-of day, entity and key
-LABEL = "clicked"
 CANDIDATE = LIGHTGBM  # the kind that is registered and served
 CEILING = "ceiling"  # the true click probability, scored like a model
+INCUMBENT = "current"  # the promoted version, rescored on the same day
 TRAIN_DAYS = 14  # the most event dates a model trains on
 VALIDATION_SHARE = 0.2  # early stopping's share when there is one training day only
+TRUTH_LOOKBACK_DAYS = 14  # journeys' follow-up impressions are in the truth of the day they began
 # The training set's count columns (prediction.features.numeric_features reads them).
 COUNT_COLUMNS: tuple[str, ...] = (
     *(count_column(name, c) for name in (*(e.name for e in ENTITIES), GLOBAL) for c in (IMPRESSIONS, CLICKS)),
@@ -55,6 +57,18 @@ class Split:
 
     def as_dict(self) -> dict[str, str]:
         return {"train": f"{self.train[0]}..{self.train[-1]}", "evaluate": self.evaluate.isoformat()}
+
+
+def complete_until(window_end: date) -> date:
+    """The last event date whose late arrivals have all landed once the arrival dates up
+    to `window_end` are in."""
+    return window_end - timedelta(days=LATENESS_DAYS)
+
+
+def can_train(first_event_date: date, window_end: date) -> bool:
+    """Whether a lake whose events start on `first_event_date` has, by `window_end`, a
+    complete evaluation day with a training day before it."""
+    return complete_until(window_end) > first_event_date
 
 
 def plan_split(event_dates: list[date], complete_until: date) -> Split:
@@ -128,12 +142,21 @@ def read_days(lake: Lake, days: tuple[date, ...]) -> Columns:
 
 def true_probability(lake: Lake, day: date, impression_ids: np.ndarray) -> np.ndarray | None:
     """The simulator's click probability of each impression (None for a lake without truth,
-    or when it misses one of them)."""
+    or when it misses one of them). A simulated day's truth also holds the follow-up
+    impressions of its journeys, served on later days: the files of the TRUTH_LOOKBACK_DAYS
+    before `day` are read too."""
     fs, base = lake.arrow_fs()
-    path = truth_path(base, "impressions", day)
-    if fs.get_file_info(path).type.name == "NotFound":
+    wanted = pa.array(impression_ids, pa.string())
+    found: list[pa.Table] = []
+    for back in range(TRUTH_LOOKBACK_DAYS + 1):
+        path = truth_path(base, "impressions", day - timedelta(days=back))
+        if fs.get_file_info(path).type.name == "NotFound":
+            continue
+        t = pq.read_table(path, filesystem=fs, columns=["impression_id", "click_probability"])
+        found.append(t.filter(pc.is_in(t["impression_id"], wanted)))
+    if not found:
         return None
-    truth = pq.read_table(path, filesystem=fs, columns=["impression_id", "click_probability"])
+    truth = pa.concat_tables(found)
     lookup = dict(
         zip(truth["impression_id"].to_pylist(), truth["click_probability"].to_pylist(), strict=True)
     )
@@ -175,12 +198,16 @@ def split_validation(train: Columns, split: Split) -> tuple[Columns, Columns]:
     return train.take(~held), train.take(held)
 
 
-def train_and_evaluate(lake: Lake, split: Split) -> Evaluation:
+def train_and_evaluate(lake: Lake, split: Split, incumbent: object | None = None) -> Evaluation:
+    """Every model kind trained on the split's training days and scored on its evaluation
+    day with the ceiling, and the `incumbent` (the promoted model) scored on the same day."""
     train = read_days(lake, split.train)
     test = read_days(lake, (split.evaluate,))
     fit, valid = split_validation(train, split)
     models = train_models(fit.values, fit.label, valid.values, valid.label)
     predictions = {kind: models[kind].predict(test.values) for kind in MODEL_KINDS}
+    if incumbent is not None:
+        predictions[INCUMBENT] = incumbent.predict(test.values)
     truth = true_probability(lake, split.evaluate, test.impression_id)
     if truth is not None:
         predictions[CEILING] = truth
@@ -193,3 +220,27 @@ def train_and_evaluate(lake: Lake, split: Split) -> Evaluation:
         models=models,
         train_rows=len(train),
     )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether the candidate may replace the promoted model, and why."""
+
+    passed: bool
+    reasons: tuple[str, ...]
+
+
+def promotion_verdict(scores: dict[str, Scores]) -> Verdict:
+    """The candidate must rank better (AUC) and predict better (log loss) than the rule
+    baseline, and rank at least as well as the promoted version on the same day (a retrain
+    on the same rows is identical, so re-running a day keeps its model)."""
+    cand, rule = scores[CANDIDATE], scores[RULE]
+    reasons = []
+    if not cand.auc > rule.auc:
+        reasons.append(f"AUC {cand.auc:.4f} is not above the rule baseline's {rule.auc:.4f}")
+    if not cand.logloss < rule.logloss:
+        reasons.append(f"log loss {cand.logloss:.5f} is not below the rule baseline's {rule.logloss:.5f}")
+    current = scores.get(INCUMBENT)
+    if current is not None and not cand.auc >= current.auc:
+        reasons.append(f"AUC {cand.auc:.4f} is below the promoted version's {current.auc:.4f}")
+    return Verdict(not reasons, tuple(reasons))

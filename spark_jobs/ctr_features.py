@@ -20,6 +20,7 @@ from prediction.features import (
     GLOBAL,
     HOUR,
     IMPRESSIONS,
+    LABEL,
     LAST_CLICK_DAYS,
     LOOKBACK_DAYS,
     USER,
@@ -30,7 +31,6 @@ from spark_jobs.consent import CONSENT_COLUMN
 STATS_SCHEMA = (
     "as_of_date date, entity string, key string, impressions bigint, clicks bigint, last_click_days int"
 )
-LABEL = "clicked"
 
 
 def _consented_user() -> F.Column:

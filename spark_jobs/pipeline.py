@@ -18,7 +18,8 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_jobs import attribution, auction, bronze, gold, segments, silver
+from prediction.features import FEATURES_LAYER, LOOKBACK_DAYS, STATS_TABLE, TRAINING_TABLE
+from spark_jobs import attribution, auction, bronze, ctr_features, gold, segments, silver
 from spark_jobs.attribution_models import DATA_DRIVEN_MODELS, PathCount, path_shares
 from spark_jobs.attribution_windows import DEFAULT_WINDOWS, AttributionWindows
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
@@ -338,3 +339,48 @@ def run_segments(
     stats.rows[SEGMENT_HISTORY] = sum(delta_row_counts(lake, GOLD, SEGMENT_HISTORY, ()).values())
     stats.detail["segment_dates"] = {"first": start.isoformat(), "last": last.isoformat()}
     return stats
+
+
+# ---------------------------------------------------------------- prediction features
+def run_ctr_features(spark: SparkSession, lake: Lake, w: ArrivalWindow) -> LayerStats:
+    """The CTR model's counts and training set (spark_jobs/ctr_features.py) for the window:
+    counts as of each event date the window rewrites and the day after its last arrival date
+    (what serving uses next), from the silver events of the lookback before them; the
+    training rows of the window's event dates."""
+    start, end = w.dates(SILVER)
+    as_of = [start + timedelta(days=i) for i in range((end - start).days + 2)]
+
+    def silver_window(event_type: str) -> DataFrame:
+        first = start - timedelta(days=LOOKBACK_DAYS)
+        return read_window(spark, _silver_path(lake, event_type), date_column(SILVER), first, end)
+
+    impressions, clicks = silver_window("impression").cache(), silver_window("click").cache()
+    try:
+        stats_path = lake.table(FEATURES_LAYER, STATS_TABLE)
+        stats = ctr_features.entity_stats(spark, ctr_features.history_events(impressions, clicks), as_of)
+        replace_window(stats, stats_path, "as_of_date", as_of[0], as_of[-1])
+        in_window = F.col("event_date") >= F.lit(start)
+        training = ctr_features.training_set(
+            impressions.where(in_window),
+            clicks,
+            read_window(spark, stats_path, "as_of_date", start, end),
+        )
+        replace_window(
+            training,
+            lake.table(FEATURES_LAYER, TRAINING_TABLE),
+            "event_date",
+            start,
+            end,
+        )
+    finally:
+        impressions.unpersist()
+        clicks.unpersist()
+    out = LayerStats()
+    for name, col, first, last in (
+        (STATS_TABLE, "as_of_date", as_of[0], as_of[-1]),
+        (TRAINING_TABLE, "event_date", start, end),
+    ):
+        per_day = delta_row_counts(lake, FEATURES_LAYER, name, (col,))
+        out.rows[name] = sum(n for (d,), n in per_day.items() if first.isoformat() <= d <= last.isoformat())
+    out.detail["dates"] = {"as_of": f"{as_of[0]}..{as_of[-1]}", "event_dates": f"{start}..{end}"}
+    return out

@@ -7,21 +7,29 @@ from collections.abc import Sequence
 from dagster import (
     AssetChecksDefinition,
     AssetSelection,
+    DagsterRunStatus,
     DefaultSensorStatus,
     Definitions,
     PartitionsDefinition,
     RunRequest,
+    RunStatusSensorContext,
     SensorDefinition,
     SensorEvaluationContext,
     SkipReason,
     build_schedule_from_partitioned_job,
     define_asset_job,
+    run_status_sensor,
     sensor,
 )
 
+from ad_assets.defs.prediction import PREDICTION, TRAIN_JOB, training_selection
 from ad_assets.defs.quality import build_freshness_checks
 from ad_assets.defs.raw import landed_files
-from ad_assets.lib.partitions import daily_partitions
+from ad_assets.lib.partitions import (
+    PARTITION_RANGE_END_TAG,
+    PARTITION_RANGE_START_TAG,
+    daily_partitions,
+)
 from ad_assets.resources import LakeResource
 from ad_assets.settings import Settings
 from spark_jobs.contracts import EVENT_TYPES
@@ -36,10 +44,19 @@ GOLD_ONWARDS_JOB = "gold_onwards"
 def defs_for(s: Settings) -> Definitions:
     partitions = daily_partitions(s.start_date)
     lakehouse, reprocess, gold_onwards = build_jobs(partitions, build_freshness_checks(s.freshness_deadline))
+    train = define_asset_job(
+        TRAIN_JOB,
+        selection=training_selection(),
+        partitions_def=partitions,
+        description="CTR features -> model -> promotion for one arrival date's lake (after the daily run).",
+    )
     return Definitions(
-        jobs=[lakehouse, reprocess, gold_onwards],
+        jobs=[lakehouse, reprocess, gold_onwards, train],
         schedules=[build_schedule_from_partitioned_job(lakehouse, hour_of_day=1, minute_of_hour=30)],
-        sensors=[build_landing_sensor(lakehouse, partitions, enabled=s.raw_source == "landed")],
+        sensors=[
+            build_landing_sensor(lakehouse, partitions, enabled=s.raw_source == "landed"),
+            build_training_sensor(lakehouse, train),
+        ],
     )
 
 
@@ -50,10 +67,11 @@ def build_jobs(partitions: PartitionsDefinition, freshness_checks: Sequence[Asse
     the runs themselves."""
     # The erasure log is written by its own job, for one request (ad_assets/defs/erasure.py).
     # The real-time group needs Kafka and Redis: its own jobs (ad_assets/defs/realtime.py).
+    # The model trains in a job of its own, after this one (build_training_sensor).
     everything = (
         AssetSelection.all()
         - AssetSelection.checks(*freshness_checks)
-        - AssetSelection.groups(PRIVACY, REALTIME)
+        - AssetSelection.groups(PRIVACY, REALTIME, PREDICTION)
     )
     lakehouse = define_asset_job(
         LAKEHOUSE_JOB,
@@ -80,7 +98,7 @@ def build_jobs(partitions: PartitionsDefinition, freshness_checks: Sequence[Asse
             | AssetSelection.assets("quality_check_results").downstream(include_self=False)
         )
         - AssetSelection.checks(*freshness_checks)
-        - AssetSelection.groups(REALTIME),
+        - AssetSelection.groups(REALTIME, PREDICTION),
         partitions_def=partitions,
         description="gold -> evaluation -> marts from silver as it is (after a change of attribution "
         "windows, docs/attribution.md).",
@@ -109,3 +127,25 @@ def build_landing_sensor(job, partitions: PartitionsDefinition, enabled: bool) -
         return requests or SkipReason("no new raw files")
 
     return raw_landing_sensor
+
+
+def build_training_sensor(lakehouse, train) -> SensorDefinition:
+    @run_status_sensor(
+        run_status=DagsterRunStatus.SUCCESS,
+        monitored_jobs=[lakehouse],
+        request_job=train,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Trains the CTR model on the lake each successful daily run leaves, for the same "
+        "arrival dates (a failed promotion fails this run, not the lake's).",
+    )
+    def train_after_daily_run(context: RunStatusSensorContext):
+        tags = context.dagster_run.tags
+        run_key = f"after-{context.dagster_run.run_id}"
+        if PARTITION_RANGE_START_TAG in tags:
+            span = {k: tags[k] for k in (PARTITION_RANGE_START_TAG, PARTITION_RANGE_END_TAG)}
+            return RunRequest(run_key=run_key, tags=span)
+        if key := tags.get("dagster/partition"):
+            return RunRequest(run_key=run_key, partition_key=key)
+        return SkipReason("the daily run had no partition")
+
+    return train_after_daily_run

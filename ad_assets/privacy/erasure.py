@@ -33,6 +33,7 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
+from ad_assets.privacy.pseudonyms import pseudonym
 from ad_assets.resources.pseudonym_key import PseudonymKeyResource
 from spark_jobs.contracts import EVENT_TYPES
 from spark_jobs.delta_io import replace_where
@@ -149,11 +150,6 @@ def _hmac_hex(secret: bytes, user_id: str) -> str:
 def subject_hash(salt: bytes, user_id: str) -> str:
     """The erasure log's name for an erased id."""
     return _hmac_hex(salt, user_id)
-
-
-def pseudonym(key: bytes, user_id: str) -> str:
-    """user_pid as silver computes it (spark_jobs/silver.py `pseudonymise`)."""
-    return _hmac_hex(key, user_id)
 
 
 # ---------------------------------------------------------------- the operation

@@ -1,0 +1,239 @@
+"""The prediction API (docs/prediction.md): pCTR for impressions in the raw log contract's
+shape, from the promoted model in the lake's registry and the counts in Redis's online
+store. Imports neither Dagster, Spark nor dbt.
+
+- POST /v1/predict: one impression or a list (at most MAX_BATCH) -> one pCTR each, with the
+  model version and the feature snapshot that produced them. A missing or invalid field gets
+  422 naming it (FastAPI's validation); fields the contract has but the model does not use
+  are accepted and ignored, so a logged impression can be posted as it is.
+- GET /health: the model version, the snapshot, and whether Redis answers.
+- The model reloads when `current.json` moves (polled every RELOAD_INTERVAL_S): the new one
+  is loaded beside the old one and swapped in by one assignment, so no request fails or
+  waits for it. Redis down or no snapshot yet: the features' documented defaults (the
+  response says so in `features`), never an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+
+import redis
+import redis.asyncio as aioredis
+from fastapi import FastAPI, HTTPException
+from fastapi.concurrency import run_in_threadpool
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+import prediction  # noqa: F401  (OpenMP's wait policy, before the model's libraries load)
+from ad_assets.privacy.pseudonyms import pseudonym
+from prediction import online_store
+from prediction.features import HOUR, serving_columns
+from prediction.registry import Registry
+from spark_jobs.consent import measurement_allowed
+from spark_jobs.lake import Lake
+
+log = logging.getLogger("adlake.prediction_api")
+
+MAX_BATCH = 1_000
+RELOAD_INTERVAL_S = 1.0
+REDIS_TIMEOUT_S = 0.05  # a lookup slower than this serves defaults rather than a slow answer
+
+
+class Impression(BaseModel):
+    """The impression fields of the raw log contract (spark_jobs/contracts.py) the model
+    reads; the others are allowed and ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_ts: AwareDatetime
+    campaign_id: str = Field(min_length=1)
+    impression_id: str | None = None
+    creative_id: str | None = None
+    publisher_id: str | None = None
+    placement_id: str | None = None
+    channel: str | None = None
+    ad_format: str | None = None
+    device_type: str | None = None
+    os: str | None = None
+    country: str | None = None
+    user_id: str | None = None
+    gdpr: int | None = Field(default=None, ge=0, le=1)
+    consent: str | None = None
+
+
+class Prediction(BaseModel):
+    impression_id: str | None
+    p_ctr: float
+
+
+class Predictions(BaseModel):
+    model_version: str
+    features: str  # the online snapshot used, or why defaults were used
+    predictions: list[Prediction]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    version: str
+    model: object
+
+
+class State:
+    """What the app serves from; replaced piecewise by the reload task."""
+
+    def __init__(self, registry: Registry, redis_url: str, hmac_key: bytes | None) -> None:
+        self.registry = registry
+        self.redis_url = redis_url
+        self.hmac_key = hmac_key
+        self.model: Loaded | None = None
+        self.snapshot: str | None = None
+        self.redis: aioredis.Redis = aioredis.Redis.from_url(
+            redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
+        )
+        self.reloads = 0
+
+    def refresh_model(self) -> None:
+        """Load the promoted version if it is not the one served (blocking: run in a thread)."""
+        version = self.registry.current()
+        if version and (self.model is None or self.model.version != version):
+            t = time.perf_counter()
+            model = self.registry.load(version)
+            self.model = Loaded(version, model)  # one assignment: requests see old or new
+            self.reloads += 1
+            log.info("serving CTR model %s (loaded in %.2fs)", version, time.perf_counter() - t)
+
+    async def refresh_snapshot(self) -> None:
+        try:
+            self.snapshot = _text(await self.redis.get(online_store.CURRENT))
+        except (redis.RedisError, OSError):
+            self.snapshot = None
+
+
+def _text(v: object) -> str | None:
+    return v.decode() if isinstance(v, bytes) else None
+
+
+def _for_model(imp: Impression, hmac_key: bytes | None) -> dict[str, object]:
+    """The impression as the feature definitions name it: context, hour (UTC) and the user's
+    pseudonym where measurement is allowed (as silver decides, spark_jobs/consent.py)."""
+    row: dict[str, object] = imp.model_dump(exclude={"event_ts", "user_id", "gdpr", "consent"})
+    row[HOUR] = str(imp.event_ts.astimezone(UTC).hour)
+    allowed = measurement_allowed(imp.gdpr, imp.consent)
+    row["user_pid"] = pseudonym(hmac_key, imp.user_id) if imp.user_id and hmac_key and allowed else None
+    return row
+
+
+async def _lookup(state: State, rows: list[dict[str, object]]) -> tuple[list[dict[str, float]], str]:
+    if state.snapshot is None:
+        return [{} for _ in rows], "defaults (no feature snapshot in Redis)"
+    try:
+        pipe = state.redis.pipeline(transaction=False)
+        plan = online_store.queue_lookups(pipe, state.snapshot, rows)
+        replies = await pipe.execute()
+    except (redis.RedisError, OSError) as ex:
+        return [{} for _ in rows], f"defaults (Redis: {type(ex).__name__})"
+    return online_store.read_lookups(plan, replies), state.snapshot
+
+
+def create_app(registry: Registry, redis_url: str, hmac_key: bytes | None) -> FastAPI:
+    state = State(registry, redis_url, hmac_key)
+
+    async def keep_fresh() -> None:
+        while True:
+            await asyncio.sleep(RELOAD_INTERVAL_S)
+            try:
+                await run_in_threadpool(state.refresh_model)
+            except Exception:  # a half-written or unreadable version: keep serving the old one
+                log.exception("model reload failed; still serving %s", state.model and state.model.version)
+            await state.refresh_snapshot()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(state.refresh_model)
+        await state.refresh_snapshot()
+        task = asyncio.create_task(keep_fresh())
+        yield
+        task.cancel()
+        await state.redis.aclose()
+
+    app = FastAPI(title="AdLake prediction API", version="1", lifespan=lifespan)
+    app.state.adlake = state
+
+    @app.post("/v1/predict", response_model=Predictions)
+    async def predict(body: Impression | list[Impression]) -> Predictions:
+        impressions = body if isinstance(body, list) else [body]
+        if not impressions or len(impressions) > MAX_BATCH:
+            raise HTTPException(422, f"send 1 to {MAX_BATCH} impressions")
+        served = state.model
+        if served is None:
+            raise HTTPException(503, "no model promoted yet: run the train_ctr_model job (make run)")
+        rows = [_for_model(i, state.hmac_key) for i in impressions]
+        counts, features = await _lookup(state, rows)
+        p = served.model.predict(serving_columns(rows, counts))
+        return Predictions(
+            model_version=served.version,
+            features=features,
+            predictions=[
+                Prediction(impression_id=i.impression_id, p_ctr=float(v))
+                for i, v in zip(impressions, p, strict=True)
+            ],
+        )
+
+    @app.get("/health")
+    async def health() -> dict[str, object]:
+        try:
+            redis_ok = bool(await state.redis.ping())
+        except (redis.RedisError, OSError):
+            redis_ok = False
+        model = state.model
+        return {
+            "status": "ok" if model else "no_model",
+            "model_version": model and model.version,
+            "model_reloads": state.reloads,
+            "feature_snapshot": state.snapshot,
+            "redis": redis_ok,
+        }
+
+    return app
+
+
+def serve(
+    lake: Lake, redis_url: str, home: Path, host: str = "127.0.0.1", port: int = 8090, log_level: str = "info"
+) -> None:
+    """Run the API with uvicorn until interrupted."""
+    import uvicorn
+
+    from ad_assets.privacy.pseudonyms import read_key
+
+    key = read_key(home)
+    if key is None:
+        log.warning("no pseudonymisation key: user features are not looked up")
+    uvicorn.run(
+        create_app(Registry(lake), redis_url, key),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    from ad_assets.settings import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m serving.prediction_api", description=__doc__)
+    parser.add_argument("--port", type=int, default=8090)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    s = load_settings()
+    serve(s.lake(), s.redis_url, s.home, port=args.port)
+
+
+if __name__ == "__main__":
+    main()
