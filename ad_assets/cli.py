@@ -489,7 +489,7 @@ def cmd_serve(a: argparse.Namespace) -> int:
             print(f"features: published {n:,} entries as of {as_of} to Redis", flush=True)
     client.close()
     print(f"prediction API on http://127.0.0.1:{a.port} (docs at /docs; features {snapshot})", flush=True)
-    serve(s.lake(), s.redis_url, s.home, port=a.port)
+    serve(port=a.port, workers=a.workers)
     return 0
 
 
@@ -583,6 +583,9 @@ def main(argv: list[str] | None = None) -> int:
     dm.set_defaults(fn=cmd_stream_demo)
     sv = sub.add_parser("serve", help="the prediction API (pCTR) on 127.0.0.1, features from Redis")
     sv.add_argument("--port", type=int, default=8090)
+    sv.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)"
+    )
     sv.set_defaults(fn=cmd_serve)
     co = sub.add_parser("collector", help="the HTTP collector ad servers post events to (127.0.0.1)")
     co.add_argument("--port", type=int, default=8088)

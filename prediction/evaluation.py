@@ -84,6 +84,5 @@ def format_table(rows: list[dict[str, object]], markdown: bool = False) -> str:
         return "\n".join(lines + ["| " + " | ".join(c) + " |" for c in cells])
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
     line = "  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True))
-    return "\n".join(
-        [line] + ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
-    )
+    rows_text = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    return "\n".join([line, *rows_text])

@@ -102,26 +102,39 @@ def prior_rate(global_impressions, global_clicks):
         return np.where(imps > 0, clicks / np.maximum(imps, 1.0), DEFAULT_CTR)
 
 
-def numeric_features(counts: Mapping[str, object]) -> dict[str, np.ndarray]:
-    """The numeric features from the counts (`<entity>_<count>` and `global_<count>`, each
-    a scalar or an array; a missing entity's counts are 0 and null). The one definition
-    training and serving share: arrays of float64 in, arrays out."""
+_IMPRESSION_COUNTS = [count_column(e.name, IMPRESSIONS) for e in ENTITIES]
+_CLICK_COUNTS = [count_column(e.name, CLICKS) for e in ENTITIES]
+_PRIOR_WEIGHTS = np.array([e.prior_weight for e in ENTITIES])
 
-    def col(name: str, default: float) -> np.ndarray:
-        v = np.asarray(counts.get(name, default), dtype=np.float64)
-        return np.where(np.isnan(v), default, v)
 
-    prior = prior_rate(col(count_column(GLOBAL, IMPRESSIONS), 0.0), col(count_column(GLOBAL, CLICKS), 0.0))
-    out: dict[str, np.ndarray] = {}
-    for e in ENTITIES:
-        imps = col(count_column(e.name, IMPRESSIONS), 0.0)
-        clicks = col(count_column(e.name, CLICKS), 0.0)
-        out[f"{e.name}_ctr"] = (clicks + prior * e.prior_weight) / (imps + e.prior_weight)
-    for e in ENTITIES:
-        out[f"{e.name}_log_impressions"] = np.log1p(col(count_column(e.name, IMPRESSIONS), 0.0))
-    out["user_last_click_days"] = col(count_column(USER.name, LAST_CLICK_DAYS), float(NO_CLICK_DAYS))
-    out["global_ctr"] = np.broadcast_to(prior, out[f"{ENTITIES[0].name}_ctr"].shape).astype(np.float64)
+def _count_matrix(counts: Mapping[str, object], names: Sequence[str], default: float, n: int) -> np.ndarray:
+    out = np.empty((n, len(names)), dtype=np.float64)
+    for j, name in enumerate(names):
+        v = counts.get(name)
+        out[:, j] = default if v is None else v
+    out[np.isnan(out)] = default  # a null count: no history
     return out
+
+
+def numeric_matrix(counts: Mapping[str, object], n: int) -> np.ndarray:
+    """The numeric features from the counts (`<entity>_<count>` and `global_<count>`, each
+    a scalar or an array of n; a missing entity's counts are 0 and null), one column per
+    NUMERIC name. The one definition training and serving share."""
+    imps = _count_matrix(counts, _IMPRESSION_COUNTS, 0.0, n)
+    clicks = _count_matrix(counts, _CLICK_COUNTS, 0.0, n)
+    glob = _count_matrix(counts, (count_column(GLOBAL, IMPRESSIONS), count_column(GLOBAL, CLICKS)), 0.0, n)
+    prior = prior_rate(glob[:, 0], glob[:, 1])
+    last = _count_matrix(counts, (count_column(USER.name, LAST_CLICK_DAYS),), float(NO_CLICK_DAYS), n)
+    ctr = (clicks + prior[:, None] * _PRIOR_WEIGHTS) / (imps + _PRIOR_WEIGHTS)
+    return np.hstack([ctr, np.log1p(imps), last, prior[:, None]])
+
+
+def numeric_features(counts: Mapping[str, object], n: int | None = None) -> dict[str, np.ndarray]:
+    """numeric_matrix by name (n: the rows; by default the length of the count arrays)."""
+    if n is None:
+        n = max((np.size(v) for v in counts.values() if not isinstance(v, str)), default=1)
+    m = numeric_matrix(counts, n)
+    return {name: m[:, j] for j, name in enumerate(NUMERIC)}
 
 
 def hour_of(event_ts_micros) -> np.ndarray:
@@ -150,21 +163,21 @@ class Vocabulary:
 
     def encode(self, name: str, values) -> np.ndarray:
         table = self.codes[name]
-        arr = np.asarray(values, dtype=object)
         return np.array(
-            [table.get(str(v), np.nan) if v is not None else np.nan for v in arr], dtype=np.float64
+            [np.nan if v is None else table.get(str(v), np.nan) for v in values], dtype=np.float64
         )
 
 
 def design_matrix(columns: Mapping[str, object], vocabulary: Vocabulary) -> np.ndarray:
     """The model's input, one row per impression, columns in FEATURES' order: categorical
     codes, then the numeric features. `columns` holds the context (CONTEXT and HOUR) and the
-    counts, as arrays (training) or one-element lists (serving)."""
-    numeric = numeric_features(columns)
-    n = len(np.asarray(columns[CONTEXT[0]], dtype=object))
-    parts = [vocabulary.encode(name, columns[name]) for name in CATEGORICAL]
-    parts += [np.broadcast_to(numeric[name], (n,)) for name in NUMERIC]
-    return np.column_stack(parts).astype(np.float64)
+    counts, as arrays (training) or short ones (serving)."""
+    n = len(columns[CONTEXT[0]])
+    x = np.empty((n, len(FEATURES)), dtype=np.float64)
+    for j, name in enumerate(CATEGORICAL):
+        x[:, j] = vocabulary.encode(name, columns[name])
+    x[:, len(CATEGORICAL) :] = numeric_matrix(columns, n)
+    return x
 
 
 def serving_columns(

@@ -3,7 +3,7 @@
 - `rule`: the campaign x placement click rate of the lookback, smoothed toward the global
   rate (what a bidder without a model would use);
 - `logistic`: logistic regression on one-hot categories and the (logit) historical rates;
-- `lightgbm`: gradient-boosted trees with native categories and early stopping.
+- `lightgbm`: gradient-boosted trees on the category codes and rates, with early stopping.
 
 A model is a picklable object with `predict(columns) -> probabilities`; `columns` is a
 mapping of feature-column arrays (prediction.features), one element per impression."""
@@ -29,13 +29,15 @@ RULE_FEATURE = "campaign_placement_ctr"
 LIGHTGBM_PARAMS: dict[str, object] = {
     "objective": "binary",
     "learning_rate": 0.05,
-    "num_leaves": 31,
-    "min_data_in_leaf": 100,
+    # Small, regularised trees: about 1% of ~100k impressions click, and deeper trees (31
+    # leaves, LightGBM's native categories on the ids) overfitted the ids: AUC 0.723 against
+    # 0.755 for these on `make run`'s lake (docs/prediction.md "Tuning").
+    "num_leaves": 15,
+    "min_data_in_leaf": 200,
+    "lambda_l2": 10.0,
     "feature_fraction": 0.9,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
-    "cat_smooth": 20.0,
-    "min_data_per_group": 100,
     "num_threads": 2,
     "verbose": -1,
     "seed": 7,
@@ -44,6 +46,7 @@ LIGHTGBM_PARAMS: dict[str, object] = {
     "force_row_wise": True,
 }
 MAX_ROUNDS = 1000
+PARALLEL_ROWS = 10_000  # fewer rows are predicted on one thread
 EARLY_STOPPING_ROUNDS = 50
 CATEGORY_MIN_COUNT = 5  # rarer values are "unseen": too few to learn from
 _CAT = list(range(len(CATEGORICAL)))
@@ -55,8 +58,7 @@ class RuleModel:
     kind: str = RULE
 
     def predict(self, columns: Mapping[str, object]) -> np.ndarray:
-        n = len(np.asarray(columns[CATEGORICAL[0]], dtype=object))  # rates are scalars without history
-        return np.broadcast_to(numeric_features(columns)[RULE_FEATURE], (n,)).astype(np.float64)
+        return numeric_features(columns, len(columns[CATEGORICAL[0]]))[RULE_FEATURE]
 
 
 def _logistic_inputs(x: np.ndarray) -> np.ndarray:
@@ -91,11 +93,11 @@ class LightGBMModel:
 
     def predict(self, columns: Mapping[str, object]) -> np.ndarray:
         x = design_matrix(columns, self.vocabulary)
-        return np.asarray(self.booster.predict(x, num_iteration=self.best_iteration), dtype=np.float64)
-
-    def predict_matrix(self, x: np.ndarray) -> np.ndarray:
-        """The serving path: one design matrix built by the caller."""
-        return np.asarray(self.booster.predict(x, num_iteration=self.best_iteration), dtype=np.float64)
+        # A request's few rows on one thread: waking OpenMP's threads costs more than the trees
+        # (157 us against 38 us for one row), and the server's other requests need the core.
+        threads = 1 if len(x) < PARALLEL_ROWS else LIGHTGBM_PARAMS["num_threads"]
+        p = self.booster.predict(x, num_iteration=self.best_iteration, num_threads=threads)
+        return np.asarray(p, dtype=np.float64)
 
 
 def train_logistic(columns: Mapping[str, object], label: np.ndarray, vocabulary: Vocabulary) -> LogisticModel:
@@ -127,11 +129,14 @@ def train_lightgbm(
 ) -> LightGBMModel:
     """Boosting rounds stop when the validation log loss has not improved for
     EARLY_STOPPING_ROUNDS; the model keeps the best round."""
+    # Categories enter as their vocabulary codes (ordered by value), not as LightGBM
+    # categories: the historical rates carry the ids' signal, and splits on code ranges
+    # overfit less than per-category ones (see LIGHTGBM_PARAMS).
     dtrain = lgb.Dataset(
         design_matrix(train, vocabulary),
         label=train_label,
         feature_name=list(FEATURES),
-        categorical_feature=_CAT,
+        categorical_feature=[],
         free_raw_data=True,
     )
     dvalid = lgb.Dataset(design_matrix(valid, vocabulary), label=valid_label, reference=dtrain)

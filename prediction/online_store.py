@@ -37,6 +37,7 @@ from prediction.features import (
     entity_key,
 )
 from spark_jobs.lake import Lake
+from spark_jobs.lake_read import delta_row_counts
 
 PREFIX = "adlake:features"
 CURRENT = f"{PREFIX}:current"
@@ -114,18 +115,16 @@ def stats_as_of(lake: Lake, as_of: date) -> list[dict[str, object]]:
         lake.delta_rs_uri(FEATURES_LAYER, STATS_TABLE), storage_options=lake.delta_rs_storage_options()
     )
     return table.to_pyarrow_table(
-        filters=[("as_of_date", "=", as_of.isoformat())],
+        filters=[("as_of_date", "=", as_of)],
         columns=["entity", "key", IMPRESSIONS, CLICKS, LAST_CLICK_DAYS],
     ).to_pylist()
 
 
 def latest_as_of(lake: Lake) -> date | None:
     """The newest as-of day with counts in the lake."""
-    table = DeltaTable(
-        lake.delta_rs_uri(FEATURES_LAYER, STATS_TABLE), storage_options=lake.delta_rs_storage_options()
-    )
-    days = {a["partition.as_of_date"] for a in table.get_add_actions(flatten=True).to_pylist()}
-    return date.fromisoformat(str(max(days))) if days else None
+    per_day = delta_row_counts(lake, FEATURES_LAYER, STATS_TABLE, ("as_of_date",))
+    days = [d for (d,), n in per_day.items() if n]
+    return date.fromisoformat(max(days)) if days else None
 
 
 def queue_lookups(pipe, snapshot: str, impressions: list[Mapping[str, object]]) -> list[list[str]]:
