@@ -10,6 +10,7 @@ import base64
 from datetime import date, timedelta
 
 from dagster import (
+    AssetCheckResult,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
@@ -25,6 +26,7 @@ from dagster import (
     define_asset_job,
     multi_asset,
 )
+from pyspark.sql import functions as F
 
 from ad_assets.defs.silver import SILVER_KEYS
 from ad_assets.lib.check_results import error_check
@@ -36,7 +38,7 @@ from ad_assets.resources.stream import StreamResource
 from ad_assets.settings import Settings
 from prediction import online_store
 from prediction.evaluation import format_table
-from prediction.features import FEATURES, FEATURES_LAYER, LOOKBACK_DAYS, STATS_TABLE, TRAINING_TABLE
+from prediction.features import FEATURES, FEATURES_LAYER, GLOBAL, LOOKBACK_DAYS, STATS_TABLE, TRAINING_TABLE
 from prediction.models import LIGHTGBM_PARAMS
 from prediction.plots import calibration_png, pr_curve_png
 from prediction.registry import MODELS_DIR, Registry
@@ -63,6 +65,8 @@ MODEL_KEY = AssetKey("ctr_model")
 CURRENT_KEY = AssetKey("ctr_model_current")
 ONLINE_KEY = AssetKey("ctr_online_features")
 ONE_ROW_PER_IMPRESSION = "one_row_per_valid_impression"
+GLOBAL_COUNTS_POINT_IN_TIME = "global_counts_point_in_time"
+SERVES_A_PROMOTABLE_VERSION = "serves_a_promotable_version"
 PROMOTABLE = "beats_baseline_and_current"
 SNAPSHOT_COMPLETE = "snapshot_matches_lake"
 _DESCRIPTIONS = {
@@ -133,6 +137,7 @@ def build_ctr_features(partitions: PartitionsDefinition) -> AssetsDefinition:
             training_rows=written,
             valid_silver_impressions=expected,
         )
+        yield global_counts_check(session, the_lake, start, end + timedelta(days=1))
 
     return multi_asset(
         name="ctr_features",
@@ -154,17 +159,69 @@ def build_ctr_features(partitions: PartitionsDefinition) -> AssetsDefinition:
         ],
         check_specs=[
             AssetCheckSpec(
+                GLOBAL_COUNTS_POINT_IN_TIME,
+                asset=FEATURE_KEYS[STATS_TABLE],
+                blocking=True,
+                description=f"Per as-of day of the window: the global impressions equal the valid silver "
+                f"impressions of the {LOOKBACK_DAYS} event dates before it that arrived before it, "
+                "counted again independently (no count sees the future).",
+            ),
+            AssetCheckSpec(
                 ONE_ROW_PER_IMPRESSION,
                 asset=FEATURE_KEYS[TRAINING_TABLE],
                 blocking=True,
                 description="Per event date of the window: training rows equal the valid silver impressions.",
-            )
+            ),
         ],
         partitions_def=partitions,
         backfill_policy=single_run,
         pool="spark",
         retry_policy=STORAGE_RETRY,
     )(ctr_features)
+
+
+def global_counts_check(session, lake, first: date, last: date) -> AssetCheckResult:
+    """The global counts as of first..last against silver, recounted with the lookback's
+    and arrival's bounds spelled out again here."""
+    # Per valid impression: the as-of days that may see it (the day after it arrived, or
+    # after it happened if later, through LOOKBACK_DAYS after it happened), one count each.
+    silver = read_window(
+        session,
+        lake.table(SILVER, TABLE_NAMES["impression"]),
+        "event_date",
+        first - timedelta(days=LOOKBACK_DAYS),
+        last,
+    ).where("is_valid")
+    seen_from = F.greatest(F.date_add("arrival_date", 1), F.date_add("event_date", 1))
+    seen_until = F.least(F.date_add("event_date", LOOKBACK_DAYS), F.lit(last))
+    days = F.explode(F.sequence(seen_from, seen_until)).alias("as_of")
+    recounted = {
+        r["as_of"].isoformat(): r["count"]
+        for r in silver.where(seen_from <= seen_until)
+        .select(days)
+        .where(F.col("as_of") >= F.lit(first))
+        .groupBy("as_of")
+        .count()
+        .collect()
+    }
+    stats = read_window(session, lake.table(FEATURES_LAYER, STATS_TABLE), "as_of_date", first, last)
+    written = {
+        r["as_of_date"].isoformat(): r["impressions"]
+        for r in stats.where(F.col("entity") == GLOBAL).select("as_of_date", "impressions").collect()
+    }
+    # An as-of day with nothing visible has no global row: zero impressions.
+    mismatches = {
+        d: {"stats": written.get(d, 0), "silver": recounted.get(d, 0)}
+        for d in sorted(set(written) | set(recounted))
+        if written.get(d, 0) != recounted.get(d, 0)
+    }
+    return error_check(
+        GLOBAL_COUNTS_POINT_IN_TIME,
+        FEATURE_KEYS[STATS_TABLE],
+        not mismatches,
+        as_of_days=f"{first}..{last}",
+        mismatches=mismatches,
+    )
 
 
 # ---------------------------------------------------------------- the model
@@ -269,8 +326,16 @@ def build_ctr_model_current(partitions: PartitionsDefinition) -> AssetsDefinitio
         backfill_policy=single_run,
         description="The registry's pointer to the model the prediction API serves: the candidate, once it "
         f"passed `{PROMOTABLE}` (the API reloads when it moves).",
+        check_specs=[
+            AssetCheckSpec(
+                SERVES_A_PROMOTABLE_VERSION,
+                asset=CURRENT_KEY,
+                description="The pointer names a version whose artifact loads and whose card passed the "
+                "promotion check.",
+            )
+        ],
     )
-    def ctr_model_current(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    def ctr_model_current(context: AssetExecutionContext, lake: LakeResource):
         registry = Registry(lake.writable_lake(MODELS_DIR))
         version = registry.candidate()
         if version is None:
@@ -278,7 +343,17 @@ def build_ctr_model_current(partitions: PartitionsDefinition) -> AssetsDefinitio
         previous = registry.current()
         registry.promote(version)
         context.log.info(f"promoted CTR model {version} (was {previous})")
-        return MaterializeResult(metadata={"version": version, "previous": previous or "none"})
+        yield MaterializeResult(metadata={"version": version, "previous": previous or "none"})
+        served = registry.current()
+        card = registry.card(served) if served else None
+        model = registry.load(served) if card else None
+        yield error_check(
+            SERVES_A_PROMOTABLE_VERSION,
+            CURRENT_KEY,
+            served == version and bool(card and card.get("promotable")) and hasattr(model, "predict"),
+            current=served,
+            card_promotable=bool(card and card.get("promotable")),
+        )
 
     return ctr_model_current
 

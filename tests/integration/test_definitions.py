@@ -18,6 +18,7 @@ from ad_assets.defs.audiences import AUDIENCE_KEYS
 from ad_assets.defs.erasure import ERASURE_LOG_KEY
 from ad_assets.defs.gold import GOLD_KEYS
 from ad_assets.defs.marts import mart_keys
+from ad_assets.defs.prediction import PREDICTION, PUBLISH_JOB, TRAIN_JOB
 from ad_assets.defs.quality import build_freshness_checks
 from ad_assets.settings import load_settings
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
@@ -68,6 +69,7 @@ def test_each_domain_module_contributes_its_own_definitions():
         "privacy",
         "erasure",
         "realtime",
+        "prediction",
         "schedules",
     }
 
@@ -230,3 +232,37 @@ def test_freshness_wants_yesterdays_gold_and_marts_by_the_deadline():
     for key in watched:
         instance.report_runless_asset_event(AssetMaterialization(asset_key=key, partition=due))
     assert all(e.passed for e in _freshness(instance).values())
+
+
+def test_the_model_trains_in_its_own_job_after_the_daily_one():
+    """A model that fails its promotion check must not fail the lake's run; publishing needs
+    Redis. Lineage: silver -> counts -> training set -> model -> current; counts -> Redis."""
+    graph = defs.resolve_asset_graph()
+    parents = {
+        k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
+        for k in graph.get_all_asset_keys()
+    }
+    assert parents["ctr_entity_stats"] == {"silver_impressions", "silver_clicks"}
+    assert parents["ctr_training_set"] == {"ctr_entity_stats", "silver_impressions", "silver_clicks"}
+    assert parents["ctr_model"] == {"ctr_training_set"}
+    assert parents["ctr_model_current"] == {"ctr_model"}
+    assert parents["ctr_online_features"] == {"ctr_entity_stats"}
+    prediction = {k for k, g in groups_of(graph).items() if g == PREDICTION}
+    train = defs.resolve_job_def(TRAIN_JOB)
+    assert {k.to_user_string() for k in train.asset_layer.selected_asset_keys} == {
+        "ctr_entity_stats",
+        "ctr_training_set",
+        "ctr_model",
+        "ctr_model_current",
+    }
+    assert train.partitions_def is not None
+    assert defs.resolve_job_def(PUBLISH_JOB).asset_layer.selected_asset_keys == {
+        AssetKey("ctr_online_features")
+    }
+    for job in ("lakehouse_daily", "reprocess_landed", "gold_onwards"):
+        assert not prediction & defs.resolve_job_def(job).asset_layer.selected_asset_keys, job
+    checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
+    assert ("ctr_model", "beats_baseline_and_current") in checks
+    assert ("ctr_entity_stats", "global_counts_point_in_time") in checks
+    sensor = defs.resolve_sensor_def("train_after_daily_run")
+    assert sensor.job_name == TRAIN_JOB
