@@ -30,6 +30,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from prediction.features import FEATURES_LAYER, STATS_TABLE
 from spark_jobs.delta_io import table_properties
 from spark_jobs.lake import Lake
 from spark_jobs.lake_read import open_table, table_exists
@@ -52,6 +53,12 @@ class ErasableTable:
     name: str
     column: str  # user_id, user_pid, or raw_line (searched for the quoted id)
     has_lines: bool  # carries _source_file/_line_number
+    holds: str = ""  # what `column` holds when its name does not say: user_pid, user_id
+
+    @property
+    def subject(self) -> str:
+        """The kind of value matched: the key of the subjects' frames."""
+        return self.holds or self.column
 
     @property
     def label(self) -> str:
@@ -63,6 +70,9 @@ ERASABLE: tuple[ErasableTable, ...] = (
     ErasableTable(*QUARANTINE_TABLE, "raw_line", True),
     *[ErasableTable(SILVER, n, "user_pid", True) for n in RAW_ID_TABLES],
     *[ErasableTable(GOLD, n, "user_pid", False) for n in AUDIENCE_TABLES],
+    # The CTR model's user counts, keyed by pseudonym (prediction/features.py USER); the
+    # training set holds none, and Redis's snapshot is republished without them.
+    ErasableTable(FEATURES_LAYER, STATS_TABLE, "key", False, holds="user_pid"),
 )
 
 
@@ -100,7 +110,7 @@ def count_subject_rows(spark: SparkSession, lake: Lake, subjects: dict[str, Data
     """Rows of every erasable table that belong to the subjects, in one Spark job
     (`subjects`: per matching column, the values to match)."""
     counts = [
-        subject_rows(spark, lake, t, subjects[t.column]).select(F.lit(1).alias("one"))
+        subject_rows(spark, lake, t, subjects[t.subject]).select(F.lit(1).alias("one"))
         for t in ERASABLE
         if table_exists(lake, t.layer, t.name)
     ]

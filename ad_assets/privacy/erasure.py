@@ -243,7 +243,7 @@ def _erase_from_tables(
     touched = set()
     for table in ERASABLE:
         n = erase_rows(
-            spark, lake, table, subjects[table.column], removed, f"adlake-erasure {req.request_id}"
+            spark, lake, table, subjects[table.subject], removed, f"adlake-erasure {req.request_id}"
         )
         log(f"  {table.label}: " + ("erased by an earlier run" if n is None else f"{n:,} rows deleted"))
         if n is not None:
