@@ -12,6 +12,8 @@ DAYS ?= 7
 START ?=
 IMPRESSIONS_PER_DAY ?= 30000
 BENCH_SCALE ?= all
+# The prediction API's load generator (bench/prediction_speed.py): Debian's wrk.
+APT_WRK := DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >/dev/null
 
 .PHONY: setup setup-test run ui docs test test-stream lint lock clean bench bench-quick
 
@@ -44,6 +46,7 @@ test-stream: setup-test
 # Throughput with the real engines against floors and targets (bench/run.py); results in
 # bench/results/. BENCH_ARGS passes more flags, e.g. BENCH_ARGS="--skip-history --readme".
 bench: setup
+	@command -v wrk >/dev/null || { $(APT_WRK) || { apt-get update -q >/dev/null && $(APT_WRK); }; }
 	$(PY) -m bench.run --scale $(BENCH_SCALE) $(BENCH_ARGS)
 
 bench-quick: setup

@@ -267,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-history", action="store_true", help="no day 30 vs day 1 runs")
     p.add_argument("--skip-floors", action="store_true", help="no Spark and DuckDB floors")
     p.add_argument("--skip-stream", action="store_true", help="no real-time figures (bench/stream_speed.py)")
+    p.add_argument(
+        "--skip-prediction", action="store_true", help="no prediction API figures (bench/prediction_speed.py)"
+    )
     p.add_argument("--readme", action="store_true", help="rewrite README.md's performance section")
     p.add_argument(
         "--history-impressions", type=int, default=SCALES["quick"], help="daily volume of the history"
@@ -321,6 +324,14 @@ def main(argv: list[str] | None = None) -> int:
             phase("stream", "Kafka -> Spark Structured Streaming -> Redis at 100k events/s, then the ladder")
             r["stream"] = stream_speed.measure(100_000, 60, ladder=True)
             ok &= r["stream"]["at_rate"]["counters_match"]
+        if not a.skip_prediction and a.scale == "all":
+            from bench import prediction_speed
+
+            # Over the model `make run` promoted in the user's home (the bench's homes hold
+            # one day each: too few to train on).
+            home = Path(os.environ.get("ADLAKE_HOME", REPO / ".adlake"))
+            phase("prediction", f"the prediction API over {home}'s model, wrk at 10 and 50 connections")
+            r["prediction"] = prediction_speed.measure(home)
     finally:  # an interrupted bench still leaves what it measured
         jpath, mpath = save()
     print_targets(r)
