@@ -493,6 +493,27 @@ def cmd_serve(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_criteo(a: argparse.Namespace) -> int:
+    """Train and score the CTR model kinds on a Criteo-format file (prediction/criteo.py)."""
+    from prediction.criteo import CriteoFormatError, read_criteo, train_and_evaluate
+    from prediction.evaluation import format_table
+
+    t = time.time()
+    try:
+        data = read_criteo(Path(a.file), a.limit)
+        scores = train_and_evaluate(data)
+    except (CriteoFormatError, ValueError, FileNotFoundError) as ex:
+        print(f"adlake criteo: {ex}", file=sys.stderr)
+        return 2
+    test = next(iter(scores.values()))
+    table = format_table([{"model": k, **s.as_dict()} for k, s in scores.items()])
+    print(
+        f"{len(data):,} rows ({data.label.mean():.2%} clicked); scored on the last {test.rows:,} "
+        f"in {time.time() - t:.0f}s:\n{table}"
+    )
+    return 0
+
+
 def cmd_stream_demo(a: argparse.Namespace) -> int:
     from ad_assets.realtime.demo import as_json, run_demo
 
@@ -587,6 +608,10 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)"
     )
     sv.set_defaults(fn=cmd_serve)
+    cr = sub.add_parser("criteo", help="train and score the CTR models on a Criteo-format file (.gz too)")
+    cr.add_argument("file")
+    cr.add_argument("--limit", type=int, help="the first N lines only")
+    cr.set_defaults(fn=cmd_criteo)
     co = sub.add_parser("collector", help="the HTTP collector ad servers post events to (127.0.0.1)")
     co.add_argument("--port", type=int, default=8088)
     co.set_defaults(fn=cmd_collector)
