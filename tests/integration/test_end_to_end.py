@@ -14,6 +14,7 @@ from dagster._core.loader import LoadingContextForTest
 from ad_assets.definitions import build_definitions
 from ad_assets.defs.erasure import ERASURE_COMPLETE
 from ad_assets.defs.gold import GOLD_KEYS, build_gold_tables, gold_code_version
+from ad_assets.defs.prediction import PREDICTION
 from ad_assets.settings import load_settings
 from spark_jobs.attribution import HEURISTIC_MODELS, UNATTRIBUTED
 from spark_jobs.attribution_windows import AttributionWindows, TouchWindow
@@ -48,13 +49,14 @@ def test_every_check_ran_and_passed(embedded):
     evaluations = embedded["result"].get_asset_check_evaluations()
     assert all(e.passed for e in evaluations), [e.asset_check_key for e in evaluations if not e.passed]
     # Every check of every layer ran (freshness is judged by its sensor, on the clock;
-    # erasure_complete by the erasure job; the real-time checks by its own jobs).
+    # erasure_complete by the erasure job; the real-time and prediction checks by their own
+    # jobs, tests/integration/test_prediction.py).
     graph = build_definitions(load_settings()).resolve_asset_graph()
     skipped = ("freshness_check", ERASURE_COMPLETE)
     expected = {
         k
         for k in graph.asset_check_keys
-        if k.name not in skipped and graph.get(k.asset_key).group_name != REALTIME
+        if k.name not in skipped and graph.get(k.asset_key).group_name not in (REALTIME, PREDICTION)
     }
     assert {e.asset_check_key for e in evaluations} == expected
 
