@@ -302,3 +302,22 @@ def test_a_promotion_reloads_the_model_without_failing_a_request(served, trained
     assert failures == []
     assert seen[old] > 0 and seen[new] >= 20
     assert api.get("/health").json()["model_version"] == new
+
+
+def test_erasure_deletes_a_users_counts_and_nothing_else(lakehouse, trained, spark):
+    """The erasure's own step (spark_jobs/erasure.py, ERASABLE) on the CTR model's counts:
+    the user's rows go, every other row stays."""
+    from spark_jobs.erasure import ERASABLE, REMOVED_LINES_SCHEMA, erase_rows, values_frame
+
+    lake = lakehouse["lake"]
+    table = next(t for t in ERASABLE if (t.layer, t.name) == (FEATURES_LAYER, STATS_TABLE))
+    before = open_table(lake, FEATURES_LAYER, STATS_TABLE).to_pyarrow_table().to_pylist()
+    pid = Counter(r["key"] for r in before if r["entity"] == USER.name).most_common(1)[0][0]
+    removed = spark.createDataFrame([], REMOVED_LINES_SCHEMA)
+    n = erase_rows(spark, lake, table, values_frame(spark, [pid]), removed, "adlake-erasure test")
+    after = open_table(lake, FEATURES_LAYER, STATS_TABLE).to_pyarrow_table().to_pylist()
+    mine = [r for r in before if r["key"] == pid]
+    assert n == len(mine) > 1  # the user is counted as of several days
+    assert sorted(map(str, after)) == sorted(str(r) for r in before if r["key"] != pid)
+    # The tagged commit makes a rerun a no-op.
+    assert erase_rows(spark, lake, table, values_frame(spark, [pid]), removed, "adlake-erasure test") is None
