@@ -41,6 +41,7 @@ from prediction.features import (
     LAST_CLICK_DAYS,
     LOOKBACK_DAYS,
     PLACEMENT,
+    STATS_TABLE,
     TRAINING_TABLE,
     USER,
     count_column,
