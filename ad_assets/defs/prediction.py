@@ -37,20 +37,7 @@ from ad_assets.resources import LakeResource, SparkResource
 from ad_assets.resources.stream import StreamResource
 from ad_assets.settings import Settings
 from prediction import online_store
-from prediction.evaluation import format_table
 from prediction.features import FEATURES, FEATURES_LAYER, GLOBAL, LOOKBACK_DAYS, STATS_TABLE, TRAINING_TABLE
-from prediction.models import LIGHTGBM_PARAMS
-from prediction.plots import calibration_png, pr_curve_png
-from prediction.registry import MODELS_DIR, Registry
-from prediction.training import (
-    CANDIDATE,
-    NotEnoughHistory,
-    complete_until,
-    event_dates,
-    plan_split,
-    promotion_verdict,
-    train_and_evaluate,
-)
 from spark_jobs.contracts import TABLE_NAMES
 from spark_jobs.delta_io import read_window
 from spark_jobs.lake_read import delta_row_counts
@@ -251,6 +238,22 @@ def build_ctr_model(partitions: PartitionsDefinition) -> AssetsDefinition:
         ],
     )
     def ctr_model(context: AssetExecutionContext, lake: LakeResource):
+        # The model libraries (scikit-learn, LightGBM, matplotlib: seconds to import) load
+        # when a model trains, not with the definitions.
+        from prediction.evaluation import format_table
+        from prediction.models import LIGHTGBM_PARAMS
+        from prediction.plots import calibration_png, pr_curve_png
+        from prediction.registry import MODELS_DIR, Registry
+        from prediction.training import (
+            CANDIDATE,
+            NotEnoughHistory,
+            complete_until,
+            event_dates,
+            plan_split,
+            promotion_verdict,
+            train_and_evaluate,
+        )
+
         the_lake = lake.writable_lake(MODELS_DIR)
         w = window_of(context)
         try:
@@ -311,7 +314,7 @@ def build_ctr_model(partitions: PartitionsDefinition) -> AssetsDefinition:
     return ctr_model
 
 
-def _comparable(registry: Registry, version: str) -> bool:
+def _comparable(registry, version: str) -> bool:
     """A promoted version built on other features cannot score today's columns."""
     card = registry.card(version) or {}
     return card.get("features") == list(FEATURES)
@@ -336,6 +339,8 @@ def build_ctr_model_current(partitions: PartitionsDefinition) -> AssetsDefinitio
         ],
     )
     def ctr_model_current(context: AssetExecutionContext, lake: LakeResource):
+        from prediction.registry import MODELS_DIR, Registry
+
         registry = Registry(lake.writable_lake(MODELS_DIR))
         version = registry.candidate()
         if version is None:
