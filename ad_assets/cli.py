@@ -94,7 +94,8 @@ def cmd_run(a: argparse.Namespace) -> int:
         return 1
     print(f"\nDone in {time.time() - t:.0f}s (run {run_id}).\n")
     print(render(s.lake(), _clickhouse(s)))
-    trained = _train_ctr_model(s, start, end) if a.train else 0
+    # Training reads silver: a run from gold leaves it as it was.
+    trained = _train_ctr_model(s, start, end) if a.train and a.run_from != "gold" else 0
     print(f"Dagster instance: {s.dagster_home} (make ui to browse lineage and runs)")
     return trained
 
@@ -112,21 +113,28 @@ def _train_ctr_model(s: Settings, start: date, end: date) -> int:
         return 0
     print("Training the CTR model (features -> model -> promotion)...", flush=True)
     t = time.time()
-    run_id = _run_job(s, "train_ctr_model", start, end)
     registry = Registry(s.lake())
+    before = registry.candidate()
+    run_id = _run_job(s, "train_ctr_model", start, end)
     version = registry.candidate()
-    card = registry.card(version) if version else None
-    if card:
-        split = card["split"]
-        state = "promoted" if run_id and registry.current() == version else "NOT promoted"
-        print(
-            f"\nCTR model {version} ({state}, {time.time() - t:.0f}s): trained on {split['train']} "
-            f"({card['train_rows']:,} impressions), evaluated on {split['evaluate']}\n"
-            f"{format_table(card['evaluation'])}\n"
-            f"(ceiling: the simulator's true click probability; plots beside the model in "
-            f"{s.lake_root}/models/ctr/versions/{version})\n"
-        )
-    return 0 if run_id else 1
+    card = registry.card(version) if version and version != before else None
+    if card is None:  # the run failed before a model was stored
+        return 0 if run_id else 1
+    split = card["split"]
+    promoted = bool(run_id) and registry.current() == version
+    print(
+        f"\nCTR model {version} ({'promoted' if promoted else 'NOT promoted'}, {time.time() - t:.0f}s): "
+        f"trained on {split['train']} ({card['train_rows']:,} impressions), "
+        f"evaluated on {split['evaluate']}\n"
+        f"{format_table(card['evaluation'])}\n"
+        f"(ceiling: the simulator's true click probability; plots beside the model in "
+        f"{s.lake_root}/models/ctr/versions/{version})\n"
+    )
+    if not card["promotable"]:
+        # Not an error of the lake's: the model stays as it was, and the run says why.
+        print("not promoted: " + "; ".join(card.get("promotion_reasons", [])) + "\n")
+        return 0
+    return 0 if promoted else 1
 
 
 @contextmanager

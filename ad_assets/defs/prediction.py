@@ -277,6 +277,7 @@ def build_ctr_model(partitions: PartitionsDefinition) -> AssetsDefinition:
             "calibration": ev.calibration,
             "compared_with": current if incumbent is not None else None,
             "promotable": verdict.passed,
+            "promotion_reasons": list(verdict.reasons),
         }
         version = registry.save(ev.models[CANDIDATE], card)
         title = f"evaluation day {ev.split.evaluate}"
