@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 LOOKBACK_DAYS = 7
+TRAIN_DAYS = 14  # the most event dates a model trains on (prediction/training.py)
 
 # Where the Spark step writes them in the lake (lake layer `features`).
 FEATURES_LAYER = "features"

@@ -25,6 +25,7 @@ from prediction.features import (
     IMPRESSIONS,
     LABEL,
     LAST_CLICK_DAYS,
+    TRAIN_DAYS,
     TRAINING_TABLE,
     USER,
     count_column,
@@ -36,7 +37,6 @@ from spark_jobs.layers import LATENESS_DAYS
 CANDIDATE = LIGHTGBM  # the kind that is registered and served
 CEILING = "ceiling"  # the true click probability, scored like a model
 INCUMBENT = "current"  # the promoted version, rescored on the same day
-TRAIN_DAYS = 14  # the most event dates a model trains on
 VALIDATION_SHARE = 0.2  # early stopping's share when there is one training day only
 TRUTH_LOOKBACK_DAYS = 14  # journeys' follow-up impressions are in the truth of the day they began
 # The training set's count columns (prediction.features.numeric_features reads them).

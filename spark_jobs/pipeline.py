@@ -18,7 +18,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from prediction.features import FEATURES_LAYER, LOOKBACK_DAYS, STATS_TABLE, TRAINING_TABLE
+from prediction.features import FEATURES_LAYER, LOOKBACK_DAYS, STATS_TABLE, TRAIN_DAYS, TRAINING_TABLE
 from spark_jobs import attribution, auction, bronze, ctr_features, gold, segments, silver
 from spark_jobs.attribution_models import DATA_DRIVEN_MODELS, PathCount, path_shares
 from spark_jobs.attribution_windows import DEFAULT_WINDOWS, AttributionWindows
@@ -35,8 +35,16 @@ from spark_jobs.delta_io import (
 from spark_jobs.gold_migrations import migrate_gold
 from spark_jobs.gold_tables import GOLD_TABLES
 from spark_jobs.lake import Lake
-from spark_jobs.lake_read import delta_row_counts
-from spark_jobs.layers import BRONZE, GOLD, QUARANTINE_TABLE, SILVER, ArrivalWindow, date_column
+from spark_jobs.lake_read import delta_row_counts, table_exists
+from spark_jobs.layers import (
+    BRONZE,
+    GOLD,
+    LATENESS_DAYS,
+    QUARANTINE_TABLE,
+    SILVER,
+    ArrivalWindow,
+    date_column,
+)
 from spark_jobs.raw_files import inspect_raw_files
 from spark_jobs.segment_rules import (
     DEFAULT_RULES,
@@ -342,12 +350,31 @@ def run_segments(
 
 
 # ---------------------------------------------------------------- prediction features
+def _first_missing_training_date(lake: Lake, end: date) -> date | None:
+    """The first event date of the training span up to `end` that silver impressions have
+    and the training set has not (None when none is missing)."""
+    first = end - timedelta(days=LATENESS_DAYS + TRAIN_DAYS)
+
+    def event_dates(layer: str, name: str) -> set[str]:
+        if not table_exists(lake, layer, name):
+            return set()
+        return {d for (d,), n in delta_row_counts(lake, layer, name, ("event_date",)).items() if n}
+
+    in_silver = event_dates(SILVER, TABLE_NAMES["impression"])
+    built = event_dates(FEATURES_LAYER, TRAINING_TABLE)
+    missing = sorted(d for d in in_silver - built if first.isoformat() <= d <= end.isoformat())
+    return date.fromisoformat(missing[0]) if missing else None
+
+
 def run_ctr_features(spark: SparkSession, lake: Lake, w: ArrivalWindow) -> LayerStats:
     """The CTR model's counts and training set (spark_jobs/ctr_features.py) for the window:
     counts as of each event date the window rewrites and the day after its last arrival date
     (what serving uses next), from the silver events of the lookback before them; the
-    training rows of the window's event dates."""
+    training rows of the window's event dates. Event dates a model trained after this
+    window needs (TRAIN_DAYS before its evaluation day) that silver has but the training
+    set lacks are built too: the first training on an existing lake backfills itself."""
     start, end = w.dates(SILVER)
+    start = min(start, _first_missing_training_date(lake, end) or start)
     as_of = [start + timedelta(days=i) for i in range((end - start).days + 2)]
 
     def silver_window(event_type: str) -> DataFrame:
