@@ -476,15 +476,20 @@ def cmd_serve(a: argparse.Namespace) -> int:
     from serving.prediction_api import serve
 
     s = load_settings()
+    client = redis.Redis.from_url(s.redis_url, socket_connect_timeout=2)
     _, redis_server = local_servers(s)
     try:
-        if redis_server is not None and not redis_server.running():
+        client.ping()  # a Redis already answers there (ours, or one a user or a bench started)
+    except redis.ConnectionError:
+        if redis_server is None:
+            print(f"adlake serve: Redis at {s.redis_url} does not answer", file=sys.stderr)
+            return 1
+        try:
             redis_server.start()
-            print(f"redis: started {s.redis_url} (home {redis_server.home})", flush=True)
-    except ServerError as ex:
-        print(f"adlake serve: {ex}", file=sys.stderr)
-        return 1
-    client = redis.Redis.from_url(s.redis_url)
+        except ServerError as ex:
+            print(f"adlake serve: {ex}", file=sys.stderr)
+            return 1
+        print(f"redis: started {s.redis_url} (home {redis_server.home})", flush=True)
     snapshot = online_store.current_snapshot(client)
     if snapshot is None:
         try:
