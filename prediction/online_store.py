@@ -22,7 +22,6 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 
 import redis
-from deltalake import DeltaTable
 
 from prediction.features import (
     CLICKS,
@@ -37,7 +36,7 @@ from prediction.features import (
     entity_key,
 )
 from spark_jobs.lake import Lake
-from spark_jobs.lake_read import delta_row_counts
+from spark_jobs.lake_read import open_table, partition_dates
 
 PREFIX = "adlake:features"
 CURRENT = f"{PREFIX}:current"
@@ -111,20 +110,20 @@ def snapshot_info(client: redis.Redis, snapshot: str) -> dict[str, str]:
 
 def stats_as_of(lake: Lake, as_of: date) -> list[dict[str, object]]:
     """The counts the Spark step wrote for one as-of day (features/entity_stats)."""
-    table = DeltaTable(
-        lake.delta_rs_uri(FEATURES_LAYER, STATS_TABLE), storage_options=lake.delta_rs_storage_options()
+    return (
+        open_table(lake, FEATURES_LAYER, STATS_TABLE)
+        .to_pyarrow_table(
+            filters=[("as_of_date", "=", as_of)],
+            columns=["entity", "key", IMPRESSIONS, CLICKS, LAST_CLICK_DAYS],
+        )
+        .to_pylist()
     )
-    return table.to_pyarrow_table(
-        filters=[("as_of_date", "=", as_of)],
-        columns=["entity", "key", IMPRESSIONS, CLICKS, LAST_CLICK_DAYS],
-    ).to_pylist()
 
 
 def latest_as_of(lake: Lake) -> date | None:
     """The newest as-of day with counts in the lake."""
-    per_day = delta_row_counts(lake, FEATURES_LAYER, STATS_TABLE, ("as_of_date",))
-    days = [d for (d,), n in per_day.items() if n]
-    return date.fromisoformat(max(days)) if days else None
+    days = partition_dates(lake, FEATURES_LAYER, STATS_TABLE, "as_of_date")
+    return days[-1] if days else None
 
 
 def queue_lookups(pipe, snapshot: str, impressions: list[Mapping[str, object]]) -> list[list[str]]:

@@ -12,7 +12,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from deltalake import DeltaTable
 
 from ad_assets.generator.truth import truth_path
 from prediction.evaluation import Scores, calibration_curve, score
@@ -32,6 +31,7 @@ from prediction.features import (
 )
 from prediction.models import LIGHTGBM, MODEL_KINDS, RULE, train_models
 from spark_jobs.lake import Lake
+from spark_jobs.lake_read import open_table, partition_dates
 from spark_jobs.layers import LATENESS_DAYS
 
 CANDIDATE = LIGHTGBM  # the kind that is registered and served
@@ -86,15 +86,9 @@ def plan_split(event_dates: list[date], complete_until: date) -> Split:
     return Split(train, evaluate)
 
 
-def training_table(lake: Lake) -> DeltaTable:
-    return DeltaTable(
-        lake.delta_rs_uri(FEATURES_LAYER, TRAINING_TABLE), storage_options=lake.delta_rs_storage_options()
-    )
-
-
 def event_dates(lake: Lake) -> list[date]:
-    t = training_table(lake).to_pyarrow_table(columns=["event_date"])
-    return sorted(pc.unique(t["event_date"]).to_pylist())
+    """The event dates the training set holds, from its log."""
+    return partition_dates(lake, FEATURES_LAYER, TRAINING_TABLE, "event_date")
 
 
 @dataclass
@@ -133,7 +127,7 @@ def to_columns(t: pa.Table) -> Columns:
 
 
 def read_days(lake: Lake, days: tuple[date, ...]) -> Columns:
-    t = training_table(lake).to_pyarrow_table(
+    t = open_table(lake, FEATURES_LAYER, TRAINING_TABLE).to_pyarrow_table(
         filters=[("event_date", "in", [d.isoformat() for d in days])],
         columns=["impression_id", "event_date", LABEL, *CATEGORICAL, *COUNT_COLUMNS],
     )

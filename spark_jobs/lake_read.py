@@ -6,6 +6,7 @@ tests read tables through here."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 
 import pyarrow as pa
 from deltalake import DeltaTable
@@ -45,3 +46,12 @@ def delta_row_counts(lake: Lake, layer: str, name: str, group_by: tuple[str, ...
     for n, *key in zip(actions["num_records"].to_pylist(), *cols, strict=True):
         out[tuple(str(k) for k in key)] += n
     return out
+
+
+def partition_dates(lake: Lake, layer: str, name: str, column: str) -> list[date]:
+    """The dates of a date-partitioned table's partitions that hold rows, ascending, from its
+    log (no data file is read); [] before the table's first commit."""
+    if not table_exists(lake, layer, name):
+        return []
+    counts = delta_row_counts(lake, layer, name, (column,))
+    return sorted(date.fromisoformat(d) for (d,), n in counts.items() if n)

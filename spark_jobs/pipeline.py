@@ -35,7 +35,7 @@ from spark_jobs.delta_io import (
 from spark_jobs.gold_migrations import migrate_gold
 from spark_jobs.gold_tables import GOLD_TABLES
 from spark_jobs.lake import Lake
-from spark_jobs.lake_read import delta_row_counts, table_exists
+from spark_jobs.lake_read import delta_row_counts, partition_dates
 from spark_jobs.layers import (
     BRONZE,
     GOLD,
@@ -354,16 +354,9 @@ def _first_missing_training_date(lake: Lake, end: date) -> date | None:
     """The first event date of the training span up to `end` that silver impressions have
     and the training set has not (None when none is missing)."""
     first = end - timedelta(days=LATENESS_DAYS + TRAIN_DAYS)
-
-    def event_dates(layer: str, name: str) -> set[str]:
-        if not table_exists(lake, layer, name):
-            return set()
-        return {d for (d,), n in delta_row_counts(lake, layer, name, ("event_date",)).items() if n}
-
-    in_silver = event_dates(SILVER, TABLE_NAMES["impression"])
-    built = event_dates(FEATURES_LAYER, TRAINING_TABLE)
-    missing = sorted(d for d in in_silver - built if first.isoformat() <= d <= end.isoformat())
-    return date.fromisoformat(missing[0]) if missing else None
+    in_silver = partition_dates(lake, SILVER, TABLE_NAMES["impression"], "event_date")
+    built = set(partition_dates(lake, FEATURES_LAYER, TRAINING_TABLE, "event_date"))
+    return next((d for d in in_silver if first <= d <= end and d not in built), None)
 
 
 def run_ctr_features(spark: SparkSession, lake: Lake, w: ArrivalWindow) -> LayerStats:
