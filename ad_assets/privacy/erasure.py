@@ -21,8 +21,6 @@ The steps, each safe to repeat:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import uuid
@@ -33,7 +31,7 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
-from ad_assets.privacy.pseudonyms import pseudonym
+from ad_assets.privacy.pseudonyms import hmac_hex, pseudonym
 from ad_assets.resources.pseudonym_key import PseudonymKeyResource
 from spark_jobs.contracts import EVENT_TYPES
 from spark_jobs.delta_io import replace_where
@@ -143,13 +141,9 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def _hmac_hex(secret: bytes, user_id: str) -> str:
-    return hmac.new(secret, user_id.encode(), hashlib.sha256).hexdigest()
-
-
 def subject_hash(salt: bytes, user_id: str) -> str:
     """The erasure log's name for an erased id."""
-    return _hmac_hex(salt, user_id)
+    return hmac_hex(salt, user_id)
 
 
 # ---------------------------------------------------------------- the operation

@@ -12,8 +12,14 @@ from pathlib import Path
 KEY_ENV = "ADLAKE_HMAC_KEY"
 
 
+def hmac_hex(secret: bytes, user_id: str) -> str:
+    """HMAC-SHA256 of a raw user id, hex: the pseudonym under the key, the erasure log's
+    subject hash under its salt."""
+    return hmac.new(secret, user_id.encode(), hashlib.sha256).hexdigest()
+
+
 def pseudonym(key: bytes, user_id: str) -> str:
-    return hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()
+    return hmac_hex(key, user_id)
 
 
 def read_key(home: Path) -> bytes | None:
