@@ -95,46 +95,59 @@ def cmd_run(a: argparse.Namespace) -> int:
     print(f"\nDone in {time.time() - t:.0f}s (run {run_id}).\n")
     print(render(s.lake(), _clickhouse(s)))
     # Training reads silver: a run from gold leaves it as it was.
-    trained = _train_ctr_model(s, start, end) if a.train and a.run_from != "gold" else 0
+    trained = _train_models(s, start, end) if a.train and a.run_from != "gold" else 0
     print(f"Dagster instance: {s.dagster_home} (make ui to browse lineage and runs)")
     return trained
 
 
-def _train_ctr_model(s: Settings, start: date, end: date) -> int:
-    """The CTR model's job for the same arrival dates (as the sensor does after a daily run),
-    when the lake has a complete evaluation day with a day to train on before it; prints the
-    evaluation next to the ceiling."""
-    from prediction.evaluation import format_table
+def _train_models(s: Settings, start: date, end: date) -> int:
+    """The models' job for the same arrival dates (as the sensor does after a daily run),
+    when the lake has a complete evaluation day with a day to train on before it; prints
+    each model's evaluation (the CTR model's next to the ceiling)."""
+    from ad_assets.defs.prediction import TARGETS, TRAIN_JOB
     from prediction.registry import Registry
     from prediction.training import can_train
 
     if not can_train(date.fromisoformat(s.start_date), end):
-        print("CTR model: not trained (it needs an evaluation day after a training day: --days 4 or more)\n")
+        print("Models: not trained (they need an evaluation day after a training day: --days 4 or more)\n")
         return 0
-    print("Training the CTR model (features -> model -> promotion)...", flush=True)
+    print("Training the CTR and CVR models (features -> models -> promotion)...", flush=True)
     t = time.time()
-    registry = Registry(s.lake())
-    before = registry.candidate()
-    run_id = _run_job(s, "train_ctr_model", start, end)
-    version = registry.candidate()
-    card = registry.card(version) if version and version != before else None
-    if card is None:  # the run failed before a model was stored
-        return 0 if run_id else 1
+    registries = {target.name: Registry(s.lake(), target.name) for target in TARGETS}
+    before = {name: r.candidate() for name, r in registries.items()}
+    run_id = _run_job(s, TRAIN_JOB, start, end)
+    print(f"\nModels trained in {time.time() - t:.0f}s.")
+    failed = False
+    for target in TARGETS:
+        registry = registries[target.name]
+        version = registry.candidate()
+        card = registry.card(version) if version and version != before[target.name] else None
+        if card is None:
+            # Nothing stored: a young lake (the run says why), or a failure before the model.
+            print(f"{target.title} model: none trained this run (see the run's log)\n")
+            continue
+        failed |= not _print_model(s, target, version, card, promoted=registry.current() == version)
+    return 1 if failed or not run_id else 0
+
+
+def _print_model(s: Settings, target, version: str, card: dict, promoted: bool) -> bool:
+    """Prints a trained model's evaluation; False when a promotable model was not promoted
+    (a fault; a model that is not promotable is not one: the model stays as it was)."""
+    from prediction.evaluation import format_table
+
     split = card["split"]
-    promoted = bool(run_id) and registry.current() == version
     print(
-        f"\nCTR model {version} ({'promoted' if promoted else 'NOT promoted'}, {time.time() - t:.0f}s): "
-        f"trained on {split['train']} ({card['train_rows']:,} impressions), "
+        f"\n{target.title} model {version} ({'promoted' if promoted else 'NOT promoted'}): "
+        f"trained on {split['train']} ({card['train_rows']:,} {card.get('rows', 'impressions')}), "
         f"evaluated on {split['evaluate']}\n"
         f"{format_table(card['evaluation'])}\n"
-        f"(ceiling: the simulator's true click probability; plots beside the model in "
-        f"{s.lake_root}/models/ctr/versions/{version})\n"
+        + ("(ceiling: the simulator's true click probability; " if target.name == "ctr" else "(")
+        + f"plots beside the model in {s.lake_root}/models/{target.name}/versions/{version})\n"
     )
     if not card["promotable"]:
-        # Not an error of the lake's: the model stays as it was, and the run says why.
         print("not promoted: " + "; ".join(card.get("promotion_reasons", [])) + "\n")
-        return 0
-    return 0 if promoted else 1
+        return True
+    return promoted
 
 
 @contextmanager
@@ -566,7 +579,7 @@ def main(argv: list[str] | None = None) -> int:
         "silver as it is (e.g. after a change of attribution windows)",
     )
     r.add_argument(
-        "--no-train", dest="train", action="store_false", help="skip the CTR model's job after the run"
+        "--no-train", dest="train", action="store_false", help="skip the models' job after the run"
     )
     r.set_defaults(fn=cmd_run)
     sub.add_parser("summary", help="rows per table and top campaigns").set_defaults(fn=cmd_summary)

@@ -1,7 +1,9 @@
 """Speed of the prediction API (docs/prediction.md): `adlake serve` in its own process over
 a home where `make run` trained and promoted a model, a scratch Redis on a free port (the
-API publishes the lake's newest counts into it), and wrk (Debian's) posting one logged
-impression over loopback: requests/s and latency percentiles at 10 and 50 connections.
+API publishes the lake's newest counts into it), and wrk (Debian's) posting the logged
+impressions of the lake's last day, one per request in turn (distinct users, placements
+and creatives, as a day's traffic has them: the API's per-worker feature cache must earn
+its hits) over loopback: requests/s and latency percentiles at 10 and 50 connections.
 
     python -m bench.prediction_speed [--home .adlake] [--workers 2] [--seconds 15]
 """
@@ -27,10 +29,20 @@ import httpx
 CONNECTIONS = (10, 50)
 _LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-local f = io.open("{body}", "r")
-wrk.body = f:read("*a")
-f:close()
+local bodies = {{}}
+for line in io.lines("{bodies}") do bodies[#bodies + 1] = line end
+local i = 0
+init = function(args)
+  i = math.random(#bodies)  -- each thread from its own place in the day
+end
+request = function()
+  i = i % #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[i])
+end
 """
+# About as many as the runs post: each request a logged impression of its own, so the
+# per-worker feature cache hits only where real traffic repeats a user or a placement.
+DISTINCT_IMPRESSIONS = 100_000
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
@@ -40,17 +52,33 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _impression(home: Path) -> dict:
-    """A valid logged impression from the home's raw files."""
-    for path in sorted((home / "lake" / "raw" / "impression").rglob("*.jsonl.gz")):
-        for line in gzip.decompress(path.read_bytes()).splitlines():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if row.get("ivt") == "none" and row.get("user_id"):
-                return row
-    raise SystemExit(f"no raw impressions under {home}/lake: run `make run` first")
+def _impressions(home: Path, limit: int = DISTINCT_IMPRESSIONS) -> list[dict]:
+    """Valid logged impressions from the home's raw files, newest arrival date first (the
+    lines that break the contract on purpose would get 422s)."""
+    from pydantic import ValidationError
+
+    from serving.prediction_api import Impression
+
+    out: list[dict] = []
+    for day in sorted((home / "lake" / "raw" / "impression").glob("dt=*"), reverse=True):
+        for path in sorted(day.rglob("*.jsonl.gz")):
+            for line in gzip.decompress(path.read_bytes()).splitlines():
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(row, dict) or row.get("ivt") != "none":
+                    continue
+                try:
+                    Impression.model_validate(row)
+                except ValidationError:
+                    continue
+                out.append(row)
+                if len(out) == limit:
+                    return out
+    if not out:
+        raise SystemExit(f"no raw impressions under {home}/lake: run `make run` first")
+    return out
 
 
 def parse_wrk(text: str) -> dict[str, float]:
@@ -76,9 +104,10 @@ def measure(home: Path, workers: int = 2, seconds: int = 15) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix="adlake-api-bench-"))
     redis = RedisServer(scratch / "redis", _free_port())
     port = _free_port()
-    body = scratch / "impression.json"
-    body.write_text(json.dumps(_impression(home)))
-    (scratch / "post.lua").write_text(_LUA.format(body=body))
+    impressions = _impressions(home)
+    bodies = scratch / "impressions.jsonl"
+    bodies.write_text("".join(json.dumps(i) + "\n" for i in impressions))
+    (scratch / "post.lua").write_text(_LUA.format(bodies=bodies))
     env = {
         **os.environ,
         "ADLAKE_HOME": str(home),
@@ -102,11 +131,15 @@ def measure(home: Path, workers: int = 2, seconds: int = 15) -> dict[str, Any]:
             if time.monotonic() > deadline or api.poll() is not None:
                 raise SystemExit("the prediction API did not become healthy in 60 s")
             time.sleep(0.5)
-        answer = httpx.post(
-            f"{url}/v1/predict", content=body.read_bytes(), headers={"content-type": "application/json"}
-        )
+        answer = httpx.post(f"{url}/v1/predict", json=impressions[0])
         answer.raise_for_status()
-        result: dict[str, Any] = {"model_version": version, "workers": workers, "seconds": seconds}
+        result: dict[str, Any] = {
+            "model_version": version,
+            "cvr_model_version": answer.json().get("cvr_model_version"),
+            "workers": workers,
+            "seconds": seconds,
+            "distinct_impressions": len(impressions),
+        }
         wrk = [
             "wrk",
             "-t2",
@@ -123,6 +156,10 @@ def measure(home: Path, workers: int = 2, seconds: int = 15) -> dict[str, Any]:
             ).stdout
             result[f"c{c}"] = parse_wrk(out)
             print(f"prediction API, {c} connections: {result[f'c{c}']}", flush=True)
+        # One worker's feature cache (whichever answers): how much of Redis it saved.
+        cache = httpx.get(f"{url}/health", timeout=5).json()["feature_cache"]
+        looked_up = cache["hits"] + cache["misses"]
+        result["feature_cache_hit_rate"] = round(cache["hits"] / looked_up, 3) if looked_up else None
         return result
     finally:
         if api is not None:

@@ -126,50 +126,71 @@ def latest_as_of(lake: Lake) -> date | None:
     return days[-1] if days else None
 
 
-def queue_lookups(pipe, snapshot: str, impressions: list[Mapping[str, object]]) -> list[list[str]]:
-    """Queue on a pipeline (sync or asyncio) the reads of the global counts and of each
-    impression's entities (its context and `user_pid`, None when unknown or not consented);
-    returns the plan read_lookups needs to read the replies."""
-    pipe.hmget(entry_key(snapshot, GLOBAL, ""), "i", "c")
-    plan: list[list[str]] = []
-    for imp in impressions:
-        names = []
-        for e in ENTITIES:
-            key = entity_key(e, imp)
-            if key is not None:
-                pipe.hmget(entry_key(snapshot, e.name, key), "i", "c", "l")
-                names.append(e.name)
-        plan.append(names)
-    return plan
-
-
-def read_lookups(plan: list[list[str]], replies: list) -> list[dict[str, float]]:
-    """The counts (prediction.features column names) per impression. A missing entity
-    leaves its counts out: numeric_features fills the documented defaults."""
-    it = iter(replies)
-    gi, gc = next(it)
-    base = {}
-    if gi is not None:
-        base = {count_column(GLOBAL, IMPRESSIONS): float(gi), count_column(GLOBAL, CLICKS): float(gc or 0)}
-    out = []
-    for names in plan:
-        counts = dict(base)
-        for name in names:
-            i, c, last = next(it)
-            if i is None:
-                continue
-            counts[count_column(name, IMPRESSIONS)] = float(i)
-            counts[count_column(name, CLICKS)] = float(c or 0)
-            if last is not None:
-                counts[count_column(name, LAST_CLICK_DAYS)] = float(last)
-        out.append(counts)
-    return out
-
-
 def lookup_many(
     client: redis.Redis, snapshot: str, impressions: list[Mapping[str, object]]
 ) -> list[dict[str, float]]:
-    """queue_lookups and read_lookups in one round trip on a sync client."""
-    pipe = client.pipeline(transaction=False)
-    plan = queue_lookups(pipe, snapshot, impressions)
-    return read_lookups(plan, pipe.execute())
+    """The counts (prediction.features column names) of each impression's entities (its
+    context and `user_pid`, None when unknown or not consented) and the global ones, in one
+    round trip. A missing entity leaves its counts out: numeric_features fills the
+    documented defaults."""
+    return LookupCache().lookup_many(client, snapshot, impressions)
+
+
+class LookupCache:
+    """One process's copy of the entries it has read from one snapshot. A published
+    snapshot never changes (a new one is written beside it), so a cached entry is exactly
+    what Redis holds: requests read Redis only for entities they are first to ask for. The
+    cache empties when the snapshot moves, and when it holds `max_entries` (a day's users
+    stay well below the default; docs/prediction.md "Speed")."""
+
+    def __init__(self, max_entries: int = 1_000_000) -> None:
+        self.max_entries = max_entries
+        self.snapshot: str | None = None
+        self.entries: dict[str, tuple] = {}
+        self.hits = self.misses = 0
+
+    def lookup_many(
+        self, client: redis.Redis, snapshot: str, impressions: list[Mapping[str, object]]
+    ) -> list[dict[str, float]]:
+        """The module's lookup_many, reading only the entries not cached yet."""
+        if snapshot != self.snapshot or len(self.entries) >= self.max_entries:
+            self.snapshot, self.entries = snapshot, {}
+        wanted = [entry_key(snapshot, GLOBAL, "")]
+        plan: list[list[tuple[str, str]]] = []
+        for imp in impressions:
+            names = []
+            for e in ENTITIES:
+                key = entity_key(e, imp)
+                if key is not None:
+                    k = entry_key(snapshot, e.name, key)
+                    wanted.append(k)
+                    names.append((e.name, k))
+            plan.append(names)
+        missing = list(dict.fromkeys(k for k in wanted if k not in self.entries))
+        self.misses += len(missing)
+        self.hits += len(wanted) - len(missing)
+        if missing:
+            pipe = client.pipeline(transaction=False)
+            for k in missing:
+                pipe.hmget(k, "i", "c", "l")
+            self.entries.update(zip(missing, (tuple(r) for r in pipe.execute()), strict=True))
+        gi, gc, _ = self.entries[wanted[0]]
+        base = {}
+        if gi is not None:
+            base = {
+                count_column(GLOBAL, IMPRESSIONS): float(gi),
+                count_column(GLOBAL, CLICKS): float(gc or 0),
+            }
+        out = []
+        for names in plan:
+            counts = dict(base)
+            for name, k in names:
+                i, c, last = self.entries[k]
+                if i is None:
+                    continue
+                counts[count_column(name, IMPRESSIONS)] = float(i)
+                counts[count_column(name, CLICKS)] = float(c or 0)
+                if last is not None:
+                    counts[count_column(name, LAST_CLICK_DAYS)] = float(last)
+            out.append(counts)
+        return out

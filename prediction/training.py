@@ -112,7 +112,7 @@ class Columns:
         )
 
 
-def to_columns(t: pa.Table) -> Columns:
+def to_columns(t: pa.Table, label: str = LABEL) -> Columns:
     values: dict[str, np.ndarray] = {}
     for name in CATEGORICAL:
         values[name] = np.asarray(t[name].to_pylist(), dtype=object)
@@ -120,7 +120,7 @@ def to_columns(t: pa.Table) -> Columns:
         values[name] = t[name].to_numpy(zero_copy_only=False).astype(np.float64)  # nulls -> NaN
     return Columns(
         values,
-        t[LABEL].to_numpy().astype(np.int8),
+        t[label].to_numpy().astype(np.int8),
         np.asarray(t["impression_id"].to_pylist(), dtype=object),
         np.asarray(t["event_date"].to_pylist(), dtype=object),
     )
@@ -195,14 +195,32 @@ def split_validation(train: Columns, split: Split) -> tuple[Columns, Columns]:
 def train_and_evaluate(lake: Lake, split: Split, incumbent: object | None = None) -> Evaluation:
     """Every model kind trained on the split's training days and scored on its evaluation
     day with the ceiling, and the `incumbent` (the promoted model) scored on the same day."""
-    train = read_days(lake, split.train)
     test = read_days(lake, (split.evaluate,))
+    truth = true_probability(lake, split.evaluate, test.impression_id)
+    return fit_and_score(split, read_days(lake, split.train), test, incumbent, truth)
+
+
+def train_latest(lake: Lake, window_end: date, incumbent: object | None = None) -> Evaluation:
+    """The CTR models on the split the lake allows once the arrival dates up to
+    `window_end` are in (NotEnoughHistory when it allows none)."""
+    return train_and_evaluate(lake, plan_split(event_dates(lake), complete_until(window_end)), incumbent)
+
+
+def fit_and_score(
+    split: Split,
+    train: Columns,
+    test: Columns,
+    incumbent: object | None = None,
+    truth: np.ndarray | None = None,
+    conversions: bool = False,
+) -> Evaluation:
+    """Every model kind fit on `train` and scored on `test`, with the incumbent and the
+    ceiling (`truth`) where given (prediction.models.train_models: `conversions`)."""
     fit, valid = split_validation(train, split)
-    models = train_models(fit.values, fit.label, valid.values, valid.label)
+    models = train_models(fit.values, fit.label, valid.values, valid.label, conversions=conversions)
     predictions = {kind: models[kind].predict(test.values) for kind in MODEL_KINDS}
     if incumbent is not None:
         predictions[INCUMBENT] = incumbent.predict(test.values)
-    truth = true_probability(lake, split.evaluate, test.impression_id)
     if truth is not None:
         predictions[CEILING] = truth
     return Evaluation(

@@ -1,13 +1,14 @@
-"""The prediction API (docs/prediction.md): pCTR for impressions in the raw log contract's
-shape, from the promoted model in the lake's registry and the counts in Redis's online
-store. Imports neither Dagster, Spark nor dbt.
+"""The prediction API (docs/prediction.md): pCTR and pCVR for impressions in the raw log
+contract's shape, from the promoted models in the lake's registry and the counts in Redis's
+online store. Imports neither Dagster, Spark nor dbt.
 
-- POST /v1/predict: one impression or a list (at most MAX_BATCH) -> one pCTR each, with the
-  model version and the feature snapshot that produced them. A missing or invalid field gets
+- POST /v1/predict: one impression or a list (at most MAX_BATCH) -> one pCTR each and, once
+  a conversion model is promoted, one pCVR (conversion given a click; null before), with
+  the model versions and the feature snapshot that produced them. A missing or invalid field gets
   422 naming it (pydantic's errors, in FastAPI's shape); fields the contract has but the
   model does not use are accepted and ignored, so a logged impression can be posted as is.
 - GET /health: the model version, the snapshot, and whether Redis answers.
-- The model reloads when `current.json` moves (polled every RELOAD_INTERVAL_S): the new one
+- A model reloads when its `current.json` moves (polled every RELOAD_INTERVAL_S): the new one
   is loaded beside the old one and swapped in by one assignment, so no request fails or
   waits for it. Redis down or no snapshot yet: the features' documented defaults (the
   response says so in `features`), never an error.
@@ -35,7 +36,7 @@ import prediction  # noqa: F401  (OpenMP's wait policy, before the model's libra
 from ad_assets.privacy.pseudonyms import pseudonym
 from prediction import online_store
 from prediction.features import HOUR, serving_columns
-from prediction.registry import Registry
+from prediction.registry import CVR, Registry
 from spark_jobs.consent import measurement_allowed
 
 log = logging.getLogger("adlake.prediction_api")
@@ -76,10 +77,12 @@ _BODY_SCHEMA = {"schema": _BODY.json_schema()}
 class Prediction(BaseModel):
     impression_id: str | None
     p_ctr: float
+    p_cvr: float | None  # given a click; null while no conversion model is promoted
 
 
 class Predictions(BaseModel):
-    model_version: str
+    model_version: str  # the CTR model's
+    cvr_model_version: str | None
     features: str  # the online snapshot used, or why defaults were used
     predictions: list[Prediction]
 
@@ -95,9 +98,11 @@ class State:
 
     def __init__(self, registry: Registry, redis_url: str, hmac_key: bytes | None) -> None:
         self.registry = registry
+        self.cvr_registry = Registry(registry.lake, CVR)
         self.redis_url = redis_url
         self.hmac_key = hmac_key
-        self.model: Loaded | None = None
+        self.model: Loaded | None = None  # the CTR model
+        self.cvr_model: Loaded | None = None
         self.snapshot: str | None = None
         # A blocking client, called from the event loop: one pipelined round trip on loopback
         # takes less than the asyncio client's own bookkeeping (profiled: docs/prediction.md).
@@ -105,16 +110,25 @@ class State:
             redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
         )
         self.reloads = 0
+        self.lookups = online_store.LookupCache()  # this worker's reads of the current snapshot
+
+    def _newer(self, registry: Registry, served: Loaded | None) -> Loaded | None:
+        """The promoted version when it is not the one served (blocking: run in a thread)."""
+        version = registry.current()
+        if not version or (served is not None and served.version == version):
+            return None
+        t = time.perf_counter()
+        loaded = Loaded(version, registry.load(version))
+        self.reloads += 1
+        log.info("serving %s model %s (loaded in %.2fs)", registry.name, version, time.perf_counter() - t)
+        return loaded
 
     def refresh_model(self) -> None:
-        """Load the promoted version if it is not the one served (blocking: run in a thread)."""
-        version = self.registry.current()
-        if version and (self.model is None or self.model.version != version):
-            t = time.perf_counter()
-            model = self.registry.load(version)
-            self.model = Loaded(version, model)  # one assignment: requests see old or new
-            self.reloads += 1
-            log.info("serving CTR model %s (loaded in %.2fs)", version, time.perf_counter() - t)
+        # One assignment each: a request sees the old model or the new one.
+        if (ctr := self._newer(self.registry, self.model)) is not None:
+            self.model = ctr
+        if (cvr := self._newer(self.cvr_registry, self.cvr_model)) is not None:
+            self.cvr_model = cvr
 
     def refresh_snapshot(self) -> None:
         try:
@@ -145,7 +159,7 @@ def _lookup(state: State, rows: list[dict[str, object]]) -> tuple[list[dict[str,
     if snapshot is None:
         return [{} for _ in rows], "defaults (no feature snapshot in Redis)"
     try:
-        return online_store.lookup_many(state.redis, snapshot, rows), snapshot
+        return state.lookups.lookup_many(state.redis, snapshot, rows), snapshot
     except (redis.RedisError, OSError) as ex:
         return [{} for _ in rows], f"defaults (Redis: {type(ex).__name__})"
 
@@ -168,16 +182,20 @@ def answer(state: State, body: bytes) -> tuple[int, bytes]:
         return _error(422, f"send 1 to {MAX_BATCH} impressions")
     served = state.model
     if served is None:
-        return _error(503, "no model promoted yet: run the train_ctr_model job (make run)")
+        return _error(503, "no model promoted yet: run the train_models job (make run)")
     rows = [_for_model(i, state.hmac_key) for i in impressions]
     counts, features = _lookup(state, rows)
-    p = served.model.predict(serving_columns(rows, counts))
+    columns = serving_columns(rows, counts)
+    p_ctr = served.model.predict(columns).tolist()
+    cvr = state.cvr_model
+    p_cvr = cvr.model.predict(columns).tolist() if cvr else [None] * len(rows)
     out = {
         "model_version": served.version,
+        "cvr_model_version": cvr and cvr.version,
         "features": features,
         "predictions": [
-            {"impression_id": imp.impression_id, "p_ctr": float(v)}
-            for imp, v in zip(impressions, p, strict=True)
+            {"impression_id": imp.impression_id, "p_ctr": c, "p_cvr": v}
+            for imp, c, v in zip(impressions, p_ctr, p_cvr, strict=True)
         ],
     }
     return 200, orjson.dumps(out)
@@ -254,8 +272,14 @@ def create_app(registry: Registry, redis_url: str, hmac_key: bytes | None) -> Pr
         return {
             "status": "ok" if model else "no_model",
             "model_version": model and model.version,
+            "cvr_model_version": state.cvr_model and state.cvr_model.version,
             "model_reloads": state.reloads,
             "feature_snapshot": state.snapshot,
+            "feature_cache": {
+                "entries": len(state.lookups.entries),
+                "hits": state.lookups.hits,
+                "misses": state.lookups.misses,
+            },
             "redis": redis_ok,
         }
 

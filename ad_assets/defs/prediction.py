@@ -1,16 +1,20 @@
-"""CTR prediction in Dagster (docs/prediction.md): the model's counts and training set from
-silver (Spark), the models trained and scored against the simulator's truth, the registry's
-promotion behind a blocking check, and the online features published to Redis.
+"""Prediction in Dagster (docs/prediction.md): the features' counts and training set from
+silver (Spark); the click (CTR) and conversion-given-click (CVR) models trained, scored (the
+CTR model against the simulator's truth) and promoted in the registry behind a blocking
+check; and the online features published to Redis.
 
 Training is not in the daily job (a model that fails its promotion check must not fail the
-lake's run): `train_ctr_model` runs after it (a sensor, and `adlake run`). Publishing needs
+lake's run): `train_models` runs after it (a sensor, and `adlake run`). Publishing needs
 Redis: a job of its own, as the real-time group's."""
 
 import base64
+import importlib
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
@@ -28,6 +32,7 @@ from dagster import (
 )
 from pyspark.sql import functions as F
 
+from ad_assets.defs.gold import GOLD_KEYS
 from ad_assets.defs.silver import SILVER_KEYS
 from ad_assets.lib.check_results import error_check
 from ad_assets.lib.materializations import table_result
@@ -45,11 +50,9 @@ from spark_jobs.layers import SILVER
 from spark_jobs.pipeline import run_ctr_features
 
 PREDICTION = "prediction"  # the assets' group
-TRAIN_JOB = "train_ctr_model"
+TRAIN_JOB = "train_models"
 PUBLISH_JOB = "publish_online_features"
 FEATURE_KEYS = {STATS_TABLE: AssetKey("ctr_entity_stats"), TRAINING_TABLE: AssetKey("ctr_training_set")}
-MODEL_KEY = AssetKey("ctr_model")
-CURRENT_KEY = AssetKey("ctr_model_current")
 ONLINE_KEY = AssetKey("ctr_online_features")
 ONE_ROW_PER_IMPRESSION = "one_row_per_valid_impression"
 GLOBAL_COUNTS_POINT_IN_TIME = "global_counts_point_in_time"
@@ -70,8 +73,7 @@ def defs_for(s: Settings) -> Definitions:
     return Definitions(
         assets=[
             build_ctr_features(partitions),
-            build_ctr_model(partitions),
-            build_ctr_model_current(partitions),
+            *(build(partitions, t) for t in TARGETS for build in (build_model, build_model_current)),
             build_online_features(partitions),
         ],
         jobs=[
@@ -86,7 +88,7 @@ def defs_for(s: Settings) -> Definitions:
 
 
 def training_selection() -> AssetSelection:
-    """What `train_ctr_model` materializes (ad_assets/defs/schedules.py builds the job)."""
+    """What `train_models` materializes (ad_assets/defs/schedules.py builds the job)."""
     return AssetSelection.groups(PREDICTION) - AssetSelection.assets(ONLINE_KEY)
 
 
@@ -211,76 +213,125 @@ def global_counts_check(session, lake, first: date, last: date) -> AssetCheckRes
     )
 
 
-# ---------------------------------------------------------------- the model
+# ---------------------------------------------------------------- the models
+@dataclass(frozen=True)
+class ModelTarget:
+    """What a model predicts; its registry name prefixes its assets (`<name>_model`,
+    `<name>_model_current`). `train` names the function (module:function in prediction/)
+    that plans the split and trains: imported when a model trains."""
+
+    name: str
+    title: str
+    rows: str
+    deps: tuple[AssetKey, ...]
+    train: str
+    description: str
+
+    @property
+    def key(self) -> AssetKey:
+        return AssetKey(f"{self.name}_model")
+
+    @property
+    def current_key(self) -> AssetKey:
+        return AssetKey(f"{self.name}_model_current")
+
+
+CTR_TARGET = ModelTarget(
+    name="ctr",
+    title="CTR",
+    rows="impressions",
+    deps=(FEATURE_KEYS[TRAINING_TABLE],),
+    train="prediction.training:train_latest",
+    description="The rule baseline, logistic regression and LightGBM trained on the event dates before the "
+    "last complete one and scored on it, with the ceiling (the simulator's true probability) and the "
+    "promoted version; the LightGBM model stored in the registry as a candidate.",
+)
+CVR_TARGET = ModelTarget(
+    name="cvr",
+    title="CVR",
+    rows="clicks",
+    deps=(FEATURE_KEYS[TRAINING_TABLE], SILVER_KEYS["click"], GOLD_KEYS["attribution"]),
+    train="prediction.conversions:train_latest",
+    description="Conversion given a click (a last-click conversion within a day): the campaign-rate "
+    "baseline, logistic regression and LightGBM trained on the clicks whose labels are final, scored on "
+    "the last such day with the promoted version; the LightGBM model stored as a candidate.",
+)
+TARGETS: tuple[ModelTarget, ...] = (CTR_TARGET, CVR_TARGET)
+MODEL_KEY, CURRENT_KEY = CTR_TARGET.key, CTR_TARGET.current_key
+
+
 def _image(png: bytes, alt: str) -> MetadataValue:
     return MetadataValue.md(f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})")
 
 
-def build_ctr_model(partitions: PartitionsDefinition) -> AssetsDefinition:
+def build_model(partitions: PartitionsDefinition, target: ModelTarget) -> AssetsDefinition:
     @asset(
-        key=MODEL_KEY,
-        deps=[FEATURE_KEYS[TRAINING_TABLE]],
+        key=target.key,
+        deps=list(target.deps),
         group_name=PREDICTION,
         kinds={"lightgbm", "scikitlearn"},
         partitions_def=partitions,
         backfill_policy=single_run,
-        description="The rule baseline, logistic regression and LightGBM trained on the event dates before "
-        "the last complete one and scored on it, with the ceiling (the simulator's true probability) and "
-        "the promoted version; the LightGBM model stored in the registry as a candidate.",
+        description=target.description,
         check_specs=[
             AssetCheckSpec(
                 PROMOTABLE,
-                asset=MODEL_KEY,
+                asset=target.key,
                 blocking=True,
                 description="The candidate's AUC and log loss beat the rule baseline's, and its AUC is at "
-                "least the promoted version's on the same evaluation day.",
+                "least the promoted version's on the same evaluation day. A warning when the lake has no "
+                "evaluation day yet (nothing trained, nothing promoted).",
             )
         ],
     )
-    def ctr_model(context: AssetExecutionContext, lake: LakeResource):
+    def model_asset(context: AssetExecutionContext, lake: LakeResource):
         # The model libraries (scikit-learn, LightGBM, matplotlib: seconds to import) load
         # when a model trains, not with the definitions.
         from prediction.evaluation import format_table
-        from prediction.models import LIGHTGBM_PARAMS
         from prediction.plots import calibration_png, pr_curve_png
         from prediction.registry import MODELS_DIR, Registry
-        from prediction.training import (
-            CANDIDATE,
-            NotEnoughHistory,
-            complete_until,
-            event_dates,
-            plan_split,
-            promotion_verdict,
-            train_and_evaluate,
-        )
+        from prediction.training import CANDIDATE, NotEnoughHistory, promotion_verdict
 
+        module, function = target.train.split(":")
+        train_latest = getattr(importlib.import_module(module), function)
         the_lake = lake.writable_lake(MODELS_DIR)
-        w = window_of(context)
-        try:
-            split = plan_split(event_dates(the_lake), complete_until(w.end))
-        except NotEnoughHistory as ex:
-            raise Failure(description=str(ex), allow_retries=False) from ex
-        registry = Registry(the_lake)
+        registry = Registry(the_lake, target.name)
         current = registry.current()
         incumbent = registry.load(current) if current and _comparable(registry, current) else None
-        ev = train_and_evaluate(the_lake, split, incumbent)
+        try:
+            ev = train_latest(the_lake, window_of(context).end, incumbent)
+        except NotEnoughHistory as ex:
+            # Not a fault of the lake's: a young lake has no day to judge a model on yet.
+            context.log.warning(f"{target.title} model not trained: {ex}")
+            yield MaterializeResult(metadata={"trained": False, "reason": str(ex)})
+            yield AssetCheckResult(
+                check_name=PROMOTABLE,
+                asset_key=target.key,
+                passed=False,
+                severity=AssetCheckSeverity.WARN,
+                metadata={"reason": f"nothing trained: {ex}"},
+            )
+            return
         verdict = promotion_verdict(ev.scores)
         table = ev.table()
+        candidate = ev.models[CANDIDATE]
         card = {
             "kind": CANDIDATE,
+            "target": target.name,
             "features": list(FEATURES),
-            "params": LIGHTGBM_PARAMS,
-            "best_iteration": ev.models[CANDIDATE].best_iteration,
+            "params": {k: v for k, v in candidate.booster.params.items() if k != "metric"},
+            "best_iteration": candidate.best_iteration,
             "split": ev.split.as_dict(),
             "train_rows": ev.train_rows,
+            "rows": target.rows,
             "evaluation": table,
             "calibration": ev.calibration,
             "compared_with": current if incumbent is not None else None,
             "promotable": verdict.passed,
             "promotion_reasons": list(verdict.reasons),
         }
-        version = registry.save(ev.models[CANDIDATE], card)
-        title = f"evaluation day {ev.split.evaluate}"
+        version = registry.save(candidate, card)
+        title = f"{target.title}, evaluation day {ev.split.evaluate}"
         plots = {
             "calibration.png": calibration_png(ev.calibration, f"Calibration, {title}"),
             "pr_curve.png": pr_curve_png(ev.label, ev.predictions, ev.scores, f"Precision-recall, {title}"),
@@ -288,23 +339,24 @@ def build_ctr_model(partitions: PartitionsDefinition) -> AssetsDefinition:
         for name, png in plots.items():
             registry.attach(version, name, png)
         registry.nominate(version)
-        context.log.info(f"CTR model {version} on {title}:\n{format_table(table)}")
+        context.log.info(f"{target.title} model {version} on {title}:\n{format_table(table)}")
         yield MaterializeResult(
             metadata={
+                "trained": True,
                 "version": version,
                 "evaluation": MetadataValue.md(format_table(table, markdown=True)),
                 "calibration": _image(plots["calibration.png"], "calibration"),
                 "pr_curve": _image(plots["pr_curve.png"], "precision-recall"),
                 "train_days": ev.split.as_dict()["train"],
                 "evaluation_day": ev.split.evaluate.isoformat(),
-                "train_rows": ev.train_rows,
+                f"train_{target.rows}": ev.train_rows,
                 "auc": ev.scores[CANDIDATE].auc,
-                "best_iteration": ev.models[CANDIDATE].best_iteration,
+                "best_iteration": candidate.best_iteration,
             }
         )
         yield error_check(
             PROMOTABLE,
-            MODEL_KEY,
+            target.key,
             verdict.passed,
             version=version,
             reasons=list(verdict.reasons),
@@ -312,7 +364,11 @@ def build_ctr_model(partitions: PartitionsDefinition) -> AssetsDefinition:
             **{f"auc_{k}": round(s.auc, 4) for k, s in ev.scores.items()},
         )
 
-    return ctr_model
+    return model_asset
+
+
+def build_ctr_model(partitions: PartitionsDefinition) -> AssetsDefinition:
+    return build_model(partitions, CTR_TARGET)
 
 
 def _comparable(registry, version: str) -> bool:
@@ -321,47 +377,57 @@ def _comparable(registry, version: str) -> bool:
     return card.get("features") == list(FEATURES)
 
 
-def build_ctr_model_current(partitions: PartitionsDefinition) -> AssetsDefinition:
+def build_model_current(partitions: PartitionsDefinition, target: ModelTarget) -> AssetsDefinition:
     @asset(
-        key=CURRENT_KEY,
-        deps=[MODEL_KEY],
+        key=target.current_key,
+        deps=[target.key],
         group_name=PREDICTION,
         partitions_def=partitions,
         backfill_policy=single_run,
-        description="The registry's pointer to the model the prediction API serves: the candidate, once it "
-        f"passed `{PROMOTABLE}` (the API reloads when it moves).",
+        description=f"The registry's pointer to the {target.title} model the prediction API serves: the "
+        f"candidate, once it passed `{PROMOTABLE}` (the API reloads when it moves).",
         check_specs=[
             AssetCheckSpec(
                 SERVES_A_PROMOTABLE_VERSION,
-                asset=CURRENT_KEY,
+                asset=target.current_key,
                 description="The pointer names a version whose artifact loads and whose card passed the "
-                "promotion check.",
+                "promotion check (a warning while none has: a young lake).",
             )
         ],
     )
-    def ctr_model_current(context: AssetExecutionContext, lake: LakeResource):
+    def model_current(context: AssetExecutionContext, lake: LakeResource):
         from prediction.registry import MODELS_DIR, Registry
 
-        registry = Registry(lake.writable_lake(MODELS_DIR))
+        registry = Registry(lake.writable_lake(MODELS_DIR), target.name)
         version = registry.candidate()
-        if version is None:
-            raise Failure(description="no candidate model in the registry", allow_retries=False)
+        card = registry.card(version) if version else None
         previous = registry.current()
-        registry.promote(version)
-        context.log.info(f"promoted CTR model {version} (was {previous})")
-        yield MaterializeResult(metadata={"version": version, "previous": previous or "none"})
+        # The candidate passed the blocking check, or this run trained none (a young lake):
+        # only a promotable candidate moves the pointer, so a re-run is always safe.
+        if card and card.get("promotable") and version != previous:
+            registry.promote(version)
+            context.log.info(f"promoted {target.title} model {version} (was {previous})")
         served = registry.current()
-        card = registry.card(served) if served else None
-        model = registry.load(served) if card else None
-        yield error_check(
-            SERVES_A_PROMOTABLE_VERSION,
-            CURRENT_KEY,
-            served == version and bool(card and card.get("promotable")) and hasattr(model, "predict"),
-            current=served,
-            card_promotable=bool(card and card.get("promotable")),
+        yield MaterializeResult(metadata={"version": served or "none", "previous": previous or "none"})
+        served_card = registry.card(served) if served else None
+        model = registry.load(served) if served_card else None
+        ok = bool(served_card and served_card.get("promotable")) and hasattr(model, "predict")
+        yield AssetCheckResult(
+            check_name=SERVES_A_PROMOTABLE_VERSION,
+            asset_key=target.current_key,
+            passed=ok,
+            severity=AssetCheckSeverity.ERROR if served else AssetCheckSeverity.WARN,
+            metadata={
+                "current": served or "none",
+                "card_promotable": bool(served_card and served_card.get("promotable")),
+            },
         )
 
-    return ctr_model_current
+    return model_current
+
+
+def build_ctr_model_current(partitions: PartitionsDefinition) -> AssetsDefinition:
+    return build_model_current(partitions, CTR_TARGET)
 
 
 # ---------------------------------------------------------------- online features

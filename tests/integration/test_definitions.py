@@ -246,6 +246,8 @@ def test_the_model_trains_in_its_own_job_after_the_daily_one():
     assert parents["ctr_training_set"] == {"ctr_entity_stats", "silver_impressions", "silver_clicks"}
     assert parents["ctr_model"] == {"ctr_training_set"}
     assert parents["ctr_model_current"] == {"ctr_model"}
+    assert parents["cvr_model"] == {"ctr_training_set", "silver_clicks", "gold_attribution"}
+    assert parents["cvr_model_current"] == {"cvr_model"}
     assert parents["ctr_online_features"] == {"ctr_entity_stats"}
     prediction = {k for k, g in groups_of(graph).items() if g == PREDICTION}
     train = defs.resolve_job_def(TRAIN_JOB)
@@ -254,6 +256,8 @@ def test_the_model_trains_in_its_own_job_after_the_daily_one():
         "ctr_training_set",
         "ctr_model",
         "ctr_model_current",
+        "cvr_model",
+        "cvr_model_current",
     }
     assert train.partitions_def is not None
     assert defs.resolve_job_def(PUBLISH_JOB).asset_layer.selected_asset_keys == {
@@ -263,6 +267,7 @@ def test_the_model_trains_in_its_own_job_after_the_daily_one():
         assert not prediction & defs.resolve_job_def(job).asset_layer.selected_asset_keys, job
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
     assert ("ctr_model", "beats_baseline_and_current") in checks
+    assert ("cvr_model", "beats_baseline_and_current") in checks
     assert ("ctr_entity_stats", "global_counts_point_in_time") in checks
     sensor = defs.resolve_sensor_def("train_after_daily_run")
     assert sensor.job_name == TRAIN_JOB

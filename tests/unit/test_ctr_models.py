@@ -150,3 +150,37 @@ def test_promotion_needs_the_baseline_and_the_current_version_beaten():
         {CANDIDATE: score(label, one_pair_wrong), RULE: score(label, bad), INCUMBENT: score(label, good)}
     )
     assert not behind.passed and "promoted version" in behind.reasons[-1]
+
+
+def test_the_conversion_rule_is_the_campaigns_smoothed_rate():
+    from prediction.models import CampaignRateModel
+
+    columns = {"campaign_id": np.array(["a"] * 10 + ["b"] * 30, dtype=object)}
+    label = np.array([1] * 5 + [0] * 5 + [1] * 3 + [0] * 27)
+    rule = CampaignRateModel.fit(columns, label, prior_weight=20.0)
+    overall = 8 / 40
+    assert rule.predict({"campaign_id": np.array(["a", "b", "new"], dtype=object)}) == pytest.approx(
+        [(5 + 20 * overall) / 30, (3 + 20 * overall) / 50, overall]
+    )
+
+
+def test_conversion_models_learn_from_a_few_hundred_clicks():
+    """Clicks whose conversion odds depend on the placement's history (as the simulator's on
+    the user's journey): with CVR's small trees, the models must rank better than the
+    campaign-rate rule, which knows nothing of the placement."""
+    train, _, _ = synthetic(900, 5)
+    test, _, _ = synthetic(600, 6)
+    rng = np.random.default_rng(8)
+
+    def converted(columns) -> np.ndarray:
+        rate = (
+            columns[count_column(PLACEMENT.name, CLICKS)] / columns[count_column(PLACEMENT.name, IMPRESSIONS)]
+        )
+        return (rng.random(len(rate)) < np.where(rate > 0.012, 0.3, 0.03)).astype(np.int8)
+
+    label, test_label = converted(train), converted(test)
+    fit, valid = ({k: v[:700] for k, v in train.items()}, {k: v[700:] for k, v in train.items()})
+    models = train_models(fit, label[:700], valid, label[700:], conversions=True)
+    scores = {kind: score(test_label, m.predict(test)) for kind, m in models.items()}
+    assert scores[LIGHTGBM].auc > scores[RULE].auc + 0.1
+    assert scores[LOGISTIC].auc > scores[RULE].auc + 0.1
