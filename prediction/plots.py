@@ -25,15 +25,15 @@ def _png(fig) -> bytes:
 
 
 def calibration_png(curves: Mapping[str, list[dict[str, float]]], title: str) -> bytes:
-    """Mean prediction against observed click rate per equal-count bin; the diagonal is
+    """Mean prediction against the observed rate per equal-count bin; the diagonal is
     perfect calibration."""
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     top = max(max(p["predicted"], p["observed"]) for c in curves.values() for p in c)
     ax.plot([0, top], [0, top], color="grey", linestyle=":", label="perfect")
     for name, curve in curves.items():
         ax.plot([p["predicted"] for p in curve], [p["observed"] for p in curve], marker="o", label=name)
-    ax.set_xlabel("mean predicted click probability")
-    ax.set_ylabel("observed click rate")
+    ax.set_xlabel("mean predicted probability")
+    ax.set_ylabel("observed rate")
     ax.set_title(title)
     ax.legend()
     return _png(fig)
@@ -46,7 +46,7 @@ def pr_curve_png(
     for name, p in predictions.items():
         precision, recall, _ = precision_recall_curve(label, p)
         ax.plot(recall, precision, label=f"{name} (PR AUC {scores[name].pr_auc:.3f})")
-    ax.axhline(float(np.mean(label)), color="grey", linestyle=":", label="click rate")
+    ax.axhline(float(np.mean(label)), color="grey", linestyle=":", label="base rate")
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
     ax.set_title(title)
