@@ -15,7 +15,7 @@ BENCH_SCALE ?= all
 # The prediction API's load generator (bench/prediction_speed.py): Debian's wrk.
 APT_WRK := DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >/dev/null
 
-.PHONY: setup setup-test run ui docs test test-stream lint lock clean bench bench-quick
+.PHONY: setup setup-test run ui docs test test-stream lint lock clean bench bench-quick stack-up stack-down
 
 setup:
 	@scripts/bootstrap.sh
@@ -62,3 +62,15 @@ lint: setup
 
 clean:
 	rm -rf $(ADLAKE_HOME) dbt_project/target dbt_project/logs
+
+# The full local deployment (docker/compose.yaml, docs/deploy.md). Needs Docker with the
+# compose plugin, and docker/.env (from docker/.env.example); the build machines have no
+# Docker engine: tests/deploy validates these files instead.
+COMPOSE := docker compose -p adlake -f docker/compose.yaml --env-file docker/.env
+
+stack-up:
+	@test -f docker/.env || { echo "copy docker/.env.example to docker/.env and fill it in"; exit 1; }
+	$(COMPOSE) up -d --build --wait
+
+stack-down:
+	$(COMPOSE) down

@@ -471,11 +471,16 @@ def _print_counters_status(s: Settings) -> int:
 
 
 def cmd_collector(a: argparse.Namespace) -> int:
-    """The HTTP collector (serving/collector.py) on 127.0.0.1, producing to the settings' Kafka."""
+    """The HTTP collector (serving/collector.py), producing to the settings' Kafka."""
     from serving.collector import serve_collector
 
-    serve_collector("127.0.0.1", a.port, load_settings().kafka_bootstrap)
+    serve_collector(a.host, a.port, load_settings().kafka_bootstrap)
     return 0
+
+
+# Services listen on loopback; a container listens on its own interface (0.0.0.0) and
+# docker/compose.yaml publishes the port on the host's 127.0.0.1 only.
+_HOST_HELP = "address to listen on (default 127.0.0.1; 0.0.0.0 inside a container)"
 
 
 def cmd_serve(a: argparse.Namespace) -> int:
@@ -514,8 +519,17 @@ def cmd_serve(a: argparse.Namespace) -> int:
             snapshot, n = online_store.publish(client, as_of, online_store.stats_as_of(s.lake(), as_of))
             print(f"features: published {n:,} entries as of {as_of} to Redis", flush=True)
     client.close()
-    print(f"prediction API on http://127.0.0.1:{a.port} (docs at /docs; features {snapshot})", flush=True)
-    serve(port=a.port, workers=a.workers)
+    print(f"prediction API on http://{a.host}:{a.port} (docs at /docs; features {snapshot})", flush=True)
+    serve(host=a.host, port=a.port, workers=a.workers)
+    return 0
+
+
+def cmd_stack_init(a: argparse.Namespace) -> int:
+    """A deployment's one-time setup (ad_assets/stack.py): the lake's bucket, Kafka's topics."""
+    from ad_assets.stack import init_stack
+
+    for line in init_stack(load_settings()):
+        print(f"stack init: {line}", flush=True)
     return 0
 
 
@@ -628,7 +642,8 @@ def main(argv: list[str] | None = None) -> int:
     dm.add_argument("--seconds", type=float, default=60)
     dm.add_argument("--json", action="store_true", help="the summary as one JSON object")
     dm.set_defaults(fn=cmd_stream_demo)
-    sv = sub.add_parser("serve", help="the prediction API (pCTR) on 127.0.0.1, features from Redis")
+    sv = sub.add_parser("serve", help="the prediction API (pCTR, pCVR) on 127.0.0.1, features from Redis")
+    sv.add_argument("--host", default="127.0.0.1", help=_HOST_HELP)
     sv.add_argument("--port", type=int, default=8090)
     sv.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)"
@@ -638,7 +653,13 @@ def main(argv: list[str] | None = None) -> int:
     cr.add_argument("file")
     cr.add_argument("--limit", type=int, help="the first N lines only")
     cr.set_defaults(fn=cmd_criteo)
+    sk = sub.add_parser("stack", help="a deployment's servers (docker/compose.yaml)")
+    sks = sk.add_subparsers(dest="stack_cmd", required=True)
+    sks.add_parser("init", help="create the lake's bucket and Kafka's topics (safe to rerun)").set_defaults(
+        fn=cmd_stack_init
+    )
     co = sub.add_parser("collector", help="the HTTP collector ad servers post events to (127.0.0.1)")
+    co.add_argument("--host", default="127.0.0.1", help=_HOST_HELP)
     co.add_argument("--port", type=int, default=8088)
     co.set_defaults(fn=cmd_collector)
     a = p.parse_args(argv)

@@ -7,7 +7,8 @@
 #   - the Kafka broker's jars (the real-time path: run and tests both start a broker),
 #     copied by Maven into the cache; Redis from Debian's redis-server if it is missing
 #   - the MinIO server binary built from source with `go install` at a pinned release
-#     (tests only: --minio)
+#     (tests only: --minio), and Debian's docker-compose, which validates docker/compose.yaml
+#     offline (tests only: no Docker engine runs here)
 # Cache root: $ADLAKE_CACHE (default ~/.cache/adlake). Nothing here is committed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -95,4 +96,12 @@ if [ "${1:-}" = "--minio" ]; then
     (cd /tmp && GOBIN="$CACHE/minio-$MINIO_VERSION" GOFLAGS=-mod=mod go install "github.com/minio/minio@$MINIO_VERSION")
   fi
   mkdir -p "$CACHE/bin" && ln -sfn "$minio_bin" "$CACHE/bin/minio"
+  if ! command -v docker-compose >/dev/null; then
+    echo "bootstrap: installing Debian's docker-compose (validates docker/compose.yaml; no engine needed)"
+    compose_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-compose; }
+    compose_install >/dev/null || { apt-get update -q >/dev/null && compose_install >/dev/null; } || {
+      echo "bootstrap: could not install docker-compose with apt-get (root on Debian)" >&2
+      exit 1
+    }
+  fi
 fi

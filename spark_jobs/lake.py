@@ -117,17 +117,18 @@ class Lake:
                 f"the lake directory {path} has {free_mb:,} MB free, below ADLAKE_MIN_FREE_MB={min_free_mb:,}"
             )
 
-    def _check_s3_writable(self, layer: str) -> None:
-        """Put and delete a probe object under the layer's prefix, with boto3: the AWS SDK's
-        error codes tell a missing bucket and refused credentials apart, which Spark's S3A
-        and pyarrow report only as generic I/O errors. An unreachable store is not judged
-        here: the step meets it and retries (ad_assets/lib/outages.py)."""
+    @property
+    def bucket(self) -> str:
+        """The S3 lake's bucket."""
+        return self._bucket_key().partition("/")[0]
+
+    def s3_client(self):
+        """A boto3 S3 client for the lake's store (S3 lakes only)."""
         import boto3  # only S3 lakes need it
         from botocore.config import Config
-        from botocore.exceptions import ClientError, EndpointConnectionError
 
         s3 = self.s3 or S3Options()
-        client = boto3.client(
+        return boto3.client(
             "s3",
             endpoint_url=s3.endpoint,
             aws_access_key_id=s3.access_key,
@@ -139,6 +140,15 @@ class Lake:
                 connect_timeout=5,
             ),
         )
+
+    def _check_s3_writable(self, layer: str) -> None:
+        """Put and delete a probe object under the layer's prefix, with boto3: the AWS SDK's
+        error codes tell a missing bucket and refused credentials apart, which Spark's S3A
+        and pyarrow report only as generic I/O errors. An unreachable store is not judged
+        here: the step meets it and retries (ad_assets/lib/outages.py)."""
+        from botocore.exceptions import ClientError, EndpointConnectionError
+
+        client = self.s3_client()
         bucket, _, prefix = self._bucket_key().partition("/")
         folder = f"{prefix}/{layer}" if prefix else layer
         key = f"{folder}/.adlake-write-probe-{os.getpid()}"
