@@ -68,6 +68,8 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.driver.extraJavaOptions": (
             f"-Dlog4j.configurationFile=file:{LOG4J_CONFIG} -XX:-DontCompileHugeMethods"
         ),
+        # A cluster's executors run the same generated code (local mode's run in the driver).
+        "spark.executor.extraJavaOptions": "-XX:-DontCompileHugeMethods",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.session.timeZone": "UTC",

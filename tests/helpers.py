@@ -142,3 +142,80 @@ class MinioServer:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=30)
+
+
+class SparkStandalone:
+    """A Spark standalone cluster on 127.0.0.1: one master and one worker, started from
+    pyspark's own distribution (`spark-class`), so it runs the Spark the driver runs. The
+    master's JSON status page says which applications ran and with how many cores."""
+
+    def __init__(self, work: Path, cores: int = 2, memory: str = "2g") -> None:
+        import pyspark
+
+        self.spark_home = Path(pyspark.__file__).parent
+        self.work, self.cores, self.memory = work, cores, memory
+        self.port, self.ui = _free_port(), _free_port()
+        self.procs: list[subprocess.Popen] = []
+        self.env = {
+            **os.environ,
+            "SPARK_HOME": str(self.spark_home),
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            # Executors run Python with the driver's interpreter (and its installed AdLake).
+            "PYSPARK_PYTHON": sys.executable,
+            "SPARK_LOG_DIR": str(work / "logs"),
+            "SPARK_WORKER_DIR": str(work / "worker"),
+        }
+
+    @property
+    def url(self) -> str:
+        return f"spark://127.0.0.1:{self.port}"
+
+    def _spark_class(self, *args: str, log: str) -> None:
+        out = open(self.work / log, "wb")  # noqa: SIM115 (the process's log, closed with it)
+        cmd = [str(self.spark_home / "bin" / "spark-class"), *args]
+        self.procs.append(subprocess.Popen(cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT))
+
+    def status(self) -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.ui}/json/", timeout=5) as r:
+            return json.loads(r.read())
+
+    def start(self, timeout: float = 120) -> None:
+        self.work.mkdir(parents=True, exist_ok=True)
+        master = "org.apache.spark.deploy.master.Master"
+        self._spark_class(
+            master,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--webui-port",
+            str(self.ui),
+            log="master.log",
+        )
+        self._spark_class(
+            "org.apache.spark.deploy.worker.Worker", self.url, "--host", "127.0.0.1",
+            "--cores", str(self.cores), "--memory", self.memory, "--webui-port", str(_free_port()),
+            log="worker.log",
+        )  # fmt: skip
+        deadline = time.time() + timeout
+        while True:
+            try:
+                if self.status().get("aliveworkers", 0) >= 1:
+                    return
+            except OSError:
+                pass
+            if any(p.poll() is not None for p in self.procs) or time.time() > deadline:
+                logs = {n: (self.work / n).read_text()[-2000:] for n in ("master.log", "worker.log")}
+                self.stop()
+                raise RuntimeError(f"the Spark cluster did not come up: {logs}")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        self.procs.clear()

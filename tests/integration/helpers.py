@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date
 
 import pyarrow as pa
@@ -19,6 +22,7 @@ from ad_assets.defs.silver import build_silver_tables
 from ad_assets.lib.partitions import daily_partitions, partition_range_tags
 from ad_assets.quality.results import QUALITY_MART
 from ad_assets.resources import ClickHouseResource
+from ad_assets.settings import Settings
 from spark_jobs.lake import Lake
 from spark_jobs.lake_read import LAKE_TABLES, open_table
 
@@ -92,3 +96,34 @@ def all_contents(lake: Lake) -> dict[str, list[tuple]]:
 def gold_by_key(lake: Lake) -> dict[tuple, dict]:
     rows = open_table(lake, "gold", "campaign_daily").to_pyarrow_table().to_pylist()
     return {(r["event_date"], r["campaign_id"]): r for r in rows}
+
+
+def adlake_run(
+    settings: Settings, day: date, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """`adlake run` of the home of `settings` for `day`, in its own process (its own Spark
+    driver), as a user would. It reads the settings from its environment, as a user's shell
+    gives them (`env` adds to it); the pseudonym key is the home's key file."""
+    environ = {
+        **os.environ,
+        "ADLAKE_HOME": str(settings.home),
+        "ADLAKE_START_DATE": settings.start_date,
+        "ADLAKE_IMPRESSIONS_PER_DAY": str(settings.impressions_per_day),
+        "ADLAKE_SEED": str(settings.seed),
+        "DAGSTER_HOME": str(settings.dagster_home),
+        **(env or {}),
+    }
+    cmd = [sys.executable, "-m", "ad_assets.cli", "run", "--start", day.isoformat(), "--days", "1", *args]
+    # Its own process group: killing it takes the JVM child along.
+    return subprocess.Popen(
+        cmd, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, text=True
+    )
+
+
+def gold_and_counts(lake: Lake) -> dict:
+    """What must equal between two lakes fed the same raw files: every gold row and the
+    row count of every table (bronze and silver rows name their absolute source file)."""
+    out: dict = {name: table_content(lake, "gold", name) for name in ("campaign_daily", "publisher_daily")}
+    for layer, name in LAKE_TABLES:
+        out[f"{layer}_{name}_rows"] = open_table(lake, layer, name).to_pyarrow_dataset().count_rows()
+    return out

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,14 +29,15 @@ from spark_jobs.lake_read import LAKE_TABLES, open_table
 from tests.helpers import MinioServer
 from tests.integration.helpers import (
     END,
+    adlake_run,
     all_marts,
     audience_tables,
     bronze_tables,
+    gold_and_counts,
     gold_tables,
     raw_logs,
     run_assets,
     silver_tables,
-    table_content,
 )
 
 # Every test here runs Spark: in this process, or in the `adlake run` processes it starts.
@@ -57,34 +57,6 @@ def _settings(home: Path) -> Settings:
             "ADLAKE_START_DATE": DAY.isoformat(),
         }
     )
-
-
-def _adlake_run(settings: Settings, day: date, *args: str) -> subprocess.Popen:
-    """`adlake run` of the home of `settings` for `day`, in its own process (its own Spark
-    driver), as a user would. It reads the settings from its environment, as a user's shell
-    gives them; the pseudonym key is the home's key file."""
-    env = {
-        **os.environ,
-        "ADLAKE_HOME": str(settings.home),
-        "ADLAKE_START_DATE": settings.start_date,
-        "ADLAKE_IMPRESSIONS_PER_DAY": str(settings.impressions_per_day),
-        "ADLAKE_SEED": str(settings.seed),
-        "DAGSTER_HOME": str(settings.dagster_home),
-    }
-    cmd = [sys.executable, "-m", "ad_assets.cli", "run", "--start", day.isoformat(), "--days", "1", *args]
-    # Its own process group: killing it takes the JVM child along.
-    return subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, text=True
-    )
-
-
-def _gold_and_counts(lake: Lake) -> dict:
-    """What must equal between two lakes fed the same raw files: every gold row and the
-    row count of every table (bronze and silver rows name their absolute source file)."""
-    out: dict = {name: table_content(lake, "gold", name) for name in ("campaign_daily", "publisher_daily")}
-    for layer, name in LAKE_TABLES:
-        out[f"{layer}_{name}_rows"] = open_table(lake, layer, name).to_pyarrow_dataset().count_rows()
-    return out
 
 
 def _messages(error) -> str:
@@ -124,7 +96,7 @@ def test_an_object_store_outage_fails_clearly_is_retried_and_leaves_no_partial_t
         lake = resources["lake"].lake()
         instance = DagsterInstance.ephemeral()
         run_assets(resources, DAY, DAY, instance, assets=SPARK_LAYERS)
-        before, versions = _gold_and_counts(lake), _versions(lake)
+        before, versions = gold_and_counts(lake), _versions(lake)
 
         # The store goes down as silver starts and comes back once silver has failed against
         # it; Dagster retries silver after its first pause (10 s). The store used to come back
@@ -156,7 +128,7 @@ def test_an_object_store_outage_fails_clearly_is_retried_and_leaves_no_partial_t
         assert f"object store {m['endpoint']} unreachable for s3a://{m['bucket']}/lake" in message, message
         # No duplicates, nothing partial: the same content, at most one new commit per
         # rewritten table (a MERGE of an empty batch commits nothing), bronze untouched.
-        assert _gold_and_counts(lake) == before
+        assert gold_and_counts(lake) == before
         for table, version in _versions(lake).items():
             rewritten = table.startswith(("silver_", "gold_"))
             assert version - versions[table] in ((0, 1) if rewritten else (0,)), table
@@ -183,13 +155,13 @@ def test_a_killed_run_then_two_runs_at_once_leave_the_lake_as_one_run_did(lakeho
     # and mart ends with the content it had (asserted below). (~60 s saved)
     settings, day = lakehouse["settings"], END
     lake, clickhouse = lakehouse["lake"], lakehouse["resources"]["clickhouse"]
-    before, versions, marts_before = _gold_and_counts(lake), _versions(lake), all_marts(clickhouse)
+    before, versions, marts_before = gold_and_counts(lake), _versions(lake), all_marts(clickhouse)
     table_dir = Path(lake.local_root) / "bronze" / "bid_requests"
     committed = _data_files(table_dir)
 
     # An `adlake run`, killed (driver and JVM) the moment bronze's first table has a new
     # data file on disk, i.e. while its write is in flight and not yet committed.
-    killed = _adlake_run(settings, day, "--from", "bronze")
+    killed = adlake_run(settings, day, "--from", "bronze")
     deadline = time.time() + 600
     while not (_data_files(table_dir) - committed):
         assert killed.poll() is None, "the run ended before it wrote: " + killed.stdout.read()[-3000:]
@@ -202,7 +174,7 @@ def test_a_killed_run_then_two_runs_at_once_leave_the_lake_as_one_run_did(lakeho
     table = DeltaTable(str(table_dir))
     assert table.version() == versions["bronze_bid_requests"]  # the write never committed
     assert not in_flight & {Path(u).relative_to(table_dir).as_posix() for u in table.file_uris()}
-    assert _gold_and_counts(lake) == before
+    assert gold_and_counts(lake) == before
     for name in in_flight:  # the shared lake as it was: no uncommitted files left behind
         for path in (table_dir / name, (table_dir / name).with_name(f".{Path(name).name}.crc")):
             path.unlink(missing_ok=True)
@@ -213,12 +185,12 @@ def test_a_killed_run_then_two_runs_at_once_leave_the_lake_as_one_run_did(lakeho
     # turns, and the lake and marts end as the single run left them. They run from gold
     # (three Spark steps and the marts each): whole runs would test the same turns at
     # twice the cost.
-    runs = [_adlake_run(settings, day, "--from", "gold"), _adlake_run(settings, day, "--from", "gold")]
+    runs = [adlake_run(settings, day, "--from", "gold"), adlake_run(settings, day, "--from", "gold")]
     codes = [r.wait(timeout=1200) for r in runs]
     outputs = [r.stdout.read() for r in runs]
     assert codes == [0, 0], [o[-3000:] for o in outputs]
     assert any("was killed before it ended: marked failed, its pool slots freed" in o for o in outputs)
-    assert _gold_and_counts(lake) == before
+    assert gold_and_counts(lake) == before
     assert all_marts(clickhouse) == marts_before
 
     kinds = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
