@@ -56,6 +56,8 @@ bench-quick: setup
 lock: setup
 	$${ADLAKE_CACHE:-$$HOME/.cache/adlake}/uv-0.13.8/bin/uv pip compile pyproject.toml --extra dev -o requirements.lock \
 	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 -q
+	$${ADLAKE_CACHE:-$$HOME/.cache/adlake}/uv-0.13.8/bin/uv pip compile scripts/checkov.in -o scripts/checkov.lock \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 -q
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

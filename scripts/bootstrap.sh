@@ -7,8 +7,10 @@
 #   - the Kafka broker's jars (the real-time path: run and tests both start a broker),
 #     copied by Maven into the cache; Redis from Debian's redis-server if it is missing
 #   - the MinIO server binary built from source with `go install` at a pinned release
-#     (tests only: --minio), and Debian's docker-compose, which validates docker/compose.yaml
-#     offline (tests only: no Docker engine runs here)
+#     (tests only: --minio), and the deployment checks' tools (tests only): Debian's
+#     docker-compose, which validates docker/compose.yaml offline (no Docker engine runs
+#     here), hclfmt built with `go install` at a pinned release, and checkov in a
+#     virtualenv of its own from scripts/checkov.lock
 # Cache root: $ADLAKE_CACHE (default ~/.cache/adlake). Nothing here is committed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +21,7 @@ mkdir -p "$CACHE"
 
 UV_VERSION=0.13.8
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c  # RELEASE.2026-02-12T20-18-48Z
+HCL_VERSION=v2.25.0  # hclfmt: HCL's canonical format, what `terraform fmt` applies
 
 # uv installs the locked tree in seconds where pip takes minutes; it lives in its own venv.
 uv="$CACHE/uv-$UV_VERSION/bin/uv"
@@ -96,6 +99,22 @@ if [ "${1:-}" = "--minio" ]; then
     (cd /tmp && GOBIN="$CACHE/minio-$MINIO_VERSION" GOFLAGS=-mod=mod go install "github.com/minio/minio@$MINIO_VERSION")
   fi
   mkdir -p "$CACHE/bin" && ln -sfn "$minio_bin" "$CACHE/bin/minio"
+  hclfmt="$CACHE/hclfmt-$HCL_VERSION/hclfmt"
+  if [ ! -x "$hclfmt" ]; then
+    echo "bootstrap: building hclfmt $HCL_VERSION (go install, seconds)"
+    (cd /tmp && GOBIN="$CACHE/hclfmt-$HCL_VERSION" GOFLAGS=-mod=mod go install "github.com/hashicorp/hcl/v2/cmd/hclfmt@$HCL_VERSION")
+  fi
+  ln -sfn "$hclfmt" "$CACHE/bin/hclfmt"
+  checkov_hash=$( (cat scripts/checkov.lock; "$PYTHON" --version) | sha256sum | cut -c1-16)
+  checkov_venv="$CACHE/checkov-$checkov_hash"
+  if [ ! -x "$checkov_venv/.ready" ]; then
+    echo "bootstrap: creating checkov's virtualenv $checkov_venv from scripts/checkov.lock"
+    rm -rf "$checkov_venv"
+    "$PYTHON" -m venv "$checkov_venv"
+    UV_CACHE_DIR="$CACHE/uv-cache" "$uv" pip install -q --python "$checkov_venv/bin/python" -r scripts/checkov.lock
+    printf '#!/bin/sh\n' > "$checkov_venv/.ready" && chmod +x "$checkov_venv/.ready"
+  fi
+  ln -sfn "$checkov_venv/bin/checkov" "$CACHE/bin/checkov"
   if ! command -v docker-compose >/dev/null; then
     echo "bootstrap: installing Debian's docker-compose (validates docker/compose.yaml; no engine needed)"
     compose_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-compose; }

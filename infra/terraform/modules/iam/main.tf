@@ -1,0 +1,188 @@
+# Least-privilege roles (docs/deploy.md): each process gets the lake prefixes, the table,
+# the key and the secrets it uses, and nothing else.
+#
+# - spark:  the EMR Serverless jobs (bronze -> gold, features): read and write the lake,
+#           claim Delta commits in the log store, read the HMAC key (silver pseudonymises).
+# - dagster: the webserver, daemon and code location (ECS): the same lake access (some
+#           steps write with delta-rs and pyarrow), submit and watch the Spark jobs and
+#           hand them the spark role, read every secret.
+# - api:    the prediction API and the collector: read the models and features, read the
+#           HMAC key.
+
+locals {
+  objects = "${var.bucket_arn}/${var.lake_prefix}/*"
+  kms_use = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+}
+
+# ---------------------------------------------------------------- trust
+
+data "aws_iam_policy_document" "emr_serverless_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["emr-serverless.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "ecs_tasks_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+# ---------------------------------------------------------------- shared statements
+
+data "aws_iam_policy_document" "lake_read_write" {
+  statement {
+    sid       = "ListTheLake"
+    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    resources = [var.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.lake_prefix}/*", var.lake_prefix]
+    }
+  }
+  statement {
+    sid       = "ReadAndWriteTheLake"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    resources = [local.objects]
+  }
+  statement {
+    sid       = "UseTheKey"
+    actions   = local.kms_use
+    resources = [var.kms_key_arn]
+  }
+  statement {
+    sid = "ClaimDeltaCommits"
+    actions = [
+      "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:DescribeTable",
+    ]
+    resources = [var.delta_log_table_arn]
+  }
+}
+
+# ---------------------------------------------------------------- spark
+
+data "aws_iam_policy_document" "spark" {
+  source_policy_documents = [data.aws_iam_policy_document.lake_read_write.json]
+  statement {
+    sid       = "ReadTheHmacKey"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.secret_arns["hmac-key"]]
+  }
+  statement {
+    sid       = "WriteJobLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = [var.spark_log_group_arn, "${var.spark_log_group_arn}:*"]
+  }
+}
+
+resource "aws_iam_role" "spark" {
+  name               = "${var.name_prefix}-spark"
+  assume_role_policy = data.aws_iam_policy_document.emr_serverless_trust.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "spark" {
+  name   = "adlake-spark"
+  role   = aws_iam_role.spark.id
+  policy = data.aws_iam_policy_document.spark.json
+}
+
+# ---------------------------------------------------------------- dagster
+
+data "aws_iam_policy_document" "dagster" {
+  source_policy_documents = [data.aws_iam_policy_document.lake_read_write.json]
+  statement {
+    sid       = "ReadTheSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = values(var.secret_arns)
+  }
+  statement {
+    sid = "RunSparkJobs"
+    actions = [
+      "emr-serverless:StartJobRun", "emr-serverless:GetJobRun", "emr-serverless:CancelJobRun",
+      "emr-serverless:GetDashboardForJobRun", "emr-serverless:GetApplication",
+    ]
+    resources = [var.emr_application_arn, "${var.emr_application_arn}/jobruns/*"]
+  }
+  statement {
+    sid       = "HandTheJobsTheirRole"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.spark.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["emr-serverless.amazonaws.com"]
+    }
+  }
+  statement {
+    sid       = "ReadJobLogs"
+    actions   = ["logs:GetLogEvents", "logs:FilterLogEvents", "logs:DescribeLogStreams"]
+    resources = [var.spark_log_group_arn, "${var.spark_log_group_arn}:*"]
+  }
+}
+
+resource "aws_iam_role" "dagster" {
+  name               = "${var.name_prefix}-dagster"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "dagster" {
+  name   = "adlake-dagster"
+  role   = aws_iam_role.dagster.id
+  policy = data.aws_iam_policy_document.dagster.json
+}
+
+# ---------------------------------------------------------------- api
+
+data "aws_iam_policy_document" "api" {
+  statement {
+    sid       = "ListModelsAndFeatures"
+    actions   = ["s3:ListBucket"]
+    resources = [var.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.lake_prefix}/models/*", "${var.lake_prefix}/features/*"]
+    }
+  }
+  statement {
+    sid     = "ReadModelsAndFeatures"
+    actions = ["s3:GetObject"]
+    resources = [
+      "${var.bucket_arn}/${var.lake_prefix}/models/*",
+      "${var.bucket_arn}/${var.lake_prefix}/features/*",
+    ]
+  }
+  statement {
+    sid       = "DecryptThem"
+    actions   = ["kms:Decrypt", "kms:DescribeKey"]
+    resources = [var.kms_key_arn]
+  }
+  statement {
+    sid       = "ReadTheHmacKey"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.secret_arns["hmac-key"]]
+  }
+}
+
+resource "aws_iam_role" "api" {
+  name               = "${var.name_prefix}-api"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "api" {
+  name   = "adlake-api"
+  role   = aws_iam_role.api.id
+  policy = data.aws_iam_policy_document.api.json
+}

@@ -1,0 +1,14 @@
+output "spark_role_arn" {
+  description = "The EMR Serverless jobs' execution role (Dagster passes it with each job)."
+  value       = aws_iam_role.spark.arn
+}
+
+output "dagster_role_arn" {
+  description = "Task role of the Dagster webserver, daemon and code location."
+  value       = aws_iam_role.dagster.arn
+}
+
+output "api_role_arn" {
+  description = "Task role of the prediction API and the collector."
+  value       = aws_iam_role.api.arn
+}
