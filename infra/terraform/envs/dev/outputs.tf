@@ -3,6 +3,11 @@ output "adlake_environment" {
   value       = module.adlake.adlake_environment
 }
 
+output "dagster_ui_url" {
+  description = "The Dagster UI."
+  value       = module.adlake.dagster_ui_url
+}
+
 output "secret_arns" {
   description = "ARN of each secret by name."
   value       = module.adlake.secret_arns

@@ -1,6 +1,7 @@
 # AdLake on AWS, as one module the environments call with their own sizes (envs/dev,
-# envs/prod): the key and secrets, the lake, Delta's log store, the Spark application and
-# the roles that tie them together (docs/deploy.md).
+# envs/prod): the key and secrets, the lake, Delta's log store, the Spark application, the
+# roles that tie them together, Dagster on ECS, the marts' ClickHouse and the real-time
+# path's MSK and Redis (docs/deploy.md).
 
 module "secrets" {
   source               = "../secrets"
@@ -66,4 +67,95 @@ module "iam" {
   tags                = var.tags
 }
 
+module "dagster" {
+  source              = "../dagster"
+  name_prefix         = var.name_prefix
+  vpc_id              = var.vpc_id
+  private_subnet_ids  = var.private_subnet_ids
+  public_subnet_ids   = var.public_subnet_ids
+  allowed_cidr_blocks = var.allowed_cidr_blocks
+  certificate_arn     = var.certificate_arn
+  image               = var.image
+  ecr_repository_arn  = var.ecr_repository_arn
+  task_role_arn       = module.iam.dagster_role_arn
+  adlake_environment  = local.environment
+  secret_environment = {
+    ADLAKE_HMAC_KEY            = module.secrets.secret_arns["hmac-key"]
+    ADLAKE_CLICKHOUSE_PASSWORD = module.secrets.secret_arns["clickhouse-dbt"]
+    ADLAKE_REDIS_URL           = aws_secretsmanager_secret.redis_url.arn
+  }
+  kms_key_arn       = module.secrets.kms_key_arn
+  db_instance_class = var.db_instance_class
+  db_multi_az       = var.db_multi_az
+  tags              = var.tags
+}
+
+module "clickhouse" {
+  source                    = "../clickhouse"
+  name_prefix               = var.name_prefix
+  deployment                = var.clickhouse_deployment
+  cloud_host                = var.clickhouse_cloud_host
+  vpc_id                    = var.vpc_id
+  subnet_id                 = var.private_subnet_ids[0]
+  client_security_group_ids = [module.dagster.tasks_security_group_id]
+  instance_type             = var.clickhouse_instance_type
+  secret_arns               = module.secrets.secret_arns
+  bucket_arn                = module.lake.bucket_arn
+  kms_key_arn               = module.secrets.kms_key_arn
+  tags                      = var.tags
+}
+
+module "streaming" {
+  source                    = "../streaming"
+  name_prefix               = var.name_prefix
+  vpc_id                    = var.vpc_id
+  private_subnet_ids        = var.private_subnet_ids
+  client_security_group_ids = [module.dagster.tasks_security_group_id]
+  broker_instance_type      = var.kafka_broker_instance_type
+  redis_node_type           = var.redis_node_type
+  redis_auth_token          = module.secrets.redis_auth_token
+  kms_key_arn               = module.secrets.kms_key_arn
+  tags                      = var.tags
+}
+
+# ADLAKE_REDIS_URL holds the AUTH token: it is a secret of its own, injected like the others.
+resource "aws_secretsmanager_secret" "redis_url" {
+  name                    = "${var.name_prefix}/redis-url"
+  kms_key_id              = module.secrets.kms_key_arn
+  recovery_window_in_days = var.secret_recovery_window_days
+  tags                    = var.tags
+  # checkov:skip=CKV2_AWS_57:Derived from the redis-auth-token secret and the cache's address; it changes when they do.
+}
+
+resource "aws_secretsmanager_secret_version" "redis_url" {
+  secret_id     = aws_secretsmanager_secret.redis_url.id
+  secret_string = "rediss://:${module.secrets.redis_auth_token}@${trimprefix(module.streaming.redis_url_without_token, "rediss://")}"
+}
+
 data "aws_region" "current" {}
+
+locals {
+  # AdLake's settings on this deployment (ad_assets/settings.py), secrets excepted.
+  environment = {
+    ADLAKE_ENV               = "aws"
+    ADLAKE_LAKE_ROOT         = module.lake.lake_root
+    ADLAKE_S3_PATH_STYLE     = "false"
+    AWS_REGION               = data.aws_region.current.region
+    ADLAKE_RAW_SOURCE        = "landed"
+    ADLAKE_CLICKHOUSE_TARGET = "server"
+    ADLAKE_CLICKHOUSE_HOST   = module.clickhouse.host
+    ADLAKE_CLICKHOUSE_PORT   = tostring(module.clickhouse.port)
+    ADLAKE_CLICKHOUSE_SECURE = tostring(module.clickhouse.secure)
+    ADLAKE_CLICKHOUSE_USER   = "adlake_dbt"
+    ADLAKE_KAFKA_BOOTSTRAP   = module.streaming.kafka_bootstrap
+    # Delta's multi-writer log store (spark_jobs/session.py reads ADLAKE_SPARK_CONF).
+    ADLAKE_SPARK_CONF = jsonencode({
+      "spark.delta.logStore.s3a.impl"                           = "io.delta.storage.S3DynamoDBLogStore"
+      "spark.io.delta.storage.S3DynamoDBLogStore.ddb.tableName" = module.delta_log_store.table_name
+      "spark.io.delta.storage.S3DynamoDBLogStore.ddb.region"    = data.aws_region.current.region
+    })
+    # For the EMR Serverless step runner (Dagster Pipes; docs/deploy.md, not built yet).
+    ADLAKE_EMR_APPLICATION_ID = module.emr_serverless.application_id
+    ADLAKE_EMR_ROLE_ARN       = module.iam.spark_role_arn
+  }
+}

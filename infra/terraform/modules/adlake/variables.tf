@@ -18,6 +18,73 @@ variable "private_subnet_ids" {
   type        = list(string)
 }
 
+variable "public_subnet_ids" {
+  description = "Public subnets of the VPC for the Dagster UI's load balancer."
+  type        = list(string)
+}
+
+variable "allowed_cidr_blocks" {
+  description = "Networks that may reach the Dagster UI (an office or VPN range)."
+  type        = list(string)
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate of the Dagster UI's HTTPS listener."
+  type        = string
+}
+
+variable "image" {
+  description = "AdLake's image (docker/Dockerfile) in ECR, by tag or digest."
+  type        = string
+}
+
+variable "ecr_repository_arn" {
+  description = "ARN of the ECR repository that holds the image."
+  type        = string
+}
+
+variable "db_instance_class" {
+  description = "Instance class of Dagster's Postgres database."
+  type        = string
+  default     = "db.t4g.medium"
+}
+
+variable "db_multi_az" {
+  description = "A standby for Dagster's database in a second availability zone."
+  type        = bool
+  default     = true
+}
+
+variable "clickhouse_deployment" {
+  description = "\"ec2\" (a ClickHouse server run here) or \"cloud\" (ClickHouse Cloud, clickhouse_cloud_host)."
+  type        = string
+  default     = "ec2"
+}
+
+variable "clickhouse_cloud_host" {
+  description = "Host of the ClickHouse Cloud service when clickhouse_deployment is \"cloud\"."
+  type        = string
+  default     = null
+}
+
+variable "clickhouse_instance_type" {
+  description = "EC2 instance type of the ClickHouse server."
+  type        = string
+  default     = "r7g.xlarge"
+}
+
+variable "kafka_broker_instance_type" {
+  description = "Instance type of the MSK brokers."
+  type        = string
+  default     = "kafka.m7g.large"
+}
+
+variable "redis_node_type" {
+  description = "Node type of the ElastiCache Redis nodes."
+  type        = string
+  default     = "cache.r7g.large"
+}
+
 variable "emr_release_label" {
   description = "EMR release of the Spark application (see modules/emr_serverless)."
   type        = string

@@ -1,7 +1,7 @@
 # The stack's key and secrets (docs/deploy.md). One customer-managed KMS key encrypts the
 # lake, the log store, the secrets and the logs; it rotates yearly. The secrets hold what
 # docker/.env holds in the compose stack: the HMAC key that pseudonymises user ids and the
-# passwords of Postgres, ClickHouse and Redis. Their values are drawn here and kept in the
+# passwords of ClickHouse and Redis (Postgres's is RDS-managed: modules/dagster). Their values are drawn here and kept in the
 # (encrypted) state; services read them from Secrets Manager at start, never from a file.
 
 data "aws_caller_identity" "current" {}
@@ -42,7 +42,6 @@ locals {
   # name -> length of the random value drawn for it
   secrets = {
     "hmac-key"             = 64
-    "postgres-password"    = 40
     "clickhouse-dbt"       = 40
     "clickhouse-dashboard" = 40
     "redis-auth-token"     = 64

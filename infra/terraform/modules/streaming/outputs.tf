@@ -1,0 +1,9 @@
+output "kafka_bootstrap" {
+  description = "ADLAKE_KAFKA_BOOTSTRAP: the brokers' TLS and IAM endpoints."
+  value       = aws_msk_cluster.adlake.bootstrap_brokers_sasl_iam
+}
+
+output "redis_url_without_token" {
+  description = "ADLAKE_REDIS_URL without its token: rediss://:<redis-auth-token>@host:6379/0 (the token is the redis-auth-token secret)."
+  value       = "rediss://${aws_elasticache_replication_group.redis.primary_endpoint_address}:6379/0"
+}
