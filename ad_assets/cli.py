@@ -103,12 +103,14 @@ def cmd_run(a: argparse.Namespace) -> int:
 def _train_models(s: Settings, start: date, end: date) -> int:
     """The models' job for the same arrival dates (as the sensor does after a daily run),
     when the lake has a complete evaluation day with a day to train on before it; prints
-    each model's evaluation (the CTR model's next to the ceiling)."""
+    each model's evaluation (the CTR model's next to the ceiling). A model that does not
+    beat the baseline and the promoted version is reported, not a fault: the exit code is 1
+    only when the run failed otherwise, or a promotable model was not promoted."""
     from ad_assets.defs.prediction import TARGETS, TRAIN_JOB
     from prediction.registry import Registry
-    from prediction.training import can_train
 
-    if not can_train(date.fromisoformat(s.start_date), end):
+    first = date.fromisoformat(s.start_date)
+    if not TARGETS[0].lake_allows_training(first, end):
         print("Models: not trained (they need an evaluation day after a training day: --days 4 or more)\n")
         return 0
     print("Training the CTR and CVR models (features -> models -> promotion)...", flush=True)
@@ -117,22 +119,29 @@ def _train_models(s: Settings, start: date, end: date) -> int:
     before = {name: r.candidate() for name, r in registries.items()}
     run_id = _run_job(s, TRAIN_JOB, start, end)
     print(f"\nModels trained in {time.time() - t:.0f}s.")
-    failed = False
+    not_promotable = unpromoted = False
     for target in TARGETS:
         registry = registries[target.name]
         version = registry.candidate()
         card = registry.card(version) if version and version != before[target.name] else None
         if card is None:
-            # Nothing stored: a young lake (the run says why), or a failure before the model.
-            print(f"{target.title} model: none trained this run (see the run's log)\n")
+            why = (
+                "the run's log says why"
+                if target.lake_allows_training(first, end)
+                else f"the lake is too young for it: {target.young_lake}"
+            )
+            print(f"{target.title} model: none trained this run ({why})\n")
             continue
-        failed |= not _print_model(s, target, version, card, promoted=registry.current() == version)
-    return 1 if failed or not run_id else 0
+        promoted = registry.current() == version
+        _print_model(s, target, version, card, promoted)
+        not_promotable |= not card["promotable"]
+        unpromoted |= card["promotable"] and not promoted
+    # A candidate that fails its blocking check fails the run by design: that is explained.
+    return 1 if unpromoted or not (run_id or not_promotable) else 0
 
 
-def _print_model(s: Settings, target, version: str, card: dict, promoted: bool) -> bool:
-    """Prints a trained model's evaluation; False when a promotable model was not promoted
-    (a fault; a model that is not promotable is not one: the model stays as it was)."""
+def _print_model(s: Settings, target, version: str, card: dict, promoted: bool) -> None:
+    """A trained model's evaluation, and why it was not promoted if it was not."""
     from prediction.evaluation import format_table
 
     split = card["split"]
@@ -146,8 +155,6 @@ def _print_model(s: Settings, target, version: str, card: dict, promoted: bool) 
     )
     if not card["promotable"]:
         print("not promoted: " + "; ".join(card.get("promotion_reasons", [])) + "\n")
-        return True
-    return promoted
 
 
 @contextmanager

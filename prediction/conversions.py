@@ -20,9 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prediction.features import CATEGORICAL, FEATURES_LAYER, TRAINING_TABLE
 from prediction.training import (
-    COUNT_COLUMNS,
     Columns,
     Evaluation,
     NotEnoughHistory,
@@ -31,6 +29,7 @@ from prediction.training import (
     fit_and_score,
     plan_split,
     to_columns,
+    training_rows,
 )
 from spark_jobs.attribution import CLICK
 from spark_jobs.contracts import TABLE_NAMES
@@ -46,6 +45,12 @@ CONVERTED = "converted"
 def mature_until(complete_until: date) -> date:
     """The last click date whose label is final."""
     return complete_until - timedelta(days=CVR_WINDOW_DAYS)
+
+
+def can_train(first_event_date: date, window_end: date) -> bool:
+    """Whether a lake whose events start on `first_event_date` has, by `window_end`, an
+    evaluation day with final labels and a day to train on before it."""
+    return mature_until(complete_until(window_end)) > first_event_date
 
 
 def measured_clicks(lake: Lake, days: tuple[date, ...], last_click_date: date) -> pa.Table:
@@ -91,6 +96,9 @@ def credited_clicks(lake: Lake, first: date, last: date) -> set[str]:
             ("event_date", "<=", last),
             ("model", "=", ATTRIBUTION_MODEL),
             ("touch_type", "=", CLICK),
+            # Every touch of a conversion has a row per model; the last click's credit is 1,
+            # the others' 0.
+            ("credit", ">", 0.0),
         ],
         columns=["touch_event_id", "touch_ts", "conv_ts"],
     )
@@ -108,13 +116,10 @@ def read_clicks(lake: Lake, days: tuple[date, ...], last_click_date: date) -> Co
         i: int(e in credited)
         for i, e in zip(clicks["impression_id"].to_pylist(), clicks["event_id"].to_pylist(), strict=True)
     }
-    t = open_table(lake, FEATURES_LAYER, TRAINING_TABLE).to_pyarrow_table(
-        filters=[("event_date", "in", [d.isoformat() for d in days])],
-        columns=["impression_id", "event_date", *CATEGORICAL, *COUNT_COLUMNS],
-    )
+    t = training_rows(lake, days, label=None)
     t = t.filter(pc.field("impression_id").isin(pa.array(list(label), pa.string())))
     t = t.append_column(CONVERTED, pa.array([label[i] for i in t["impression_id"].to_pylist()], pa.int8()))
-    return to_columns(t.sort_by([("event_date", "ascending"), ("impression_id", "ascending")]), CONVERTED)
+    return to_columns(t, CONVERTED)
 
 
 def train_latest(lake: Lake, window_end: date, incumbent: object | None = None) -> Evaluation:

@@ -144,6 +144,7 @@ class LookupCache:
     stay well below the default; docs/prediction.md "Speed")."""
 
     def __init__(self, max_entries: int = 1_000_000) -> None:
+        # 0 keeps nothing: every lookup reads Redis (what the cache saves is measured so).
         self.max_entries = max_entries
         self.snapshot: str | None = None
         self.entries: dict[str, tuple] = {}

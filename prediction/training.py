@@ -126,12 +126,18 @@ def to_columns(t: pa.Table, label: str = LABEL) -> Columns:
     )
 
 
-def read_days(lake: Lake, days: tuple[date, ...]) -> Columns:
+def training_rows(lake: Lake, days: tuple[date, ...], label: str | None = LABEL) -> pa.Table:
+    """The training set's rows of `days` (features, ids, and the click label unless None),
+    in a fixed order (event date, impression id)."""
     t = open_table(lake, FEATURES_LAYER, TRAINING_TABLE).to_pyarrow_table(
         filters=[("event_date", "in", [d.isoformat() for d in days])],
-        columns=["impression_id", "event_date", LABEL, *CATEGORICAL, *COUNT_COLUMNS],
+        columns=["impression_id", "event_date", *([label] if label else []), *CATEGORICAL, *COUNT_COLUMNS],
     )
-    return to_columns(t.sort_by([("event_date", "ascending"), ("impression_id", "ascending")]))
+    return t.sort_by([("event_date", "ascending"), ("impression_id", "ascending")])
+
+
+def read_days(lake: Lake, days: tuple[date, ...]) -> Columns:
+    return to_columns(training_rows(lake, days))
 
 
 def true_probability(lake: Lake, day: date, impression_ids: np.ndarray) -> np.ndarray | None:

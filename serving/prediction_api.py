@@ -7,7 +7,8 @@ online store. Imports neither Dagster, Spark nor dbt.
   the model versions and the feature snapshot that produced them. A missing or invalid field gets
   422 naming it (pydantic's errors, in FastAPI's shape); fields the contract has but the
   model does not use are accepted and ignored, so a logged impression can be posted as is.
-- GET /health: the model version, the snapshot, and whether Redis answers.
+- GET /health: the model versions, the snapshot, this worker's feature cache (entries,
+  hits, misses), and whether Redis answers.
 - A model reloads when its `current.json` moves (polled every RELOAD_INTERVAL_S): the new one
   is loaded beside the old one and swapped in by one assignment, so no request fails or
   waits for it. Redis down or no snapshot yet: the features' documented defaults (the
@@ -45,6 +46,7 @@ MAX_BATCH = 1_000
 # A worker is one Python process (one core at most): one per core.
 DEFAULT_WORKERS = os.cpu_count() or 1
 RELOAD_INTERVAL_S = 1.0
+CACHE_ENTRIES = 1_000_000  # per worker; more empties the cache (online_store.LookupCache)
 REDIS_TIMEOUT_S = 0.05  # a lookup slower than this serves defaults rather than a slow answer
 
 
@@ -96,7 +98,9 @@ class Loaded:
 class State:
     """What the app serves from; replaced piecewise by the reload task."""
 
-    def __init__(self, registry: Registry, redis_url: str, hmac_key: bytes | None) -> None:
+    def __init__(
+        self, registry: Registry, redis_url: str, hmac_key: bytes | None, cache_entries: int = CACHE_ENTRIES
+    ) -> None:
         self.registry = registry
         self.cvr_registry = Registry(registry.lake, CVR)
         self.redis_url = redis_url
@@ -110,7 +114,8 @@ class State:
             redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
         )
         self.reloads = 0
-        self.lookups = online_store.LookupCache()  # this worker's reads of the current snapshot
+        # This worker's reads of the current snapshot (0 entries: every lookup goes to Redis).
+        self.lookups = online_store.LookupCache(cache_entries)
 
     def _newer(self, registry: Registry, served: Loaded | None) -> Loaded | None:
         """The promoted version when it is not the one served (blocking: run in a thread)."""
@@ -231,8 +236,10 @@ class PredictFastPath:
         await send({"type": "http.response.body", "body": content})
 
 
-def create_app(registry: Registry, redis_url: str, hmac_key: bytes | None) -> PredictFastPath:
-    state = State(registry, redis_url, hmac_key)
+def create_app(
+    registry: Registry, redis_url: str, hmac_key: bytes | None, cache_entries: int = CACHE_ENTRIES
+) -> PredictFastPath:
+    state = State(registry, redis_url, hmac_key, cache_entries)
 
     async def keep_fresh() -> None:
         while True:
@@ -296,7 +303,9 @@ def app_from_settings() -> PredictFastPath:
     key = read_key(s.home)
     if key is None:
         log.warning("no pseudonymisation key: user features are not looked up")
-    return create_app(Registry(s.lake()), s.redis_url, key)
+    # The bench switches the cache off with 0 to measure what it saves (docs/prediction.md).
+    entries = int(os.environ.get("ADLAKE_FEATURE_CACHE_ENTRIES", CACHE_ENTRIES))
+    return create_app(Registry(s.lake()), s.redis_url, key, entries)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8090, workers: int = 1, log_level: str = "info") -> None:

@@ -43,6 +43,7 @@ from ad_assets.resources.stream import StreamResource
 from ad_assets.settings import Settings
 from prediction import online_store
 from prediction.features import FEATURES, FEATURES_LAYER, GLOBAL, LOOKBACK_DAYS, STATS_TABLE, TRAINING_TABLE
+from prediction.registry import CTR, CVR
 from spark_jobs.contracts import TABLE_NAMES
 from spark_jobs.delta_io import read_window
 from spark_jobs.lake_read import delta_row_counts
@@ -217,15 +218,28 @@ def global_counts_check(session, lake, first: date, last: date) -> AssetCheckRes
 @dataclass(frozen=True)
 class ModelTarget:
     """What a model predicts; its registry name prefixes its assets (`<name>_model`,
-    `<name>_model_current`). `train` names the function (module:function in prediction/)
-    that plans the split and trains: imported when a model trains."""
+    `<name>_model_current`). `train` and `can_train` name functions in prediction/
+    (module:function), imported when they are called: the model libraries load with a
+    training run, not with the definitions."""
 
     name: str
     title: str
     rows: str
     deps: tuple[AssetKey, ...]
     train: str
+    can_train: str  # module:function(first_event_date, window_end) -> bool
+    young_lake: str  # what a lake too young to train it needs
     description: str
+
+    def _function(self, ref: str):
+        module, function = ref.split(":")
+        return getattr(importlib.import_module(module), function)
+
+    def train_latest(self, lake, window_end: date, incumbent: object | None):
+        return self._function(self.train)(lake, window_end, incumbent)
+
+    def lake_allows_training(self, first_event_date: date, window_end: date) -> bool:
+        return self._function(self.can_train)(first_event_date, window_end)
 
     @property
     def key(self) -> AssetKey:
@@ -237,27 +251,30 @@ class ModelTarget:
 
 
 CTR_TARGET = ModelTarget(
-    name="ctr",
+    name=CTR,
     title="CTR",
     rows="impressions",
     deps=(FEATURE_KEYS[TRAINING_TABLE],),
     train="prediction.training:train_latest",
+    can_train="prediction.training:can_train",
+    young_lake="an evaluation day after a training day, --days 4 or more",
     description="The rule baseline, logistic regression and LightGBM trained on the event dates before the "
     "last complete one and scored on it, with the ceiling (the simulator's true probability) and the "
     "promoted version; the LightGBM model stored in the registry as a candidate.",
 )
 CVR_TARGET = ModelTarget(
-    name="cvr",
+    name=CVR,
     title="CVR",
     rows="clicks",
     deps=(FEATURE_KEYS[TRAINING_TABLE], SILVER_KEYS["click"], GOLD_KEYS["attribution"]),
     train="prediction.conversions:train_latest",
+    can_train="prediction.conversions:can_train",
+    young_lake="clicks wait a day for their conversions, --days 5 or more",
     description="Conversion given a click (a last-click conversion within a day): the campaign-rate "
     "baseline, logistic regression and LightGBM trained on the clicks whose labels are final, scored on "
     "the last such day with the promoted version; the LightGBM model stored as a candidate.",
 )
 TARGETS: tuple[ModelTarget, ...] = (CTR_TARGET, CVR_TARGET)
-MODEL_KEY, CURRENT_KEY = CTR_TARGET.key, CTR_TARGET.current_key
 
 
 def _image(png: bytes, alt: str) -> MetadataValue:
@@ -292,14 +309,12 @@ def build_model(partitions: PartitionsDefinition, target: ModelTarget) -> Assets
         from prediction.registry import MODELS_DIR, Registry
         from prediction.training import CANDIDATE, NotEnoughHistory, promotion_verdict
 
-        module, function = target.train.split(":")
-        train_latest = getattr(importlib.import_module(module), function)
         the_lake = lake.writable_lake(MODELS_DIR)
         registry = Registry(the_lake, target.name)
         current = registry.current()
         incumbent = registry.load(current) if current and _comparable(registry, current) else None
         try:
-            ev = train_latest(the_lake, window_of(context).end, incumbent)
+            ev = target.train_latest(the_lake, window_of(context).end, incumbent)
         except NotEnoughHistory as ex:
             # Not a fault of the lake's: a young lake has no day to judge a model on yet.
             context.log.warning(f"{target.title} model not trained: {ex}")
@@ -367,10 +382,6 @@ def build_model(partitions: PartitionsDefinition, target: ModelTarget) -> Assets
     return model_asset
 
 
-def build_ctr_model(partitions: PartitionsDefinition) -> AssetsDefinition:
-    return build_model(partitions, CTR_TARGET)
-
-
 def _comparable(registry, version: str) -> bool:
     """A promoted version built on other features cannot score today's columns."""
     card = registry.card(version) or {}
@@ -424,10 +435,6 @@ def build_model_current(partitions: PartitionsDefinition, target: ModelTarget) -
         )
 
     return model_current
-
-
-def build_ctr_model_current(partitions: PartitionsDefinition) -> AssetsDefinition:
-    return build_model_current(partitions, CTR_TARGET)
 
 
 # ---------------------------------------------------------------- online features
