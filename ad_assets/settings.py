@@ -27,6 +27,7 @@ writes goes under ADLAKE_HOME (default ./.adlake): the lake, Dagster's instance,
 | ADLAKE_KAFKA_BOOTSTRAP | 127.0.0.1:9092 | the stream's Kafka (its controller: port + 1) |
 | ADLAKE_REDIS_URL | redis://127.0.0.1:6379/0 | the live counters' Redis |
 | ADLAKE_KAFKA_JARS_DIR | $ADLAKE_CACHE/kafka-current | the Kafka broker's jars (scripts/bootstrap.sh) |
+| ADLAKE_KAFKA_REPLICATION_FACTOR | 1 | replicas of each topic `adlake stack init` creates (3 on MSK) |
 
 `adlake stream up` runs Kafka and Redis when their address is on 127.0.0.1 or localhost,
 with config, data and log under $ADLAKE_HOME/stream/{kafka,redis}.
@@ -90,6 +91,7 @@ class Settings:
     kafka_bootstrap: str = DEFAULT_KAFKA_BOOTSTRAP
     redis_url: str = DEFAULT_REDIS_URL
     kafka_jars_dir: str = field(default_factory=lambda: str(_cache(os.environ) / "kafka-current"))
+    kafka_replication_factor: int = 1
 
     @property
     def dagster_home(self) -> Path:
@@ -168,6 +170,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         kafka_bootstrap=e.get("ADLAKE_KAFKA_BOOTSTRAP") or DEFAULT_KAFKA_BOOTSTRAP,
         redis_url=e.get("ADLAKE_REDIS_URL") or DEFAULT_REDIS_URL,
         kafka_jars_dir=e.get("ADLAKE_KAFKA_JARS_DIR", str(cache / "kafka-current")),
+        kafka_replication_factor=_positive_int(e, "ADLAKE_KAFKA_REPLICATION_FACTOR", 1),
     )
 
 

@@ -35,6 +35,9 @@ def init_stack(s: Settings) -> list[str]:
     from spark_jobs.stream_layout import DEAD_LETTER_TOPIC, TOPICS
 
     done = [ensure_bucket(s)]
-    ensure_topics(s.kafka_bootstrap)
-    done.append(f"kafka {s.kafka_bootstrap}: topics {', '.join([*TOPICS, DEAD_LETTER_TOPIC])}")
+    ensure_topics(s.kafka_bootstrap, replication_factor=s.kafka_replication_factor)
+    done.append(
+        f"kafka {s.kafka_bootstrap}: topics {', '.join([*TOPICS, DEAD_LETTER_TOPIC])} "
+        f"({s.kafka_replication_factor} replica(s) each)"
+    )
     return done

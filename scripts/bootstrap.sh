@@ -9,7 +9,7 @@
 #   - the MinIO server binary built from source with `go install` at a pinned release
 #     (tests only: --minio), and the deployment checks' tools (tests only): Debian's
 #     docker-compose, which validates docker/compose.yaml offline (no Docker engine runs
-#     here), hclfmt built with `go install` at a pinned release, and checkov in a
+#     here), hclfmt and helm built with `go install` at pinned releases, and checkov in a
 #     virtualenv of its own from scripts/checkov.lock
 # Cache root: $ADLAKE_CACHE (default ~/.cache/adlake). Nothing here is committed.
 set -euo pipefail
@@ -22,6 +22,7 @@ mkdir -p "$CACHE"
 UV_VERSION=0.13.8
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c  # RELEASE.2026-02-12T20-18-48Z
 HCL_VERSION=v2.25.0  # hclfmt: HCL's canonical format, what `terraform fmt` applies
+HELM_VERSION=v3.22.0
 
 # uv installs the locked tree in seconds where pip takes minutes; it lives in its own venv.
 uv="$CACHE/uv-$UV_VERSION/bin/uv"
@@ -105,6 +106,12 @@ if [ "${1:-}" = "--minio" ]; then
     (cd /tmp && GOBIN="$CACHE/hclfmt-$HCL_VERSION" GOFLAGS=-mod=mod go install "github.com/hashicorp/hcl/v2/cmd/hclfmt@$HCL_VERSION")
   fi
   ln -sfn "$hclfmt" "$CACHE/bin/hclfmt"
+  helm_bin="$CACHE/helm-$HELM_VERSION/helm"
+  if [ ! -x "$helm_bin" ]; then
+    echo "bootstrap: building helm $HELM_VERSION (go install, about 4 minutes once)"
+    (cd /tmp && GOBIN="$CACHE/helm-$HELM_VERSION" GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION")
+  fi
+  ln -sfn "$helm_bin" "$CACHE/bin/helm"
   checkov_hash=$( (cat scripts/checkov.lock; "$PYTHON" --version) | sha256sum | cut -c1-16)
   checkov_venv="$CACHE/checkov-$checkov_hash"
   if [ ! -x "$checkov_venv/.ready" ]; then

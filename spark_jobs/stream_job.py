@@ -96,13 +96,20 @@ def _spark(driver_memory: str, jars: str | None) -> SparkSession:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m spark_jobs.stream_job", description=__doc__)
     p.add_argument("--kafka", required=True, help="bootstrap servers, e.g. 127.0.0.1:9092")
-    p.add_argument("--redis", required=True, help="e.g. redis://127.0.0.1:6379/0")
+    # From the environment by default: a URL with a password must not show in `ps`.
+    p.add_argument(
+        "--redis",
+        default=os.environ.get("ADLAKE_REDIS_URL"),
+        help="e.g. redis://127.0.0.1:6379/0 (default: $ADLAKE_REDIS_URL)",
+    )
     p.add_argument("--checkpoint", required=True, help="the counters query's checkpoint directory")
     p.add_argument("--trigger", default=TRIGGER)
     p.add_argument("--max-offsets", type=int, default=MAX_OFFSETS_PER_TRIGGER)
     p.add_argument("--driver-memory", default="2g")
     p.add_argument("--jars", default=os.environ.get("ADLAKE_SPARK_JARS_DIR"), help="Spark jars folder")
     a = p.parse_args(argv)
+    if not a.redis:
+        p.error("--redis or ADLAKE_REDIS_URL is required")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)
     if not (Path(a.checkpoint) / "offsets").exists():

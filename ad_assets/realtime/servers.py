@@ -309,9 +309,10 @@ def kafka_topics(bootstrap: str, timeout: float = 5.0) -> dict[str, int] | None:
     return {name: len(t.partitions) for name, t in sorted(md.topics.items()) if not name.startswith("__")}
 
 
-def ensure_topics(bootstrap: str, timeout: float = 30.0) -> None:
-    """Create the stream's topics that are missing (TOPIC_PARTITIONS partitions, one replica,
-    RETENTION), then wait until every partition of every one has a leader, so a producer or
+def ensure_topics(bootstrap: str, timeout: float = 30.0, replication_factor: int = 1) -> None:
+    """Create the stream's topics that are missing (TOPIC_PARTITIONS partitions,
+    `replication_factor` replicas: one on the local broker, three on a cluster; RETENTION),
+    then wait until every partition of every one has a leader, so a producer or
     consumer started next finds them. Topics that exist are left as they are."""
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import NewTopic
@@ -333,7 +334,7 @@ def ensure_topics(bootstrap: str, timeout: float = 30.0) -> None:
             NewTopic(
                 t,
                 num_partitions=TOPIC_PARTITIONS,
-                replication_factor=1,
+                replication_factor=replication_factor,
                 # The broker stamps arrival: the stream judges lateness and dedups by it.
                 config={"retention.ms": str(RETENTION_MS), "message.timestamp.type": "LogAppendTime"},
             )

@@ -36,6 +36,7 @@ def test_stack_init_creates_the_bucket_and_topics_once(minio, stream_servers, tm
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             os.environ.pop(name, None)
     assert first[0] == f"bucket {bucket}: created" and second[0] == f"bucket {bucket}: exists"
+    assert "(1 replica(s) each)" in second[1]
     s3 = boto3.client(
         "s3",
         endpoint_url=minio["endpoint"],

@@ -1,5 +1,6 @@
-# The dev environment: small, cheap to leave running, and safe to tear down (secrets are
-# deleted at once, raw logs kept for 90 days).
+# The dev environment: small and cheap to leave running; raw logs are kept 90 days and a
+# deleted secret goes at once. The lake, its log store, the database and the load balancer
+# keep their deletion protection here too: removing them is a deliberate, manual step.
 
 module "adlake" {
   source                      = "../../modules/adlake"
@@ -19,6 +20,7 @@ module "adlake" {
   clickhouse_instance_type    = "r7g.large"
   kafka_broker_instance_type  = "kafka.t3.small"
   redis_node_type             = "cache.t4g.small"
+  emr_release_label           = var.emr_release_label
   emr_image_uri               = var.emr_image_uri
   emr_max_vcpu                = "8 vCPU"
   emr_max_memory              = "32 GB"

@@ -19,6 +19,7 @@ module "adlake" {
   clickhouse_instance_type    = "r7g.2xlarge"
   kafka_broker_instance_type  = "kafka.m7g.large"
   redis_node_type             = "cache.r7g.large"
+  emr_release_label           = var.emr_release_label
   emr_image_uri               = var.emr_image_uri
   emr_max_vcpu                = "64 vCPU"
   emr_max_memory              = "256 GB"

@@ -60,6 +60,11 @@ variable "clickhouse_cloud_host" {
   default     = null
 }
 
+variable "emr_release_label" {
+  description = "EMR release of the Spark application; it must run Spark 4.2 with Delta 4.4, or emr_image_uri must."
+  type        = string
+}
+
 variable "emr_image_uri" {
   description = "Custom EMR Serverless image with AdLake's jars and spark_jobs/ (null: the release's image)."
   type        = string

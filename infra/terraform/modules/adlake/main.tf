@@ -84,10 +84,12 @@ module "dagster" {
     ADLAKE_CLICKHOUSE_PASSWORD = module.secrets.secret_arns["clickhouse-dbt"]
     ADLAKE_REDIS_URL           = aws_secretsmanager_secret.redis_url.arn
   }
-  kms_key_arn       = module.secrets.kms_key_arn
-  db_instance_class = var.db_instance_class
-  db_multi_az       = var.db_multi_az
-  tags              = var.tags
+  kms_key_arn            = module.secrets.kms_key_arn
+  db_password            = module.secrets.postgres_password
+  db_password_secret_arn = module.secrets.secret_arns["postgres-password"]
+  db_instance_class      = var.db_instance_class
+  db_multi_az            = var.db_multi_az
+  tags                   = var.tags
 }
 
 module "clickhouse" {
@@ -116,6 +118,40 @@ module "streaming" {
   redis_auth_token          = module.secrets.redis_auth_token
   kms_key_arn               = module.secrets.kms_key_arn
   tags                      = var.tags
+}
+
+# The Dagster tasks reach the servers of the other modules (rules of their own, so that no
+# module needs another's security group before it exists).
+locals {
+  task_egress = merge(
+    {
+      kafka = { port = 9098, to = module.streaming.kafka_security_group_id }
+      redis = { port = 6379, to = module.streaming.redis_security_group_id }
+    },
+    var.clickhouse_deployment == "ec2" ? { clickhouse = { port = 8123, to = module.clickhouse.security_group_id } } : {},
+  )
+}
+
+resource "aws_security_group_rule" "tasks_to_servers" {
+  for_each                 = local.task_egress
+  description              = "Dagster tasks to ${each.key}"
+  type                     = "egress"
+  security_group_id        = module.dagster.tasks_security_group_id
+  from_port                = each.value.port
+  to_port                  = each.value.port
+  protocol                 = "tcp"
+  source_security_group_id = each.value.to
+}
+
+resource "aws_security_group_rule" "tasks_to_clickhouse_cloud" {
+  count             = var.clickhouse_deployment == "cloud" ? 1 : 0
+  description       = "Dagster tasks to ClickHouse Cloud over HTTPS (8443)"
+  type              = "egress"
+  security_group_id = module.dagster.tasks_security_group_id
+  from_port         = 8443
+  to_port           = 8443
+  protocol          = "tcp"
+  cidr_blocks       = ["0.0.0.0/0"]
 }
 
 # ADLAKE_REDIS_URL holds the AUTH token: it is a secret of its own, injected like the others.
@@ -148,12 +184,14 @@ locals {
     ADLAKE_CLICKHOUSE_SECURE = tostring(module.clickhouse.secure)
     ADLAKE_CLICKHOUSE_USER   = "adlake_dbt"
     ADLAKE_KAFKA_BOOTSTRAP   = module.streaming.kafka_bootstrap
+    # MSK keeps three copies of each topic `adlake stack init` creates.
+    ADLAKE_KAFKA_REPLICATION_FACTOR = "3"
     # Delta's multi-writer log store (spark_jobs/session.py reads ADLAKE_SPARK_CONF).
-    ADLAKE_SPARK_CONF = jsonencode({
+    ADLAKE_SPARK_CONF = var.delta_multi_writer ? jsonencode({
       "spark.delta.logStore.s3a.impl"                           = "io.delta.storage.S3DynamoDBLogStore"
       "spark.io.delta.storage.S3DynamoDBLogStore.ddb.tableName" = module.delta_log_store.table_name
       "spark.io.delta.storage.S3DynamoDBLogStore.ddb.region"    = data.aws_region.current.region
-    })
+    }) : "{}"
     # For the EMR Serverless step runner (Dagster Pipes; docs/deploy.md, not built yet).
     ADLAKE_EMR_APPLICATION_ID = module.emr_serverless.application_id
     ADLAKE_EMR_ROLE_ARN       = module.iam.spark_role_arn

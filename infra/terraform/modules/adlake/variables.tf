@@ -86,9 +86,14 @@ variable "redis_node_type" {
 }
 
 variable "emr_release_label" {
-  description = "EMR release of the Spark application (see modules/emr_serverless)."
+  description = "EMR release of the Spark application; it must run Spark 4.2 with Delta 4.4, or emr_image_uri must (see modules/emr_serverless)."
   type        = string
-  default     = "emr-7.12.0"
+}
+
+variable "delta_multi_writer" {
+  description = "Point Spark's Delta log store at the DynamoDB table (several clusters writing one table). Needs io.delta:delta-storage-s3-dynamodb in the Spark image; off, one writer at a time (Dagster's pools) is the rule, as everywhere else."
+  type        = bool
+  default     = false
 }
 
 variable "emr_image_uri" {

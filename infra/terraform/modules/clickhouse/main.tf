@@ -39,6 +39,13 @@ resource "aws_security_group" "clickhouse" {
     protocol    = "tcp"
     cidr_blocks = ["0.0.0.0/0"]
   }
+  egress {
+    description = "HTTP to Ubuntu's apt mirrors (packages are signed)"
+    from_port   = 80
+    to_port     = 80
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
 }
 
 data "aws_iam_policy_document" "ec2_trust" {

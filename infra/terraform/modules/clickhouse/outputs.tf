@@ -12,3 +12,8 @@ output "secure" {
   description = "ADLAKE_CLICKHOUSE_SECURE: TLS to ClickHouse Cloud; plain HTTP inside the VPC to the server."
   value       = var.deployment == "cloud"
 }
+
+output "security_group_id" {
+  description = "Security group of the server (null for ClickHouse Cloud): clients add egress to it."
+  value       = var.deployment == "ec2" ? aws_security_group.clickhouse[0].id : null
+}

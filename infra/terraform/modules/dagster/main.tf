@@ -14,7 +14,7 @@ locals {
   })
   secrets = concat(
     [for name, arn in var.secret_environment : { name = name, valueFrom = arn }],
-    [{ name = "DAGSTER_PG_PASSWORD", valueFrom = "${aws_db_instance.dagster.master_user_secret[0].secret_arn}:password::" }],
+    [{ name = "DAGSTER_PG_PASSWORD", valueFrom = var.db_password_secret_arn }],
   )
   services = {
     code = {
@@ -182,9 +182,8 @@ resource "aws_db_instance" "dagster" {
   instance_class = var.db_instance_class
   db_name        = local.db_name
   username       = local.db_user
-  # RDS keeps the password in Secrets Manager, encrypted with the stack's key, and rotates it.
-  manage_master_user_password   = true
-  master_user_secret_kms_key_id = var.kms_key_arn
+  # The stack's secret (modules/secrets); the tasks get it from Secrets Manager at start.
+  password = var.db_password
 
   allocated_storage     = var.db_allocated_storage_gb
   max_allocated_storage = var.db_allocated_storage_gb * 4
@@ -266,7 +265,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "InjectSecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = concat(values(var.secret_environment), [aws_db_instance.dagster.master_user_secret[0].secret_arn])
+    resources = concat(values(var.secret_environment), [var.db_password_secret_arn])
   }
   statement {
     sid       = "DecryptThem"
@@ -332,6 +331,8 @@ resource "aws_ecs_service" "dagster" {
   deployment_minimum_healthy_percent = each.key == "daemon" ? 0 : 100
   deployment_maximum_percent         = each.key == "daemon" ? 100 : 200
   tags                               = var.tags
+  # The target group must be attached to the load balancer before a service can use it.
+  depends_on = [aws_lb_listener.https]
 
   network_configuration {
     subnets          = var.private_subnet_ids

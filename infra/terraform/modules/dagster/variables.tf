@@ -57,8 +57,19 @@ variable "adlake_environment" {
   type        = map(string)
 }
 
+variable "db_password" {
+  description = "Password of Dagster's Postgres user (modules/secrets postgres_password)."
+  type        = string
+  sensitive   = true
+}
+
+variable "db_password_secret_arn" {
+  description = "ARN of the secret that holds it (injected into the tasks as DAGSTER_PG_PASSWORD)."
+  type        = string
+}
+
 variable "kms_key_arn" {
-  description = "ARN of the stack's KMS key: the database, its secret and the logs."
+  description = "ARN of the stack's KMS key: the database and the logs."
   type        = string
 }
 

@@ -4,9 +4,8 @@ variable "name_prefix" {
 }
 
 variable "release_label" {
-  description = "EMR release of the application. AdLake's Spark steps need Spark 4.2 with Delta 4.4: use a release that ships them, or set image_uri."
+  description = "EMR release of the application, e.g. emr-7.12.0. AdLake's Spark steps need Spark 4.2 (Scala 2.13) with Delta 4.4: a release that ships them, or image_uri built from the release's base image with them. No default: a release that lacks them cannot run the steps."
   type        = string
-  default     = "emr-7.12.0"
 }
 
 variable "image_uri" {

@@ -1,10 +1,13 @@
 # The stack's key and secrets (docs/deploy.md). One customer-managed KMS key encrypts the
 # lake, the log store, the secrets and the logs; it rotates yearly. The secrets hold what
 # docker/.env holds in the compose stack: the HMAC key that pseudonymises user ids and the
-# passwords of ClickHouse and Redis (Postgres's is RDS-managed: modules/dagster). Their values are drawn here and kept in the
+# passwords of Postgres, ClickHouse and Redis. (An RDS-managed password would rotate every
+# week, and ECS injects a secret only when a task starts: running tasks would lose the
+# database.) Their values are drawn here and kept in the
 # (encrypted) state; services read them from Secrets Manager at start, never from a file.
 
 data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
 
 data "aws_iam_policy_document" "key" {
   # The account administers the key; services are granted use through their IAM roles.
@@ -21,6 +24,23 @@ data "aws_iam_policy_document" "key" {
     principals {
       type        = "AWS"
       identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+  # CloudWatch Logs encrypts the stack's log groups with the key (a service, not an IAM
+  # principal: it must be named in the key policy), for this account's groups only.
+  statement {
+    sid       = "CloudWatchLogsEncrypt"
+    effect    = "Allow"
+    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${data.aws_region.current.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:aws:logs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:log-group:*"]
     }
   }
 }
@@ -42,6 +62,7 @@ locals {
   # name -> length of the random value drawn for it
   secrets = {
     "hmac-key"             = 64
+    "postgres-password"    = 40
     "clickhouse-dbt"       = 40
     "clickhouse-dashboard" = 40
     "redis-auth-token"     = 64
