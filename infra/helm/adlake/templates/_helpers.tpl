@@ -59,8 +59,11 @@ containers:
           name: {{ include "adlake.fullname" $root }}-env
       - secretRef:
           name: {{ $root.Values.existingSecret }}
+    {{- /* set, not merge: merge would not let a false override the chart's true */}}
+    {{- $sc := deepCopy $root.Values.containerSecurityContext }}
+    {{- range $k, $v := (.securityContext | default dict) }}{{ $_ := set $sc $k $v }}{{ end }}
     securityContext:
-      {{- toYaml (merge (deepCopy (.securityContext | default dict)) $root.Values.containerSecurityContext) | nindent 6 }}
+      {{- toYaml $sc | nindent 6 }}
     resources:
       {{- toYaml .resources | nindent 6 }}
     {{- if .probe }}
