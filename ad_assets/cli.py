@@ -491,9 +491,9 @@ _HOST_HELP = "address to listen on (default 127.0.0.1; 0.0.0.0 inside a containe
 
 
 def cmd_serve(a: argparse.Namespace) -> int:
-    """The prediction API (serving/prediction_api.py) on 127.0.0.1: starts the local Redis if
-    it is not running and, when Redis holds no feature snapshot, publishes the lake's newest
-    (what the publish_online_features job does on a schedule)."""
+    """The prediction API (serving/prediction_api.py) on --host (127.0.0.1): starts the local
+    Redis if it is not running and, when Redis holds no feature snapshot, publishes the
+    lake's newest (what the publish_online_features job does on a schedule)."""
     import redis
 
     from ad_assets.realtime.servers import ServerError, local_servers
