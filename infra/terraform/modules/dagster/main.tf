@@ -12,10 +12,14 @@ locals {
     DAGSTER_PG_DB   = local.db_name
     DAGSTER_PG_USER = local.db_user
   })
-  secrets = concat(
-    [for name, arn in var.secret_environment : { name = name, valueFrom = arn }],
-    [{ name = "DAGSTER_PG_PASSWORD", valueFrom = var.db_password_secret_arn }],
-  )
+  # Every task reads Dagster's storage; only the code location (where the assets and the
+  # runs execute) gets AdLake's own secrets.
+  storage_secret = [{ name = "DAGSTER_PG_PASSWORD", valueFrom = var.db_password_secret_arn }]
+  secrets = {
+    code      = concat([for name, arn in var.secret_environment : { name = name, valueFrom = arn }], local.storage_secret)
+    webserver = local.storage_secret
+    daemon    = local.storage_secret
+  }
   services = {
     code = {
       command = ["dagster", "code-server", "start", "--module-name", "ad_assets.definitions", "--host", "0.0.0.0", "--port", "4000"]
@@ -304,7 +308,7 @@ resource "aws_ecs_task_definition" "dagster" {
     essential    = true
     user         = "10001:10001"
     environment  = [for k, v in local.environment : { name = k, value = v }]
-    secrets      = local.secrets
+    secrets      = local.secrets[each.key]
     portMappings = each.value.port == null ? [] : [{ name = each.key, containerPort = each.value.port, protocol = "tcp" }]
     # Dagster writes compute logs and scratch files under its home and /tmp.
     readonlyRootFilesystem = false
