@@ -50,6 +50,9 @@ def test_every_manifest_validates_against_kubernetes_schemas(manifests):
         "Deployment/adlake-code",
         "Deployment/adlake-collector",
         "Deployment/adlake-prediction-api",
+        "NetworkPolicy/adlake-code",
+        "NetworkPolicy/adlake-collector",
+        "NetworkPolicy/adlake-prediction-api",
         "PodDisruptionBudget/adlake-collector",
         "PodDisruptionBudget/adlake-prediction-api",
         "Service/adlake-code",
@@ -89,6 +92,13 @@ def test_the_dagster_chart_finds_the_code_location(manifests):
     (server,) = values["dagsterWebserver"]["workspace"]["servers"]
     code = next(m for m in manifests if m["kind"] == "Service" and m["metadata"]["name"] == server["host"])
     assert code["spec"]["ports"][0]["port"] == server["port"]
+    # Only Dagster's pods may reach it (the network policy's selector).
+    policy = next(
+        m for m in manifests if m["kind"] == "NetworkPolicy" and m["metadata"]["name"] == "adlake-code"
+    )
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "dagster"}}}]
+    assert rule["ports"] == [{"port": server["port"], "protocol": "TCP"}]
     assert values["dagster-user-deployments"]["enabled"] is False and values["telemetry"]["enabled"] is False
     # Dagster's chart at the Dagster release the lock pins.
     lock = (HELM_DIR.parents[1] / "requirements.lock").read_text()
