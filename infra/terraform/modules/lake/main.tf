@@ -73,15 +73,17 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
   }
 }
 
+# Both buckets refuse any request not made over TLS: one statement, per bucket.
 data "aws_iam_policy_document" "tls_only" {
+  for_each = {
+    lake        = aws_s3_bucket.lake.arn
+    access_logs = aws_s3_bucket.access_logs.arn
+  }
   statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      aws_s3_bucket.lake.arn,
-      "${aws_s3_bucket.lake.arn}/*",
-    ]
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [each.value, "${each.value}/*"]
     principals {
       type        = "*"
       identifiers = ["*"]
@@ -96,7 +98,7 @@ data "aws_iam_policy_document" "tls_only" {
 
 resource "aws_s3_bucket_policy" "lake" {
   bucket = aws_s3_bucket.lake.id
-  policy = data.aws_iam_policy_document.tls_only.json
+  policy = data.aws_iam_policy_document.tls_only["lake"].json
   # The public access block must exist first, or the policy call can race it.
   depends_on = [aws_s3_bucket_public_access_block.lake]
 }
@@ -162,6 +164,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
 }
 
 data "aws_iam_policy_document" "access_logs" {
+  source_policy_documents = [data.aws_iam_policy_document.tls_only["access_logs"].json]
   statement {
     sid       = "S3ServerAccessLogs"
     effect    = "Allow"
@@ -175,24 +178,6 @@ data "aws_iam_policy_document" "access_logs" {
       test     = "ArnLike"
       variable = "aws:SourceArn"
       values   = [aws_s3_bucket.lake.arn]
-    }
-  }
-  statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      aws_s3_bucket.access_logs.arn,
-      "${aws_s3_bucket.access_logs.arn}/*",
-    ]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
     }
   }
 }
