@@ -6,7 +6,7 @@ partitions as the lake: a partition run passes its event-date window to dbt as v
 import functools
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from ad_assets import marts_snapshot
 from ad_assets.defs.audiences import AUDIENCE_KEYS
 from ad_assets.defs.evaluation import ensure_accuracy_table
 from ad_assets.defs.gold import GOLD_KEYS
@@ -149,6 +150,12 @@ def build_vars(lake: Lake, clickhouse: ClickHouseResource, w: ArrivalWindow, pri
     }
 
 
+def publish(clickhouse: ClickHouseResource, marts: Iterable[str], label: str) -> marts_snapshot.Snapshot:
+    """The marts as Parquet for the readers that must not hold the embedded engine."""
+    with clickhouse.client() as client:
+        return marts_snapshot.publish(client, Path(clickhouse.snapshot_path), marts, label)
+
+
 def materialize_marts(
     context: AssetExecutionContext,
     dbt: DbtCliResource,
@@ -181,5 +188,8 @@ def materialize_marts(
             if isinstance(event, AssetCheckResult):
                 tests.append(event)
             yield event
+        if clickhouse.embedded and clickhouse.snapshot_path:  # readers never open the engine itself
+            snap = publish(clickhouse, mart_keys(), context.run_id)
+            context.log.info(f"marts snapshot {snap.version} published at {snap.path}")
     finally:  # failed tests are the ones most worth keeping
         record(session, the_lake, tests, w, context.run_id, layer=MARTS)  # tests of models and views

@@ -18,6 +18,7 @@ class ClickHouseResource(ConfigurableResource):
     target: str = Field(default="embedded", description="embedded (chDB) or server")
     chdb_path: str = Field(description="the embedded engine's data directory")
     files_root: str | None = Field(default=None, description="lake root chDB may read from")
+    snapshot_path: str = Field(default="", description="where the marts' Parquet snapshot is published")
     host: str = "127.0.0.1"
     port: int = 8123
     user: str = "default"
@@ -30,6 +31,7 @@ class ClickHouseResource(ConfigurableResource):
             target=s.clickhouse_target,
             chdb_path=s.chdb_path,
             files_root=s.lake_root,
+            snapshot_path=str(s.marts_snapshot_path),
             host=s.clickhouse_host,
             port=s.clickhouse_port,
             user=s.clickhouse_user,
