@@ -81,7 +81,8 @@ def window_key(window_start: int, scope: str, key: str) -> str:
 
 
 def top_key(window_start: int) -> str:
-    """Sorted set of campaigns by spend (micros) in one window: the live 'top campaigns'."""
+    """Sorted set of campaigns by spend (micros) in one window: the live 'top campaigns', and
+    the index of the window's campaign hashes (a campaign with clicks only scores 0)."""
     return f"{KEY_PREFIX}w{WINDOW_SECONDS}:{window_start}:top_spend"
 
 

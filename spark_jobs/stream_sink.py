@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame
 
+from spark_jobs.kafka_auth import KafkaAuth, client_config
 from spark_jobs.stream_layout import (
     DAY_TTL,
     DEAD_LETTER_TOPIC,
@@ -87,8 +88,8 @@ def redis_ops(rows: list, now_ms: int) -> tuple[list, BatchReport]:
             ops += ["h", window_key(ws, scope, key), fld, value, window_ttl]
             ops += ["h", day_key(day, scope, key), fld, value, day_ttl]
             ops += ["s", day_index_key(day), day_key(day, scope, key), 0, day_ttl]
-            if scope == "campaign" and fld == "spend_micros":
-                ops += ["z", top_key(ws), key, value, window_ttl]
+            if scope == "campaign":  # every campaign of the window is a member (clicks-only ones at 0)
+                ops += ["z", top_key(ws), key, value if fld == "spend_micros" else 0, window_ttl]
         elif kind == LATE:
             ops += ["h", late_key(day, scope, key), fld, value, day_ttl]
             ops += ["s", day_index_key(day), late_key(day, scope, key), 0, day_ttl]
@@ -130,9 +131,12 @@ def query_id(checkpoint: str) -> str:
 class CounterSink:
     """foreachBatch function of the counters query."""
 
-    def __init__(self, redis_url: str, kafka_bootstrap: str, checkpoint: str) -> None:
+    def __init__(
+        self, redis_url: str, kafka_bootstrap: str, checkpoint: str, kafka_auth: KafkaAuth | None = None
+    ) -> None:
         self.redis_url = redis_url
         self.kafka_bootstrap = kafka_bootstrap
+        self.kafka_auth = kafka_auth  # None: the environment's (spark_jobs/kafka_auth.py)
         self.checkpoint = checkpoint
         self._client = None
         self._script = None
@@ -164,7 +168,7 @@ class CounterSink:
 
         if self._producer is None:
             self._producer = Producer(
-                {"bootstrap.servers": self.kafka_bootstrap, "acks": "all", "enable.idempotence": True}
+                {**client_config(self.kafka_bootstrap, self.kafka_auth), "acks": "all", "enable.idempotence": True}
             )
         for key, value in records:
             self._producer.produce(DEAD_LETTER_TOPIC, value.encode(), key.encode())

@@ -139,3 +139,13 @@ def test_redis_ops_cover_windows_days_late_and_latency():
     assert ("h", "adlake:late:2026-12-01:campaign:c1", "impressions") in keys
     assert report.late == 2 and report.dead_letter == 1 and report.events == 7
     assert report.latency_ms == {1200: 7}  # 1,234 ms, in 50 ms buckets
+
+
+def test_a_campaign_with_clicks_only_joins_its_window_index_at_zero_spend():
+    rows = [
+        (WINDOW, 1764579600, "2026-12-01", "campaign", "c1", "spend_micros", 1500),
+        (WINDOW, 1764579600, "2026-12-01", "campaign", "c2", "clicks", 3),
+    ]
+    ops, _ = redis_ops(rows, now_ms=1_764_579_601_000)
+    zadds = {ops[i + 2]: ops[i + 3] for i in range(0, len(ops), 5) if ops[i] == "z"}
+    assert zadds == {"c1": 1500, "c2": 0}
