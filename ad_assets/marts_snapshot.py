@@ -44,7 +44,9 @@ class Snapshot:
 
     def file(self, mart: str) -> Path:
         if mart not in self.rows:
-            raise KeyError(f"mart {mart!r} is not in snapshot {self.version} ({', '.join(sorted(self.rows))})")
+            raise KeyError(
+                f"mart {mart!r} is not in snapshot {self.version} ({', '.join(sorted(self.rows))})"
+            )
         return self.path / f"{mart}.parquet"
 
     def table(self, mart: str) -> pa.Table:
@@ -65,7 +67,9 @@ def publish(client: _RawClient, root: Path, marts: Iterable[str], label: str = "
         data = client.raw_query(f"SELECT * FROM marts.`{mart}` FORMAT Parquet")
         (staging / f"{mart}.parquet").write_bytes(data)
         rows[mart] = pq.ParquetFile(staging / f"{mart}.parquet").metadata.num_rows
-    (staging / MANIFEST).write_text(json.dumps({"version": version, "created_at": now.isoformat(), "rows": rows}))
+    (staging / MANIFEST).write_text(
+        json.dumps({"version": version, "created_at": now.isoformat(), "rows": rows})
+    )
     staging.rename(root / version)
     pointer_tmp = root / f".{POINTER}.{os.getpid()}"
     pointer_tmp.write_text(version)

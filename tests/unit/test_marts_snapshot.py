@@ -33,10 +33,14 @@ class ParquetAnswers:
 def test_publish_writes_every_mart_and_moves_the_pointer(tmp_path: Path) -> None:
     root = tmp_path / "snap"
     assert marts_snapshot.current(root) is None
-    client = ParquetAnswers({"campaign_daily": pa.table({"x": [1, 2, 3]}), "kpi_overview": pa.table({"y": [1]})})
+    client = ParquetAnswers(
+        {"campaign_daily": pa.table({"x": [1, 2, 3]}), "kpi_overview": pa.table({"y": [1]})}
+    )
     first = marts_snapshot.publish(client, root, ["kpi_overview", "campaign_daily"], label="run-0001-abc")
     assert first.rows == {"campaign_daily": 3, "kpi_overview": 1}
-    assert first.version.endswith("-run-0001") and (root / marts_snapshot.POINTER).read_text() == first.version
+    assert (
+        first.version.endswith("-run-0001") and (root / marts_snapshot.POINTER).read_text() == first.version
+    )
     assert first.table("campaign_daily")["x"].to_pylist() == [1, 2, 3]
     client.tables["campaign_daily"] = pa.table({"x": [4]})
     second = marts_snapshot.publish(client, root, ["campaign_daily", "kpi_overview"])
