@@ -10,7 +10,8 @@
 #     (tests only: --minio), and the deployment checks' tools (tests only): Debian's
 #     docker-compose, which validates docker/compose.yaml offline (no Docker engine runs
 #     here), hclfmt and helm built with `go install` at pinned releases, and checkov in a
-#     virtualenv of its own from scripts/checkov.lock
+#     virtualenv of its own from scripts/checkov.lock; Debian's chromium for the dashboard's
+#     browser tests (Playwright)
 # Cache root: $ADLAKE_CACHE (default ~/.cache/adlake). Nothing here is committed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -127,6 +128,16 @@ if [ "${1:-}" = "--minio" ]; then
     compose_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-compose; }
     compose_install >/dev/null || { apt-get update -q >/dev/null && compose_install >/dev/null; } || {
       echo "bootstrap: could not install docker-compose with apt-get (root on Debian)" >&2
+      exit 1
+    }
+  fi
+  # The dashboard's browser tests: Playwright drives Debian's Chromium (its own browser
+  # download cannot reach its host from here).
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "bootstrap: installing Debian's chromium (the dashboard's browser tests)"
+    chromium_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
+    chromium_install >/dev/null || { apt-get update -q >/dev/null && chromium_install >/dev/null; } || {
+      echo "bootstrap: could not install chromium with apt-get (root on Debian)" >&2
       exit 1
     }
   fi

@@ -20,6 +20,7 @@ from spark_jobs.contracts import MAX_LATENESS
 RAW, BRONZE, SILVER, GOLD = "raw", "bronze", "silver", "gold"  # in the lake
 EVALUATION = "evaluation"  # in the lake: models judged against the simulator's truth
 MARTS = "marts"  # ClickHouse tables (and staging views) that dbt builds from gold
+ALERTS = "alerts"  # in the lake: the KPI alerts' history (ad_assets/alerts)
 LAYERS: tuple[str, ...] = (RAW, BRONZE, SILVER, GOLD, MARTS)  # in data-flow order
 
 ARRIVAL_DATE = "arrival_date"
@@ -29,6 +30,8 @@ DATE_COLUMN: dict[str, str] = {BRONZE: ARRIVAL_DATE, SILVER: EVENT_DATE, GOLD: E
 
 # Lines that failed parsing or the contract: a bronze table, keyed like bronze.
 QUARANTINE_TABLE: tuple[str, str] = (BRONZE, "quarantine")
+# Every KPI alert that fired or recovered, with its delivery (ad_assets/alerts, docs/alerts.md).
+ALERT_HISTORY_TABLE: tuple[str, str] = (ALERTS, "kpi_alert_history")
 
 # How many event dates before its arrival date a line can belong to: an event at 00:00 of
 # day D - n, arriving MAX_LATENESS later, must still land by the end of D.
