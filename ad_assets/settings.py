@@ -8,7 +8,7 @@ writes goes under ADLAKE_HOME (default ./.adlake): the lake, Dagster's instance,
 | ADLAKE_LAKE_ROOT | $ADLAKE_HOME/lake | local path or s3a://bucket/prefix |
 | ADLAKE_S3_ENDPOINT | (AWS) | e.g. http://127.0.0.1:9000 for MinIO |
 | ADLAKE_S3_PATH_STYLE | true | path-style S3 URLs (MinIO) |
-| AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION | | S3 credentials |
+| AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION | | S3 credentials; the region signs MSK tokens |
 | ADLAKE_START_DATE | 2026-11-01 | first daily partition (and the simulated world's start) |
 | ADLAKE_RAW_SOURCE | generator (embedded) / landed | who writes raw/ |
 | ADLAKE_IMPRESSIONS_PER_DAY, ADLAKE_SEED | 30000, 42 | generator scale and seed |
@@ -28,6 +28,7 @@ writes goes under ADLAKE_HOME (default ./.adlake): the lake, Dagster's instance,
 | ADLAKE_REDIS_URL | redis://127.0.0.1:6379/0 | the live counters' Redis |
 | ADLAKE_KAFKA_JARS_DIR | $ADLAKE_CACHE/kafka-current | the Kafka broker's jars (scripts/bootstrap.sh) |
 | ADLAKE_KAFKA_REPLICATION_FACTOR | 1 | replicas of each topic `adlake stack init` creates (3 on MSK) |
+| ADLAKE_KAFKA_AUTH | none | none / aws_iam: MSK's IAM access control, TLS (spark_jobs/kafka_auth.py) |
 
 `adlake stream up` runs Kafka and Redis when their address is on 127.0.0.1 or localhost,
 with config, data and log under $ADLAKE_HOME/stream/{kafka,redis}.
@@ -41,6 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from spark_jobs.kafka_auth import KafkaAuth
 from spark_jobs.lake import Lake, S3Options
 
 ENVIRONMENTS = ("embedded", "docker", "aws")
@@ -92,6 +94,7 @@ class Settings:
     redis_url: str = DEFAULT_REDIS_URL
     kafka_jars_dir: str = field(default_factory=lambda: str(_cache(os.environ) / "kafka-current"))
     kafka_replication_factor: int = 1
+    kafka_auth: KafkaAuth = field(default_factory=KafkaAuth)  # every Kafka client's (kafka_auth.py)
 
     @property
     def dagster_home(self) -> Path:
@@ -171,6 +174,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         redis_url=e.get("ADLAKE_REDIS_URL") or DEFAULT_REDIS_URL,
         kafka_jars_dir=e.get("ADLAKE_KAFKA_JARS_DIR", str(cache / "kafka-current")),
         kafka_replication_factor=_positive_int(e, "ADLAKE_KAFKA_REPLICATION_FACTOR", 1),
+        kafka_auth=KafkaAuth.from_env(e),
     )
 
 

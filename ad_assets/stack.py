@@ -35,7 +35,7 @@ def init_stack(s: Settings) -> list[str]:
     from spark_jobs.stream_layout import DEAD_LETTER_TOPIC, TOPICS
 
     done = [ensure_bucket(s)]
-    ensure_topics(s.kafka_bootstrap, replication_factor=s.kafka_replication_factor)
+    ensure_topics(s.kafka_bootstrap, replication_factor=s.kafka_replication_factor, auth=s.kafka_auth)
     done.append(
         f"kafka {s.kafka_bootstrap}: topics {', '.join([*TOPICS, DEAD_LETTER_TOPIC])} "
         f"({s.kafka_replication_factor} replica(s) each)"

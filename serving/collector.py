@@ -34,6 +34,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from spark_jobs.contracts import EVENT_TYPES, line_problems
+from spark_jobs.kafka_auth import KafkaAuth, client_config
 from spark_jobs.spark_json import parse_line, spark_string
 from spark_jobs.stream_layout import message_key, topic
 
@@ -430,11 +431,13 @@ def serve_collector(
     bootstrap: str = "127.0.0.1:9092",
     producer_config: dict | None = None,
     log_level: str = "info",
+    auth: KafkaAuth | None = None,
 ) -> None:
-    """Run the collector with uvicorn until interrupted."""
+    """Run the collector with uvicorn until interrupted. `auth` None: the process's
+    ADLAKE_KAFKA_AUTH (spark_jobs/kafka_auth.py), read here at the edge (MSK's IAM on AWS)."""
     import uvicorn
 
-    app = create_app({"bootstrap.servers": bootstrap, **(producer_config or {})})
+    app = create_app({**client_config(bootstrap, auth), **(producer_config or {})})
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
+from spark_jobs.kafka_auth import KafkaAuth, spark_kafka_options
 from spark_jobs.stream_layout import COUNTED_TOPICS, DRIVER_KEY, INCOMPLETE_KEY
 from spark_jobs.stream_sink import CounterSink, reset_counters
 from spark_jobs.streaming import deduplicated, kafka_lines, parse_events, report_rows
@@ -32,11 +33,13 @@ def kafka_source(
     bootstrap: str,
     max_offsets: int | None = MAX_OFFSETS_PER_TRIGGER,
     topics: tuple[str, ...] = COUNTED_TOPICS,
+    auth: KafkaAuth | None = None,
 ) -> DataFrame:
-    """The stream's topics from their earliest retained offset (a new checkpoint)."""
+    """The stream's topics from their earliest retained offset (a new checkpoint); `auth`
+    None: the environment's (spark_jobs/kafka_auth.py)."""
     reader = (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", bootstrap)
+        .options(**spark_kafka_options(bootstrap, auth))
         .option("subscribe", ",".join(topics))
         .option("startingOffsets", "earliest")
         # Offsets that retention removed before they were read are an error, not a skip.
@@ -54,6 +57,7 @@ def start_counters(
     checkpoint: str,
     trigger: str = TRIGGER,
     max_offsets: int | None = MAX_OFFSETS_PER_TRIGGER,
+    auth: KafkaAuth | None = None,
 ) -> StreamingQuery:
     # No batches without data: the dedup state is pruned by the next batch that has some,
     # and an idle stream costs nothing.
@@ -69,9 +73,9 @@ def start_counters(
     spark.conf.set("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true")
     # Counting the state's rows costs a read before every write (a fifth of the updates).
     spark.conf.set("spark.sql.streaming.stateStore.rocksdb.trackTotalNumberOfRows", "false")
-    events = deduplicated(parse_events(kafka_lines(kafka_source(spark, bootstrap, max_offsets))))
+    events = deduplicated(parse_events(kafka_lines(kafka_source(spark, bootstrap, max_offsets, auth=auth))))
     rows = report_rows(events)
-    sink = CounterSink(redis_url, bootstrap, checkpoint)
+    sink = CounterSink(redis_url, bootstrap, checkpoint, auth)
     return (
         rows.writeStream.queryName("adlake_counters")
         .option("checkpointLocation", checkpoint)
@@ -95,7 +99,11 @@ def _spark(driver_memory: str, jars: str | None) -> SparkSession:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m spark_jobs.stream_job", description=__doc__)
-    p.add_argument("--kafka", required=True, help="bootstrap servers, e.g. 127.0.0.1:9092")
+    p.add_argument(
+        "--kafka",
+        default=os.environ.get("ADLAKE_KAFKA_BOOTSTRAP"),
+        help="bootstrap servers, e.g. 127.0.0.1:9092 (default: $ADLAKE_KAFKA_BOOTSTRAP)",
+    )
     # From the environment by default: a URL with a password must not show in `ps`.
     p.add_argument(
         "--redis",
@@ -110,6 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if not a.redis:
         p.error("--redis or ADLAKE_REDIS_URL is required")
+    if not a.kafka:
+        p.error("--kafka or ADLAKE_KAFKA_BOOTSTRAP is required")
+    # How to authenticate to the broker (ADLAKE_KAFKA_AUTH: MSK's IAM on AWS), read once.
+    try:
+        auth = KafkaAuth.from_env()
+    except ValueError as ex:
+        p.error(str(ex))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)
     if not (Path(a.checkpoint) / "offsets").exists():
@@ -118,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         n = reset_counters(redis.Redis.from_url(a.redis))
         log.info("new checkpoint: %d counter keys deleted, rebuilding from Kafka's earliest offsets", n)
     spark = _spark(a.driver_memory, a.jars)
-    query = start_counters(spark, a.kafka, a.redis, a.checkpoint, a.trigger, a.max_offsets or None)
+    query = start_counters(spark, a.kafka, a.redis, a.checkpoint, a.trigger, a.max_offsets or None, auth)
     # SIGTERM (adlake stream down) stops the query; a batch it interrupts is replayed on the
     # next start, and the fence makes that replay change nothing.
     signal.signal(signal.SIGTERM, lambda *_: query.stop())

@@ -23,6 +23,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from spark_jobs.kafka_auth import KafkaAuth
 from spark_jobs.lake import Lake
 from spark_jobs.raw_files import count_lines
 from spark_jobs.stream_job import kafka_source
@@ -125,10 +126,13 @@ def _delete(fs: pafs.FileSystem, path: str) -> None:
         fs.delete_dir(path)
 
 
-def land(spark: SparkSession, bootstrap: str, lake: Lake, checkpoint: str) -> LandingReport:
-    """Lands every record up to now, then returns (trigger availableNow)."""
+def land(
+    spark: SparkSession, bootstrap: str, lake: Lake, checkpoint: str, auth: KafkaAuth | None = None
+) -> LandingReport:
+    """Lands every record up to now, then returns (trigger availableNow). `auth` None: the
+    environment's (spark_jobs/kafka_auth.py)."""
     # Every topic; large slices: the landing catches up, nobody waits on its latency.
-    records = kafka_source(spark, bootstrap, max_offsets=2_000_000, topics=TOPICS)
+    records = kafka_source(spark, bootstrap, max_offsets=2_000_000, topics=TOPICS, auth=auth)
     sink = LandingSink(lake, checkpoint)
     query = (
         landing_lines(records)

@@ -168,7 +168,11 @@ class CounterSink:
 
         if self._producer is None:
             self._producer = Producer(
-                {**client_config(self.kafka_bootstrap, self.kafka_auth), "acks": "all", "enable.idempotence": True}
+                {
+                    **client_config(self.kafka_bootstrap, self.kafka_auth),
+                    "acks": "all",
+                    "enable.idempotence": True,
+                }
             )
         for key, value in records:
             self._producer.produce(DEAD_LETTER_TOPIC, value.encode(), key.encode())

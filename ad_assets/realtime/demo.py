@@ -17,6 +17,7 @@ import numpy as np
 
 from ad_assets.realtime.status import lag
 from ad_assets.realtime.traffic import LiveTraffic, simulate_live
+from spark_jobs.kafka_auth import client_config
 from spark_jobs.stream_layout import LATENCY_KEY, PROGRESS_KEY, day_key, topic
 
 PRODUCER_CONFIG = {
@@ -85,7 +86,7 @@ def send(traffic: LiveTraffic, bootstrap: str, on_second=None) -> float:
     """Produces every line at its send time; returns the seconds it took."""
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_CONFIG})
+    producer = Producer({**client_config(bootstrap), **PRODUCER_CONFIG})
     topics = {t: topic(t) for t in set(traffic.topics)}
     names = [topics[t] for t in traffic.topics]
     n = len(traffic)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urlsplit
 
+from spark_jobs.kafka_auth import KafkaAuth, client_config
 from spark_jobs.stream_layout import DEAD_LETTER_TOPIC, RETENTION, TOPIC_PARTITIONS, TOPICS
 
 if TYPE_CHECKING:
@@ -275,13 +276,15 @@ class _Daemon:
 
 
 # ------------------------------------------------------------------ Kafka
-def _kafka_admin(bootstrap: str):
+def _kafka_admin(bootstrap: str, auth: KafkaAuth | None = None):
+    """`auth` None: the environment's (spark_jobs/kafka_auth.py); the broker AdLake starts
+    itself is plaintext and passes KafkaAuth()."""
     from confluent_kafka.admin import AdminClient
 
     # Quiet: while a broker starts, every refused connection would be printed to stderr;
     # failures reach the caller as exceptions. Short reconnect backoff: readiness is seen
     # within half a second rather than after librdkafka's 10-second maximum.
-    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, "reconnect.backoff.max.ms": 500})
+    return AdminClient({**client_config(bootstrap, auth), "log_level": 0, "reconnect.backoff.max.ms": 500})
 
 
 def _any_listens(bootstrap: str, timeout: float) -> bool:
@@ -295,7 +298,9 @@ def _any_listens(bootstrap: str, timeout: float) -> bool:
     return False
 
 
-def kafka_topics(bootstrap: str, timeout: float = 5.0) -> dict[str, int] | None:
+def kafka_topics(
+    bootstrap: str, timeout: float = 5.0, auth: KafkaAuth | None = None
+) -> dict[str, int] | None:
     """The broker's topics (internal ones left out) and their partition counts; None if it
     does not answer within `timeout`."""
     from confluent_kafka import KafkaException
@@ -303,13 +308,15 @@ def kafka_topics(bootstrap: str, timeout: float = 5.0) -> dict[str, int] | None:
     if not _any_listens(bootstrap, min(timeout, 2.0)):
         return None  # at once: librdkafka would retry refused connections for `timeout`
     try:
-        md = _kafka_admin(bootstrap).list_topics(timeout=timeout)
+        md = _kafka_admin(bootstrap, auth).list_topics(timeout=timeout)
     except KafkaException:
         return None
     return {name: len(t.partitions) for name, t in sorted(md.topics.items()) if not name.startswith("__")}
 
 
-def ensure_topics(bootstrap: str, timeout: float = 30.0, replication_factor: int = 1) -> None:
+def ensure_topics(
+    bootstrap: str, timeout: float = 30.0, replication_factor: int = 1, auth: KafkaAuth | None = None
+) -> None:
     """Create the stream's topics that are missing (TOPIC_PARTITIONS partitions,
     `replication_factor` replicas: one on the local broker, three on a cluster; RETENTION),
     then wait until every partition of every one has a leader, so a producer or
@@ -317,7 +324,7 @@ def ensure_topics(bootstrap: str, timeout: float = 30.0, replication_factor: int
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import NewTopic
 
-    admin = _kafka_admin(bootstrap)
+    admin = _kafka_admin(bootstrap, auth)
     deadline = time.monotonic() + timeout
     while True:
         md = admin.list_topics(timeout=max(1.0, deadline - time.monotonic()))
@@ -393,7 +400,7 @@ class KafkaBroker(_Daemon):
         from confluent_kafka import KafkaException
 
         try:
-            md = _kafka_admin(self.bootstrap).list_topics(timeout=timeout)
+            md = _kafka_admin(self.bootstrap, KafkaAuth()).list_topics(timeout=timeout)
         except KafkaException:
             return False
         return bool(md.brokers) and md.cluster_id == self._cluster_id()
@@ -402,7 +409,7 @@ class KafkaBroker(_Daemon):
         """Start the broker unless it runs and answers already, then create the stream's
         topics that are missing."""
         super().start()
-        ensure_topics(self.bootstrap)
+        ensure_topics(self.bootstrap, auth=KafkaAuth())
 
     def _classpath(self) -> str:
         # The resolved folder, not the kafka-current link: a bootstrap that moves the link
@@ -497,7 +504,7 @@ class KafkaBroker(_Daemon):
     def _wait_ready(self) -> None:
         from confluent_kafka import KafkaException
 
-        admin = _kafka_admin(self.bootstrap)
+        admin = _kafka_admin(self.bootstrap, KafkaAuth())
         cluster_id = self._cluster_id()
         deadline = time.monotonic() + KAFKA_START_TIMEOUT
         while True:

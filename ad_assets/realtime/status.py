@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from spark_jobs.kafka_auth import KafkaAuth, client_config
 from spark_jobs.stream_layout import (
     COUNTED_TOPICS,
     DRIVER_KEY,
@@ -18,6 +19,10 @@ from spark_jobs.stream_layout import (
     day_key,
     late_key,
 )
+
+# The lag probe's consumer group: it reads watermarks only and commits nothing, but MSK's
+# IAM access control still names the group (infra/terraform/modules/iam grants it).
+LAG_PROBE_GROUP = "adlake-lag-probe"
 
 
 @dataclass(frozen=True)
@@ -83,14 +88,13 @@ def committed_offsets(checkpoint: Path) -> dict[str, dict[str, int]]:
     return json.loads((checkpoint / "offsets" / str(max(done))).read_text().splitlines()[2])
 
 
-def lag(bootstrap: str, checkpoint: Path) -> int:
-    """Records in the counted topics past the query's committed offsets."""
+def lag(bootstrap: str, checkpoint: Path, auth: KafkaAuth | None = None) -> int:
+    """Records in the counted topics past the query's committed offsets (`auth` None: the
+    environment's, spark_jobs/kafka_auth.py)."""
     from confluent_kafka import Consumer, TopicPartition
 
     read = committed_offsets(checkpoint)
-    c = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": "adlake-lag-probe", "enable.auto.commit": False}
-    )
+    c = Consumer({**client_config(bootstrap, auth), "group.id": LAG_PROBE_GROUP, "enable.auto.commit": False})
     try:
         total = 0
         meta = c.list_topics(timeout=5)
