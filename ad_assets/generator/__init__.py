@@ -9,7 +9,11 @@ stream, so an arrival date's files are the same whichever window produced them.
 
 Speed (bench/generator_speed.py): columns hold codes and random bytes rather than strings
 (columns), lines are assembled in bulk in numpy rather than one Python object each, and
-only the lines that land on the dates being written are serialised."""
+only the lines that land on the dates being written are serialised.
+
+An `Incident` (incident.py) makes the conversions of a campaign, an advertiser or a
+channel collapse for a while, for the KPI alerts' demo and tests; without one the output
+is unchanged."""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import pyarrow.fs as pafs
 
 from ad_assets.generator.catalog import build_catalog
 from ad_assets.generator.delivery import DeliveryProfile, Phases, Shipment, epoch_day, ship
+from ad_assets.generator.incident import Incident, parse_incident
 from ad_assets.generator.rawfiles import FileBuffer, fill, hour_files
 from ad_assets.generator.simulate import DAY_US, TRUTH, TrafficProfile, day_start_us, simulate_day
 from ad_assets.generator.truth import write_truth
@@ -31,6 +36,7 @@ from spark_jobs.layers import LATENESS_DAYS
 # Conversions follow their click by up to 30 days: the event days that can land on an
 # arrival date reach back this far.
 LOOKBACK_DAYS = 30 + LATENESS_DAYS + 1
+__all__ = ["GenerationReport", "Incident", "generate", "parse_incident"]
 
 
 @dataclass
@@ -51,6 +57,7 @@ def generate(
     arrival_dates: list[date] | None = None,
     traffic: TrafficProfile | None = None,
     delivery: DeliveryProfile | None = None,
+    incident: Incident | None = None,
 ) -> GenerationReport:
     """Write the raw files of `arrival_dates` (default: every day of the window).
 
@@ -64,6 +71,8 @@ def generate(
     dp = delivery or DeliveryProfile()
     phases = Phases()
     cat = build_catalog(seed, start, impressions_per_day)
+    if incident is not None:
+        incident.campaigns(cat)  # an unknown target fails before anything is written
     now_us = day_start_us(end)
     target_days = np.array([epoch_day(d) for d in targets])
     target_set = set(targets)
@@ -78,7 +87,7 @@ def generate(
     pending: dict[str, list[Shipment]] = {t: [] for t in EVENT_TYPES}
     for day in _event_days(start, targets):
         with phases("simulate"):
-            events = simulate_day(cat, seed, day, impressions_per_day, traffic)
+            events = simulate_day(cat, seed, day, impressions_per_day, traffic, incident)
         if day in target_set:
             with phases("truth"):
                 write_truth(writer.fs, writer.base, day, events[TRUTH])

@@ -33,6 +33,7 @@ from ad_assets.generator.columns import (
     take,
     take_columns,
 )
+from ad_assets.generator.incident import Incident, kept_orders
 from ad_assets.generator.journeys import (
     JourneyProfile,
     Seen,
@@ -235,11 +236,16 @@ def calibrate_fill_rate(cat: Catalog, seed: int, day: date) -> float:
 
 
 def generate_day(
-    cat: Catalog, seed: int, day: date, impressions_per_day: int, profile: TrafficProfile | None = None
+    cat: Catalog,
+    seed: int,
+    day: date,
+    impressions_per_day: int,
+    profile: TrafficProfile | None = None,
+    incident: Incident | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """The events that begin on `day`, as columns: its traffic (conversions may follow days
     later) and the journeys that start on it (their touches too)."""
-    events = simulate_day(cat, seed, day, impressions_per_day, profile)
+    events = simulate_day(cat, seed, day, impressions_per_day, profile, incident)
     return {
         t: {k: materialise(c) for k, c in concat_columns(parts).items()}
         for t, parts in events.items()
@@ -252,11 +258,17 @@ _CAUSE_TYPES = np.array(["click", "impression"])
 
 
 def simulate_day(
-    cat: Catalog, seed: int, day: date, impressions_per_day: int, profile: TrafficProfile | None = None
+    cat: Catalog,
+    seed: int,
+    day: date,
+    impressions_per_day: int,
+    profile: TrafficProfile | None = None,
+    incident: Incident | None = None,
 ) -> dict[str, dict[str, Column]]:
     """`generate_day` with strings left as codes and random bytes, each event type's rows
     in parts (a list of column sets), and the truth under TRUTH. The draws, and their
-    order, are what fix the output: keep both when editing."""
+    order, are what fix the output: keep both when editing. An `incident` removes orders
+    of its campaigns after every draw (incident.py), so nothing else changes."""
     p = profile or TrafficProfile()
     jp = p.journeys
     rng = np.random.default_rng([seed, day.toordinal()])
@@ -322,7 +334,13 @@ def simulate_day(
     )
     conv_adv = np.concatenate([adv[k], journeys.advertiser[order_journey], org_adv])
     conv_user = np.concatenate([clicks.user[k], journeys.user[order_journey], org_user])
-    conversions_ = _conversions(rng, cat, p, conv_ts, conv_adv, conv_user)
+    cause_campaign = np.concatenate([clicks.campaign[k], seen.campaign[cause]])
+    # The incident's orders that no longer happen (None: every order happens).
+    keep = None
+    if incident is not None:
+        order_campaign = np.concatenate([cause_campaign, np.full(len(conv_ts) - len(cause_campaign), -1)])
+        keep = kept_orders(incident, incident.campaigns(cat), seed, day, order_campaign, conv_ts)
+    conversions_ = _conversions(rng, cat, p, conv_ts, conv_adv, conv_user, keep)
     # Ground truth, which no ad server logs: the touch behind each order (organic ones have
     # none; the first rows of the conversions are the orders, resent pixels follow them),
     # and each impression's true click probability.
@@ -330,16 +348,16 @@ def simulate_day(
     cause_ids = np.concatenate(
         [click_event_id.raw[k], np.where(by_click[:, None], seen.click_id[cause], seen.impression_id[cause])]
     )
-    cause_campaign = np.concatenate([clicks.campaign[k], seen.campaign[cause]])
+    cause_type = np.concatenate([np.zeros(len(k), np.int8), (~by_click).astype(np.int8)])
+    caused_kept = slice(None) if keep is None else keep[: len(cause_campaign)]
     truth = {
-        "order_id": take(conversions_["order_id"], np.arange(len(conv_ts))),
+        # The orders come first in the conversions (those the incident removed are gone).
+        "order_id": take(conversions_["order_id"], np.arange(len(conv_ts) if keep is None else keep.sum())),
         # For the orders with a cause; the organic ones after them have none.
-        "cause_event_id": HexIds(cause_ids, click_event_id.prefix),
-        "cause_type": Coded(
-            np.concatenate([np.zeros(len(k), np.int8), (~by_click).astype(np.int8)]), _CAUSE_TYPES
-        ),
-        "cause_campaign_id": Coded(cause_campaign, cat.campaign_id),
-        "cause_channel": Coded(cause_campaign, cat.campaign_channel),
+        "cause_event_id": HexIds(cause_ids[caused_kept], click_event_id.prefix),
+        "cause_type": Coded(cause_type[caused_kept], _CAUSE_TYPES),
+        "cause_campaign_id": Coded(cause_campaign[caused_kept], cat.campaign_id),
+        "cause_channel": Coded(cause_campaign[caused_kept], cat.campaign_channel),
     }
     return {
         **{t: [p[t] for p in parts] for t in ("bid_request", "bid_response", "impression", "click")},
@@ -603,7 +621,10 @@ def _conversions(
     ts: np.ndarray,
     adv: np.ndarray,
     user: np.ndarray,
+    keep: np.ndarray | None = None,
 ) -> dict[str, Column]:
+    """One row per order (in order), then the pixel's resends. Orders not in `keep` are
+    dropped with their resends once everything is drawn (the other rows stay the same)."""
     n = len(ts)
     vertical = cat.advertiser_vertical[adv]
     conv_type = np.zeros(n, dtype=np.int8)  # into CONV_TYPES
@@ -622,7 +643,7 @@ def _conversions(
     idx = np.concatenate([np.arange(n), dup])
     ts_all = np.concatenate([ts, ts[dup] + rng.integers(1_000_000, 20_000_000, len(dup))])
     m = len(idx)
-    return {
+    rows = {
         "event_id": random_ids(rng, m),
         "event_ts": ts_all,
         "conversion_id": random_ids(rng, m),
@@ -637,3 +658,4 @@ def _conversions(
         "currency": Coded(np.zeros(m, dtype=np.int8), _USD),
         "is_test": rng.random(m) < 0.002,
     }
+    return rows if keep is None else take_columns(rows, np.flatnonzero(keep[idx]))

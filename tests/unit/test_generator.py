@@ -11,6 +11,7 @@ from ad_assets.generator import generate
 from ad_assets.generator.catalog import CHANNEL_CTR, build_catalog
 from ad_assets.generator.columns import concat_columns, materialise
 from ad_assets.generator.delivery import DeliveryProfile
+from ad_assets.generator.incident import ALL, Incident, kept_orders, parse_incident
 from ad_assets.generator.journeys import CLICK_EFFECT, VIEW_EFFECT
 from ad_assets.generator.simulate import NIGHT_HOURS, TRUTH, TrafficProfile, simulate_day
 from spark_jobs.contracts import (
@@ -247,3 +248,91 @@ def test_journeys_reach_buyers_through_several_campaigns_and_channels(simulated)
 
 def test_a_click_persuades_more_than_a_view():
     assert all(CLICK_EFFECT[c] > 10 * VIEW_EFFECT[c] for c in CHANNELS)
+
+
+def _plain_day(events):
+    out = {
+        t: {k: materialise(v) for k, v in concat_columns(parts).items()}
+        for t, parts in events.items()
+        if t != TRUTH
+    }
+    return {**out, TRUTH: {t: {k: materialise(v) for k, v in c.items()} for t, c in events[TRUTH].items()}}
+
+
+def test_an_incident_removes_only_its_orders_in_its_window_from_logs_and_truth():
+    cat = build_catalog(42, START, 20_000)
+    day = START + timedelta(days=1)
+    last = day + timedelta(days=1)  # the day's orders mostly come later: a two-day window
+    base = _plain_day(simulate_day(cat, 42, day, 20_000))
+    hit = _plain_day(simulate_day(cat, 42, day, 20_000, incident=Incident(day, last, factor=0.0)))
+    for t in ("bid_request", "bid_response", "impression", "click"):
+        for k, v in base[t].items():
+            assert np.array_equal(v, hit[t][k], equal_nan=v.dtype.kind == "f"), (t, k)
+    # The orders removed: exactly those a campaign caused, dated in the incident's window.
+    truth = base[TRUTH]["conversion"]
+    conv = base["conversion"]
+    order_ts = dict(zip(reversed(conv["order_id"]), reversed(conv["event_ts"]), strict=True))  # first row
+    end = (last - date(1970, 1, 1)).days * 86_400_000_000 + 86_400_000_000
+    caused = [c is not None for c in truth["cause_event_id"]] + [False] * (
+        len(truth["order_id"]) - len(truth["cause_event_id"])
+    )
+    gone = {o for o, c in zip(truth["order_id"], caused, strict=True) if c and order_ts[o] < end}
+    assert gone and set(truth["order_id"]) - gone  # some removed, some (later or organic) kept
+    assert set(hit["conversion"]["order_id"]) == set(conv["order_id"]) - gone
+    assert list(hit[TRUTH]["conversion"]["order_id"]) == [o for o in truth["order_id"] if o not in gone]
+    kept = ~np.isin(conv["order_id"], list(gone))
+    for k, v in conv.items():  # the other conversions' lines are the same, resent pixels too
+        assert np.array_equal(v[kept], hit["conversion"][k], equal_nan=v.dtype.kind == "f"), k
+    # The truth's cause columns stay aligned with its orders.
+    kept_truth = [i for i, o in enumerate(truth["order_id"][: len(truth["cause_event_id"])]) if o not in gone]
+    for k in ("cause_event_id", "cause_type", "cause_campaign_id", "cause_channel"):
+        assert list(hit[TRUTH]["conversion"][k]) == [truth[k][i] for i in kept_truth], k
+
+
+def test_an_incident_hits_only_its_target_and_keeps_a_share_factor():
+    cat = build_catalog(42, START, 5_000)
+    day = START + timedelta(days=1)
+    assert np.array_equal(Incident(day, channel="search").campaigns(cat), cat.campaign_channel == "search")
+    assert Incident(day).campaigns(cat).all()  # no target: every campaign
+    one = Incident(day, campaign_id=str(cat.campaign_id[3])).campaigns(cat)
+    assert one.sum() == 1 and one[3]
+    adv = Incident(day, advertiser_id="adv-0002").campaigns(cat)
+    assert set(cat.advertiser_id[cat.campaign_advertiser[adv]]) == {"adv-0002"}
+    with pytest.raises(ValueError, match="cmp-99999"):
+        Incident(day, campaign_id="cmp-99999").campaigns(cat)
+    with pytest.raises(ValueError, match="cmp-99999"):
+        generate(Lake("/nonexistent"), START, 2, 1_000, incident=Incident(day, campaign_id="cmp-99999"))
+    # factor: the share of the window's orders that survive, drawn apart from the day's stream.
+    n = 20_000
+    ts = np.full(n, (day - date(1970, 1, 1)).days * 86_400_000_000 + 1)
+    kept = kept_orders(Incident(day, day, factor=0.25), np.ones(3, bool), 42, day, np.zeros(n, int), ts)
+    assert 0.23 < kept.mean() < 0.27
+    organic = kept_orders(Incident(day, day, factor=0.0), np.ones(3, bool), 42, day, np.full(n, -1), ts)
+    assert organic.all()
+    later = kept_orders(
+        Incident(day, day, factor=0.0), np.ones(3, bool), 42, day, np.zeros(n, int), ts + 86_400_000_000
+    )
+    assert later.all()
+
+
+def test_parse_incident():
+    assert parse_incident("campaign=cmp-00113,from=2026-11-05,to=2026-11-06,factor=0.1") == Incident(
+        date(2026, 11, 5), date(2026, 11, 6), 0.1, campaign_id="cmp-00113"
+    )
+    assert parse_incident(" from=2026-11-05 ") == Incident(date(2026, 11, 5))
+    assert parse_incident("from=2026-11-05,channel=search").target == ("channel", "search")
+    assert parse_incident("from=2026-11-05").target == ALL
+    for text, match in (
+        ("to=2026-11-06", "'from=YYYY-MM-DD' is required"),
+        ("from=2026-11-05,when=now", "unknown key 'when'"),
+        ("from=2026-11-05,from=2026-11-06", "given twice"),
+        ("from=2026-11-05,factor", "expected key=value"),
+        ("from=5 Nov", "dates are YYYY-MM-DD"),
+        ("from=2026-11-05,factor=lots", "factor must be a number"),
+        ("from=2026-11-05,factor=1.5", r"factor must lie in \[0, 1\]"),
+        ("from=2026-11-05,to=2026-11-04", "ends .* before it starts"),
+        ("from=2026-11-05,campaign=cmp-00001,channel=search", "not several"),
+        ("from=2026-11-05,channel=radio", "channel 'radio' is not one of"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            parse_incident(text)
