@@ -192,8 +192,13 @@ locals {
       "spark.io.delta.storage.S3DynamoDBLogStore.ddb.tableName" = module.delta_log_store.table_name
       "spark.io.delta.storage.S3DynamoDBLogStore.ddb.region"    = data.aws_region.current.region
     }) : "{}"
-    # For the EMR Serverless step runner (Dagster Pipes; docs/deploy.md, not built yet).
-    ADLAKE_EMR_APPLICATION_ID = module.emr_serverless.application_id
-    ADLAKE_EMR_ROLE_ARN       = module.iam.spark_role_arn
+    # Bronze, silver and gold run on EMR Serverless through Dagster Pipes (docs/deploy.md,
+    # ad_assets/resources/spark_steps.py); the silver job reads the HMAC key itself.
+    ADLAKE_SPARK_RUNNER           = "emr_serverless"
+    ADLAKE_EMR_APPLICATION_ID     = module.emr_serverless.application_id
+    ADLAKE_EMR_EXECUTION_ROLE_ARN = module.iam.spark_role_arn
+    ADLAKE_EMR_ARTIFACTS_URI      = "s3://${module.lake.bucket_name}/${module.iam.artifacts_prefix}"
+    ADLAKE_EMR_LOG_GROUP          = module.emr_serverless.log_group_name
+    ADLAKE_EMR_HMAC_KEY_SECRET    = module.secrets.secret_arns["hmac-key"]
   }
 }

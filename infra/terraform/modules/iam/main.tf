@@ -12,6 +12,8 @@
 locals {
   objects = "${var.bucket_arn}/${var.lake_prefix}/*"
   kms_use = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+  # The Spark steps' code (ad_assets/lib/spark_artifact.py), keyed by its content hash.
+  artifacts = "${var.bucket_arn}/${var.artifacts_prefix}/*"
 }
 
 # ---------------------------------------------------------------- trust
@@ -78,6 +80,11 @@ data "aws_iam_policy_document" "spark" {
     resources = [var.secret_arns["hmac-key"]]
   }
   statement {
+    sid       = "ReadTheStepsCode"
+    actions   = ["s3:GetObject"]
+    resources = [local.artifacts]
+  }
+  statement {
     sid       = "WriteJobLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
     resources = [var.spark_log_group_arn, "${var.spark_log_group_arn}:*"]
@@ -121,6 +128,22 @@ data "aws_iam_policy_document" "dagster" {
       test     = "StringEquals"
       variable = "iam:PassedToService"
       values   = ["emr-serverless.amazonaws.com"]
+    }
+  }
+  # The steps' code, uploaded once per content hash; listing lets a missing key answer 404.
+  statement {
+    sid       = "UploadTheStepsCode"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = [local.artifacts]
+  }
+  statement {
+    sid       = "FindTheStepsCode"
+    actions   = ["s3:ListBucket"]
+    resources = [var.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.artifacts_prefix}/*"]
     }
   }
   statement {

@@ -3,6 +3,11 @@ output "spark_role_arn" {
   value       = aws_iam_role.spark.arn
 }
 
+output "artifacts_prefix" {
+  description = "Key prefix of the Spark steps' code in the lake's bucket: Dagster writes it, the jobs read it."
+  value       = var.artifacts_prefix
+}
+
 output "dagster_role_arn" {
   description = "Task role of the Dagster webserver, daemon and code location."
   value       = aws_iam_role.dagster.arn

@@ -14,6 +14,12 @@ variable "lake_prefix" {
   default     = "lake"
 }
 
+variable "artifacts_prefix" {
+  description = "Key prefix, in the lake's bucket, of the Spark steps' code Dagster uploads for EMR Serverless (ADLAKE_EMR_ARTIFACTS_URI is s3://<bucket>/<prefix>)."
+  type        = string
+  default     = "emr-artifacts"
+}
+
 variable "kms_key_arn" {
   description = "ARN of the stack's KMS key (modules/secrets)."
   type        = string
