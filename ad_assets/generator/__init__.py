@@ -11,9 +11,9 @@ Speed (bench/generator_speed.py): columns hold codes and random bytes rather tha
 (columns), lines are assembled in bulk in numpy rather than one Python object each, and
 only the lines that land on the dates being written are serialised.
 
-An `Incident` (incident.py) makes the conversions of a campaign, an advertiser or a
-channel collapse for a while, for the KPI alerts' demo and tests; without one the output
-is unchanged."""
+An `Incident` (incident.py) makes the conversions of a campaign, an advertiser or the
+whole platform collapse for a while, for the KPI alerts' demo and tests; without one the
+output is unchanged."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def generate(
     phases = Phases()
     cat = build_catalog(seed, start, impressions_per_day)
     if incident is not None:
-        incident.campaigns(cat)  # an unknown target fails before anything is written
+        incident.check(cat)  # an unknown target fails before anything is written
     now_us = day_start_us(end)
     target_days = np.array([epoch_day(d) for d in targets])
     target_set = set(targets)

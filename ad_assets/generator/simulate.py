@@ -268,7 +268,7 @@ def simulate_day(
     """`generate_day` with strings left as codes and random bytes, each event type's rows
     in parts (a list of column sets), and the truth under TRUTH. The draws, and their
     order, are what fix the output: keep both when editing. An `incident` removes orders
-    of its campaigns after every draw (incident.py), so nothing else changes."""
+    of its target after every draw (incident.py), so nothing else changes."""
     p = profile or TrafficProfile()
     jp = p.journeys
     rng = np.random.default_rng([seed, day.toordinal()])
@@ -339,7 +339,7 @@ def simulate_day(
     keep = None
     if incident is not None:
         order_campaign = np.concatenate([cause_campaign, np.full(len(conv_ts) - len(cause_campaign), -1)])
-        keep = kept_orders(incident, incident.campaigns(cat), seed, day, order_campaign, conv_ts)
+        keep = kept_orders(incident, cat, seed, day, conv_ts, conv_adv, order_campaign)
     conversions_ = _conversions(rng, cat, p, conv_ts, conv_adv, conv_user, keep)
     # Ground truth, which no ad server logs: the touch behind each order (organic ones have
     # none; the first rows of the conversions are the orders, resent pixels follow them),

@@ -259,60 +259,89 @@ def _plain_day(events):
     return {**out, TRUTH: {t: {k: materialise(v) for k, v in c.items()} for t, c in events[TRUTH].items()}}
 
 
-def test_an_incident_removes_only_its_orders_in_its_window_from_logs_and_truth():
+INCIDENT_DAY = START + timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def incident_world():
+    """A day simulated without an incident, and a function that simulates it with one."""
     cat = build_catalog(42, START, 20_000)
-    day = START + timedelta(days=1)
-    last = day + timedelta(days=1)  # the day's orders mostly come later: a two-day window
-    base = _plain_day(simulate_day(cat, 42, day, 20_000))
-    hit = _plain_day(simulate_day(cat, 42, day, 20_000, incident=Incident(day, last, factor=0.0)))
+
+    def day(incident=None):
+        return _plain_day(simulate_day(cat, 42, INCIDENT_DAY, 20_000, incident=incident))
+
+    return day(), day
+
+
+def _orders(ev) -> dict:
+    """order_id -> (time, advertiser, cause campaign or None) of the day's orders."""
+    truth, conv = ev[TRUTH]["conversion"], ev["conversion"]
+    first = {o: i for i, o in reversed(list(enumerate(conv["order_id"])))}
+    causes = list(truth["cause_campaign_id"]) + [None] * (
+        len(truth["order_id"]) - len(truth["cause_campaign_id"])
+    )
+    return {
+        o: (conv["event_ts"][first[o]], conv["advertiser_id"][first[o]], c)
+        for o, c in zip(truth["order_id"], causes, strict=True)
+    }
+
+
+def _assert_only_orders_gone(base, hit, gone):
+    """`hit` is `base` without the orders `gone`: every other line the same, the truth too."""
     for t in ("bid_request", "bid_response", "impression", "click"):
         for k, v in base[t].items():
             assert np.array_equal(v, hit[t][k], equal_nan=v.dtype.kind == "f"), (t, k)
-    # The orders removed: exactly those a campaign caused, dated in the incident's window.
-    truth = base[TRUTH]["conversion"]
-    conv = base["conversion"]
-    order_ts = dict(zip(reversed(conv["order_id"]), reversed(conv["event_ts"]), strict=True))  # first row
-    end = (last - date(1970, 1, 1)).days * 86_400_000_000 + 86_400_000_000
-    caused = [c is not None for c in truth["cause_event_id"]] + [False] * (
-        len(truth["order_id"]) - len(truth["cause_event_id"])
-    )
-    gone = {o for o, c in zip(truth["order_id"], caused, strict=True) if c and order_ts[o] < end}
-    assert gone and set(truth["order_id"]) - gone  # some removed, some (later or organic) kept
-    assert set(hit["conversion"]["order_id"]) == set(conv["order_id"]) - gone
-    assert list(hit[TRUTH]["conversion"]["order_id"]) == [o for o in truth["order_id"] if o not in gone]
+    conv, truth = base["conversion"], base[TRUTH]["conversion"]
     kept = ~np.isin(conv["order_id"], list(gone))
-    for k, v in conv.items():  # the other conversions' lines are the same, resent pixels too
+    for k, v in conv.items():  # the other orders' lines are the same, resent pixels too
         assert np.array_equal(v[kept], hit["conversion"][k], equal_nan=v.dtype.kind == "f"), k
+    assert list(hit[TRUTH]["conversion"]["order_id"]) == [o for o in truth["order_id"] if o not in gone]
     # The truth's cause columns stay aligned with its orders.
-    kept_truth = [i for i, o in enumerate(truth["order_id"][: len(truth["cause_event_id"])]) if o not in gone]
+    caused = [i for i, o in enumerate(truth["order_id"][: len(truth["cause_event_id"])]) if o not in gone]
     for k in ("cause_event_id", "cause_type", "cause_campaign_id", "cause_channel"):
-        assert list(hit[TRUTH]["conversion"][k]) == [truth[k][i] for i in kept_truth], k
+        assert list(hit[TRUTH]["conversion"][k]) == [truth[k][i] for i in caused], k
 
 
-def test_an_incident_hits_only_its_target_and_keeps_a_share_factor():
+def test_a_platform_incident_removes_every_order_in_its_window_and_nothing_else(incident_world):
+    base, simulate = incident_world
+    last = INCIDENT_DAY + timedelta(days=1)  # the day's orders mostly come later: two days
+    end = (last - date(1970, 1, 1)).days * 86_400_000_000 + 86_400_000_000
+    orders = _orders(base)
+    gone = {o for o, (ts, _, _) in orders.items() if ts < end}
+    assert gone and len(gone) < len(orders)  # some in the window, some after it
+    _assert_only_orders_gone(base, simulate(Incident(INCIDENT_DAY, last, factor=0.0)), gone)
+
+
+def test_a_campaign_loses_the_orders_it_caused_an_advertiser_all_its_orders(incident_world):
+    base, simulate = incident_world
+    orders = _orders(base)
+    campaign = Counter(c for _, _, c in orders.values() if c is not None).most_common(1)[0][0]
+    gone = {o for o, (_, _, c) in orders.items() if c == campaign}
+    _assert_only_orders_gone(base, simulate(Incident(INCIDENT_DAY, factor=0.0, campaign_id=campaign)), gone)
+    advertiser = Counter(a for _, a, _ in orders.values()).most_common(1)[0][0]
+    gone = {o for o, (_, a, _) in orders.items() if a == advertiser}
+    assert any(orders[o][2] is None for o in gone)  # organic orders too: the pixel is broken
+    _assert_only_orders_gone(
+        base, simulate(Incident(INCIDENT_DAY, factor=0.0, advertiser_id=advertiser)), gone
+    )
+
+
+def test_an_incident_keeps_a_share_factor_of_its_orders_in_its_window():
     cat = build_catalog(42, START, 5_000)
-    day = START + timedelta(days=1)
-    assert np.array_equal(Incident(day, channel="search").campaigns(cat), cat.campaign_channel == "search")
-    assert Incident(day).campaigns(cat).all()  # no target: every campaign
-    one = Incident(day, campaign_id=str(cat.campaign_id[3])).campaigns(cat)
-    assert one.sum() == 1 and one[3]
-    adv = Incident(day, advertiser_id="adv-0002").campaigns(cat)
-    assert set(cat.advertiser_id[cat.campaign_advertiser[adv]]) == {"adv-0002"}
-    with pytest.raises(ValueError, match="cmp-99999"):
-        Incident(day, campaign_id="cmp-99999").campaigns(cat)
-    with pytest.raises(ValueError, match="cmp-99999"):
-        generate(Lake("/nonexistent"), START, 2, 1_000, incident=Incident(day, campaign_id="cmp-99999"))
-    # factor: the share of the window's orders that survive, drawn apart from the day's stream.
+    day = INCIDENT_DAY
     n = 20_000
     ts = np.full(n, (day - date(1970, 1, 1)).days * 86_400_000_000 + 1)
-    kept = kept_orders(Incident(day, day, factor=0.25), np.ones(3, bool), 42, day, np.zeros(n, int), ts)
+    adv, camp = np.zeros(n, int), np.zeros(n, int)
+    kept = kept_orders(Incident(day, day, factor=0.25), cat, 42, day, ts, adv, camp)
     assert 0.23 < kept.mean() < 0.27
-    organic = kept_orders(Incident(day, day, factor=0.0), np.ones(3, bool), 42, day, np.full(n, -1), ts)
-    assert organic.all()
-    later = kept_orders(
-        Incident(day, day, factor=0.0), np.ones(3, bool), 42, day, np.zeros(n, int), ts + 86_400_000_000
-    )
-    assert later.all()
+    assert kept_orders(Incident(day, day, factor=0.0), cat, 42, day, ts + 86_400_000_000, adv, camp).all()
+    assert not kept_orders(Incident(day, factor=0.0), cat, 42, day, ts + 86_400_000_000, adv, camp).any()
+    other = Incident(day, factor=0.0, campaign_id=str(cat.campaign_id[1]))
+    assert kept_orders(other, cat, 42, day, ts, adv, camp).all()
+    with pytest.raises(ValueError, match="cmp-99999"):
+        kept_orders(Incident(day, campaign_id="cmp-99999"), cat, 42, day, ts, adv, camp)
+    with pytest.raises(ValueError, match="adv-9999"):
+        generate(Lake("/nonexistent"), START, 2, 1_000, incident=Incident(day, advertiser_id="adv-9999"))
 
 
 def test_parse_incident():
@@ -320,7 +349,7 @@ def test_parse_incident():
         date(2026, 11, 5), date(2026, 11, 6), 0.1, campaign_id="cmp-00113"
     )
     assert parse_incident(" from=2026-11-05 ") == Incident(date(2026, 11, 5))
-    assert parse_incident("from=2026-11-05,channel=search").target == ("channel", "search")
+    assert parse_incident("from=2026-11-05,advertiser=adv-0024").target == ("advertiser", "adv-0024")
     assert parse_incident("from=2026-11-05").target == ALL
     for text, match in (
         ("to=2026-11-06", "'from=YYYY-MM-DD' is required"),
@@ -331,8 +360,8 @@ def test_parse_incident():
         ("from=2026-11-05,factor=lots", "factor must be a number"),
         ("from=2026-11-05,factor=1.5", r"factor must lie in \[0, 1\]"),
         ("from=2026-11-05,to=2026-11-04", "ends .* before it starts"),
-        ("from=2026-11-05,campaign=cmp-00001,channel=search", "not several"),
-        ("from=2026-11-05,channel=radio", "channel 'radio' is not one of"),
+        ("from=2026-11-05,campaign=cmp-00001,advertiser=adv-0001", "not both"),
+        ("from=2026-11-05,channel=search", "unknown key 'channel'"),
     ):
         with pytest.raises(ValueError, match=match):
             parse_incident(text)
