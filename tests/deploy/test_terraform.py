@@ -1,7 +1,8 @@
 """infra/terraform (AWS), checked without the Terraform registry (unreachable from the build
 machines): every file parses and is in HCL's canonical format, checkov passes with every
-skip explained in place, every variable is documented and typed, and every module has its
-README, variables and outputs and is used by both environments."""
+skip explained in place, every variable is documented and typed, every module has its
+README, variables and outputs and is used by both environments, every ECS container is
+health-checked, and no secret rides in the tasks' plain environment."""
 
 from __future__ import annotations
 
@@ -108,3 +109,39 @@ def test_environments_keep_state_in_s3_with_locking_and_commit_no_account_detail
             assert not re.search(r"password|secret|AKIA[0-9A-Z]{16}", text, re.I), (env.name, example)
     ignored = (TERRAFORM.parents[1] / ".gitignore").read_text()
     assert "infra/terraform/**/terraform.tfvars" in ignored and "*.tfstate" in ignored
+
+
+def _resources(kind: str) -> list[tuple[str, dict]]:
+    """Every resource of one kind in the modules: (module/name, body)."""
+    out = []
+    for module in MODULES:
+        for path in sorted(module.glob("*.tf")):
+            for block in _parse(path).get("resource", []):
+                for name, body in block.get(f'"{kind}"', {}).items():
+                    out.append((f"{module.name}/{_unquote(name)}", body))
+    return out
+
+
+def test_every_ecs_container_is_health_checked_logged_and_runs_as_the_images_user():
+    """ECS restarts a container whose health check fails (the docker stack's checks:
+    docker/compose.yaml); every task logs to CloudWatch and none runs as root."""
+    tasks = _resources("aws_ecs_task_definition")
+    assert {name for name, _ in tasks} >= {"dagster/dagster", "services/service"}
+    for name, body in tasks:
+        containers = body["container_definitions"]  # jsonencode([...]), as HCL text
+        for key in ("healthCheck", "logConfiguration", "user"):
+            assert re.search(rf"\b{key}\s*=", containers), f"{name}: no {key}"
+        assert '"10001:10001"' in containers, f"{name}: not the image's user"
+        assert re.search(r"\bsecrets\s*=", containers), f"{name}: secrets must come from Secrets Manager"
+
+
+def test_no_secret_travels_in_the_tasks_plain_environment():
+    """The settings every task gets as plain environment (modules/adlake) hold no secret:
+    those reach the tasks from Secrets Manager (`secrets`), never the task definition."""
+    blocks = _parse(TERRAFORM / "modules" / "adlake" / "main.tf")["locals"]
+    (environment,) = [block["environment"] for block in blocks if "environment" in block]
+    assert "ADLAKE_KAFKA_AUTH" in environment and "AWS_REGION" in environment
+    secrets = {"ADLAKE_HMAC_KEY", "ADLAKE_CLICKHOUSE_PASSWORD", "ADLAKE_REDIS_URL", "DAGSTER_PG_PASSWORD"}
+    assert not secrets & set(environment)
+    # A secret's ARN may travel (the task fetches it with its role); the value never does.
+    assert not [k for k in environment if re.search(r"(PASSWORD|TOKEN|_KEY)$", k)], environment

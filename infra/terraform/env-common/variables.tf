@@ -24,17 +24,17 @@ variable "private_subnet_ids" {
 }
 
 variable "public_subnet_ids" {
-  description = "Public subnets of the VPC for the Dagster UI's load balancer."
+  description = "Public subnets of the VPC for the load balancers (the Dagster UI, the collector and the API)."
   type        = list(string)
 }
 
 variable "allowed_cidr_blocks" {
-  description = "Networks that may reach the Dagster UI (an office or VPN range)."
+  description = "Networks that may reach the Dagster UI, the collector and the prediction API (an office or VPN range, the ad servers')."
   type        = list(string)
 }
 
 variable "certificate_arn" {
-  description = "ACM certificate of the Dagster UI's HTTPS listener."
+  description = "ACM certificate of the HTTPS listeners (the Dagster UI, the collector and the API: a wildcard, or a name covering each)."
   type        = string
 }
 

@@ -24,6 +24,9 @@ module "adlake" {
   emr_image_uri               = var.emr_image_uri
   emr_max_vcpu                = "8 vCPU"
   emr_max_memory              = "32 GB"
+  collector_desired_count     = 1
+  api_desired_count           = 1
+  stream_job_desired_count    = 1
   raw_retention_days          = 90
   secret_recovery_window_days = 0
 }

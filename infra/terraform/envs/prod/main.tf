@@ -23,6 +23,9 @@ module "adlake" {
   emr_image_uri               = var.emr_image_uri
   emr_max_vcpu                = "64 vCPU"
   emr_max_memory              = "256 GB"
+  collector_desired_count     = 3
+  api_desired_count           = 2
+  stream_job_desired_count    = 1
   raw_retention_days          = 400
   secret_recovery_window_days = 30
 }

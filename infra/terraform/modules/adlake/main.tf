@@ -1,7 +1,8 @@
 # AdLake on AWS, as one module the environments call with their own sizes (envs/dev,
 # envs/prod): the key and secrets, the lake, Delta's log store, the Spark application, the
-# roles that tie them together, Dagster on ECS, the marts' ClickHouse and the real-time
-# path's MSK and Redis (docs/deploy.md).
+# roles that tie them together, Dagster on ECS, the marts' ClickHouse, the real-time
+# path's MSK and Redis, and the collector, prediction API and streaming job on ECS
+# (docs/deploy.md).
 
 module "secrets" {
   source               = "../secrets"
@@ -64,6 +65,7 @@ module "iam" {
   secret_arns         = module.secrets.secret_arns
   emr_application_arn = module.emr_serverless.application_arn
   spark_log_group_arn = module.emr_serverless.log_group_arn
+  kafka_cluster_arn   = module.streaming.kafka_cluster_arn
   tags                = var.tags
 }
 
@@ -89,7 +91,44 @@ module "dagster" {
   db_password_secret_arn = module.secrets.secret_arns["postgres-password"]
   db_instance_class      = var.db_instance_class
   db_multi_az            = var.db_multi_az
-  tags                   = var.tags
+  stream_state = {
+    file_system_id  = module.services.stream_state.file_system_id
+    access_point_id = module.services.stream_state.access_point_id
+  }
+  tags = var.tags
+}
+
+module "services" {
+  source              = "../services"
+  name_prefix         = var.name_prefix
+  vpc_id              = var.vpc_id
+  private_subnet_ids  = var.private_subnet_ids
+  public_subnet_ids   = var.public_subnet_ids
+  allowed_cidr_blocks = var.allowed_cidr_blocks
+  certificate_arn     = var.certificate_arn
+  image               = var.image
+  ecr_repository_arn  = var.ecr_repository_arn
+  collector_role_arn  = module.iam.collector_role_arn
+  api_role_arn        = module.iam.api_role_arn
+  stream_role_arn     = module.iam.stream_role_arn
+  adlake_environment  = local.environment
+  # Each service gets the secrets it reads, no other.
+  secret_environment = {
+    api = {
+      ADLAKE_HMAC_KEY  = module.secrets.secret_arns["hmac-key"] # user features are looked up by pseudonym
+      ADLAKE_REDIS_URL = aws_secretsmanager_secret.redis_url.arn
+    }
+    stream = {
+      ADLAKE_REDIS_URL = aws_secretsmanager_secret.redis_url.arn
+    }
+  }
+  state_client_security_group_ids = [module.dagster.tasks_security_group_id]
+  state_client_role_arns          = [module.iam.dagster_role_arn]
+  collector_desired_count         = var.collector_desired_count
+  api_desired_count               = var.api_desired_count
+  stream_job_desired_count        = var.stream_job_desired_count
+  kms_key_arn                     = module.secrets.kms_key_arn
+  tags                            = var.tags
 }
 
 module "clickhouse" {
@@ -108,16 +147,25 @@ module "clickhouse" {
 }
 
 module "streaming" {
-  source                    = "../streaming"
-  name_prefix               = var.name_prefix
-  vpc_id                    = var.vpc_id
-  private_subnet_ids        = var.private_subnet_ids
-  client_security_group_ids = [module.dagster.tasks_security_group_id]
-  broker_instance_type      = var.kafka_broker_instance_type
-  redis_node_type           = var.redis_node_type
-  redis_auth_token          = module.secrets.redis_auth_token
-  kms_key_arn               = module.secrets.kms_key_arn
-  tags                      = var.tags
+  source             = "../streaming"
+  name_prefix        = var.name_prefix
+  vpc_id             = var.vpc_id
+  private_subnet_ids = var.private_subnet_ids
+  kafka_client_security_group_ids = [
+    module.dagster.tasks_security_group_id,
+    module.services.security_group_ids["collector"],
+    module.services.security_group_ids["stream"],
+  ]
+  redis_client_security_group_ids = [
+    module.dagster.tasks_security_group_id,
+    module.services.security_group_ids["api"],
+    module.services.security_group_ids["stream"],
+  ]
+  broker_instance_type = var.kafka_broker_instance_type
+  redis_node_type      = var.redis_node_type
+  redis_auth_token     = module.secrets.redis_auth_token
+  kms_key_arn          = module.secrets.kms_key_arn
+  tags                 = var.tags
 }
 
 # The Dagster tasks reach the servers of the other modules (rules of their own, so that no
@@ -125,11 +173,30 @@ module "streaming" {
 locals {
   task_egress = merge(
     {
-      kafka = { port = 9098, to = module.streaming.kafka_security_group_id }
-      redis = { port = 6379, to = module.streaming.redis_security_group_id }
+      kafka        = { port = 9098, to = module.streaming.kafka_security_group_id }
+      redis        = { port = 6379, to = module.streaming.redis_security_group_id }
+      stream-state = { port = 2049, to = module.services.stream_state.security_group_id }
     },
     var.clickhouse_deployment == "ec2" ? { clickhouse = { port = 8123, to = module.clickhouse.security_group_id } } : {},
   )
+  # And each service the servers it uses: the collector Kafka, the API Redis, the stream job both.
+  service_egress = {
+    collector-kafka = { service = "collector", port = 9098, to = module.streaming.kafka_security_group_id }
+    api-redis       = { service = "api", port = 6379, to = module.streaming.redis_security_group_id }
+    stream-kafka    = { service = "stream", port = 9098, to = module.streaming.kafka_security_group_id }
+    stream-redis    = { service = "stream", port = 6379, to = module.streaming.redis_security_group_id }
+  }
+}
+
+resource "aws_security_group_rule" "services_to_servers" {
+  for_each                 = local.service_egress
+  description              = "The ${each.value.service} to ${split("-", each.key)[1]}"
+  type                     = "egress"
+  security_group_id        = module.services.security_group_ids[each.value.service]
+  from_port                = each.value.port
+  to_port                  = each.value.port
+  protocol                 = "tcp"
+  source_security_group_id = each.value.to
 }
 
 resource "aws_security_group_rule" "tasks_to_servers" {
@@ -184,6 +251,9 @@ locals {
     ADLAKE_CLICKHOUSE_SECURE = tostring(module.clickhouse.secure)
     ADLAKE_CLICKHOUSE_USER   = "adlake_dbt"
     ADLAKE_KAFKA_BOOTSTRAP   = module.streaming.kafka_bootstrap
+    # MSK admits IAM-authenticated clients only (port 9098): every Kafka client signs with
+    # its task role (spark_jobs/kafka_auth.py) for AWS_REGION.
+    ADLAKE_KAFKA_AUTH = "aws_iam"
     # MSK keeps three copies of each topic `adlake stack init` creates.
     ADLAKE_KAFKA_REPLICATION_FACTOR = "3"
     # Delta's multi-writer log store (spark_jobs/session.py reads ADLAKE_SPARK_CONF).

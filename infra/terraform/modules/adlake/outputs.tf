@@ -13,11 +13,23 @@ output "secret_arns" {
   value       = merge(module.secrets.secret_arns, { "redis-url" = aws_secretsmanager_secret.redis_url.arn })
 }
 
+output "collector_url" {
+  description = "The collector (ad servers POST events to <url>/v1/events), open to allowed_cidr_blocks."
+  value       = module.services.collector_url
+}
+
+output "prediction_api_url" {
+  description = "The prediction API (POST <url>/v1/predict), open to allowed_cidr_blocks."
+  value       = module.services.prediction_api_url
+}
+
 output "role_arns" {
-  description = "The roles of the Spark jobs, Dagster and the API."
+  description = "The roles of the Spark jobs, Dagster, the API, the collector and the streaming job."
   value = {
-    spark   = module.iam.spark_role_arn
-    dagster = module.iam.dagster_role_arn
-    api     = module.iam.api_role_arn
+    spark     = module.iam.spark_role_arn
+    dagster   = module.iam.dagster_role_arn
+    api       = module.iam.api_role_arn
+    collector = module.iam.collector_role_arn
+    stream    = module.iam.stream_role_arn
   }
 }

@@ -19,17 +19,17 @@ variable "private_subnet_ids" {
 }
 
 variable "public_subnet_ids" {
-  description = "Public subnets of the VPC for the Dagster UI's load balancer."
+  description = "Public subnets of the VPC for the load balancers (the Dagster UI, the collector and the API)."
   type        = list(string)
 }
 
 variable "allowed_cidr_blocks" {
-  description = "Networks that may reach the Dagster UI (an office or VPN range)."
+  description = "Networks that may reach the Dagster UI, the collector and the prediction API (an office or VPN range, the ad servers')."
   type        = list(string)
 }
 
 variable "certificate_arn" {
-  description = "ACM certificate of the Dagster UI's HTTPS listener."
+  description = "ACM certificate of the HTTPS listeners: the Dagster UI's, the collector's and the API's (a name for each load balancer, or a wildcard)."
   type        = string
 }
 
@@ -112,6 +112,24 @@ variable "emr_max_memory" {
   description = "Most memory the Spark application may hold at once."
   type        = string
   default     = "128 GB"
+}
+
+variable "collector_desired_count" {
+  description = "Collector tasks to run behind the services' load balancer."
+  type        = number
+  default     = 2
+}
+
+variable "api_desired_count" {
+  description = "Prediction API tasks to run behind the services' load balancer."
+  type        = number
+  default     = 2
+}
+
+variable "stream_job_desired_count" {
+  description = "Streaming counters tasks: 1, or 0 to stop the counters (one driver per checkpoint)."
+  type        = number
+  default     = 1
 }
 
 variable "raw_retention_days" {

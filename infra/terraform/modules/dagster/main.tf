@@ -21,21 +21,25 @@ locals {
     daemon    = local.storage_secret
   }
   services = {
+    # The docker stack's health checks (docker/compose.yaml).
     code = {
       command = ["dagster", "code-server", "start", "--module-name", "ad_assets.definitions", "--host", "0.0.0.0", "--port", "4000"]
       port    = 4000
+      health  = ["CMD", "dagster", "api", "grpc-health-check", "--port", "4000"]
       cpu     = 2048
       memory  = 8192
     }
     webserver = {
       command = ["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", "-w", "/opt/dagster/home/workspace.yaml"]
       port    = 3000
+      health  = ["CMD", "curl", "-fsS", "http://localhost:3000/server_info"]
       cpu     = 512
       memory  = 1024
     }
     daemon = {
       command = ["dagster-daemon", "run", "-w", "/opt/dagster/home/workspace.yaml"]
       port    = null
+      health  = ["CMD", "dagster-daemon", "liveness-check"]
       cpu     = 512
       memory  = 1024
     }
@@ -301,6 +305,24 @@ resource "aws_ecs_task_definition" "dagster" {
   task_role_arn            = var.task_role_arn
   tags                     = var.tags
 
+  # The stream's state (modules/services) at ADLAKE_HOME/stream of the code location, where
+  # the runs execute: the landing's checkpoint survives the task, and the lag check reads
+  # the counters query's commits.
+  dynamic "volume" {
+    for_each = each.key == "code" && var.stream_state != null ? [var.stream_state] : []
+    content {
+      name = "stream-state"
+      efs_volume_configuration {
+        file_system_id     = volume.value.file_system_id
+        transit_encryption = "ENABLED"
+        authorization_config {
+          access_point_id = volume.value.access_point_id
+          iam             = "ENABLED"
+        }
+      }
+    }
+  }
+
   container_definitions = jsonencode([{
     name         = each.key
     image        = var.image
@@ -310,8 +332,18 @@ resource "aws_ecs_task_definition" "dagster" {
     environment  = [for k, v in local.environment : { name = k, value = v }]
     secrets      = local.secrets[each.key]
     portMappings = each.value.port == null ? [] : [{ name = each.key, containerPort = each.value.port, protocol = "tcp" }]
+    healthCheck = {
+      command     = each.value.health
+      interval    = 30
+      timeout     = 10
+      retries     = 3
+      startPeriod = 120 # the code location loads the definitions and the dbt manifest
+    }
     # Dagster writes compute logs and scratch files under its home and /tmp.
     readonlyRootFilesystem = false
+    mountPoints = each.key == "code" && var.stream_state != null ? [
+      { sourceVolume = "stream-state", containerPath = "/var/lib/adlake/stream", readOnly = false }
+    ] : []
     logConfiguration = {
       logDriver = "awslogs"
       options = {

@@ -97,6 +97,15 @@ variable "log_retention_days" {
   default     = 365
 }
 
+variable "stream_state" {
+  description = "The stream's state on EFS (modules/services stream_state), mounted at ADLAKE_HOME/stream in the code location; null: none."
+  type = object({
+    file_system_id  = string
+    access_point_id = string
+  })
+  default = null
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

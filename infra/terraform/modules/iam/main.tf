@@ -6,14 +6,29 @@
 # - dagster: the webserver, daemon and code location (ECS): the same lake access (some
 #           steps write with delta-rs and pyarrow), submit and watch the Spark jobs and
 #           hand them the spark role, read every secret.
-# - api:    the prediction API and the collector: read the models and features, read the
-#           HMAC key.
+# - api:    the prediction API: read the models and features, read the HMAC key.
+# - collector: the HTTP collector: produce to the event topics.
+# - stream: the counters query (Spark Structured Streaming on ECS): read the event topics,
+#           produce dead letters. Its checkpoint is on EFS (modules/services), its counters
+#           in Redis (an AUTH token, not IAM): no lake access.
+#
+# MSK authorizes every Kafka request against IAM (modules/streaming: IAM authentication
+# only): a client connects to the cluster, then reads, writes or creates the topics and
+# uses the consumer groups its role names.
 
 locals {
   objects = "${var.bucket_arn}/${var.lake_prefix}/*"
   kms_use = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
   # The Spark steps' code (ad_assets/lib/spark_artifact.py), keyed by its content hash.
   artifacts = "${var.bucket_arn}/${var.artifacts_prefix}/*"
+  # arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid> -> the topic and group ARNs of
+  # that cluster: arn:aws:kafka:<region>:<account>:topic/<name>/<uuid>/<topic>.
+  topics        = replace(var.kafka_cluster_arn, ":cluster/", ":topic/")
+  groups        = replace(var.kafka_cluster_arn, ":cluster/", ":group/")
+  event_topics  = "${local.topics}/adlake.events.*"      # spark_jobs/stream_layout.py TOPIC_PREFIX
+  dead_letter   = "${local.topics}/adlake.dead_letter"   # DEAD_LETTER_TOPIC
+  spark_groups  = "${local.groups}/spark-kafka-source-*" # Spark's Kafka source names its own
+  kafka_connect = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"]
 }
 
 # ---------------------------------------------------------------- trust
@@ -151,6 +166,23 @@ data "aws_iam_policy_document" "dagster" {
     actions   = ["logs:GetLogEvents", "logs:FilterLogEvents", "logs:DescribeLogStreams"]
     resources = [var.spark_log_group_arn, "${var.spark_log_group_arn}:*"]
   }
+  statement {
+    sid       = "ConnectToKafka"
+    actions   = local.kafka_connect
+    resources = [var.kafka_cluster_arn]
+  }
+  # `adlake stack init` creates the topics; the landing reads every one, the lag probe
+  # reads the event topics' offsets.
+  statement {
+    sid       = "CreateAndReadTheTopics"
+    actions   = ["kafka-cluster:CreateTopic", "kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"]
+    resources = [local.event_topics, local.dead_letter]
+  }
+  statement {
+    sid       = "UseTheLandingAndLagProbeGroups"
+    actions   = ["kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"]
+    resources = [local.spark_groups, "${local.groups}/adlake-lag-probe"] # ad_assets/realtime/status.py
+  }
 }
 
 resource "aws_iam_role" "dagster" {
@@ -163,6 +195,73 @@ resource "aws_iam_role_policy" "dagster" {
   name   = "adlake-dagster"
   role   = aws_iam_role.dagster.id
   policy = data.aws_iam_policy_document.dagster.json
+}
+
+# ---------------------------------------------------------------- collector
+
+data "aws_iam_policy_document" "collector" {
+  # An idempotent producer (acks=all, enable.idempotence: serving/collector.py) needs
+  # WriteDataIdempotently on the cluster besides WriteData on its topics.
+  statement {
+    sid       = "ConnectToKafka"
+    actions   = concat(local.kafka_connect, ["kafka-cluster:WriteDataIdempotently"])
+    resources = [var.kafka_cluster_arn]
+  }
+  statement {
+    sid       = "ProduceEvents"
+    actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
+    resources = [local.event_topics]
+  }
+}
+
+resource "aws_iam_role" "collector" {
+  name               = "${var.name_prefix}-collector"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "collector" {
+  name   = "adlake-collector"
+  role   = aws_iam_role.collector.id
+  policy = data.aws_iam_policy_document.collector.json
+}
+
+# ---------------------------------------------------------------- stream
+
+data "aws_iam_policy_document" "stream" {
+  # The dead-letter producer is idempotent too (spark_jobs/stream_sink.py).
+  statement {
+    sid       = "ConnectToKafka"
+    actions   = concat(local.kafka_connect, ["kafka-cluster:WriteDataIdempotently"])
+    resources = [var.kafka_cluster_arn]
+  }
+  statement {
+    sid       = "ReadEvents"
+    actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"]
+    resources = [local.event_topics]
+  }
+  statement {
+    sid       = "ProduceDeadLetters"
+    actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
+    resources = [local.dead_letter]
+  }
+  statement {
+    sid       = "UseSparksGroups"
+    actions   = ["kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"]
+    resources = [local.spark_groups]
+  }
+}
+
+resource "aws_iam_role" "stream" {
+  name               = "${var.name_prefix}-stream"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "stream" {
+  name   = "adlake-stream"
+  role   = aws_iam_role.stream.id
+  policy = data.aws_iam_policy_document.stream.json
 }
 
 # ---------------------------------------------------------------- api

@@ -14,6 +14,16 @@ output "dagster_role_arn" {
 }
 
 output "api_role_arn" {
-  description = "Task role of the prediction API and the collector."
+  description = "Task role of the prediction API."
   value       = aws_iam_role.api.arn
+}
+
+output "collector_role_arn" {
+  description = "Task role of the collector."
+  value       = aws_iam_role.collector.arn
+}
+
+output "stream_role_arn" {
+  description = "Task role of the streaming counters job."
+  value       = aws_iam_role.stream.arn
 }

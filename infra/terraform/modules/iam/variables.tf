@@ -45,6 +45,11 @@ variable "spark_log_group_arn" {
   type        = string
 }
 
+variable "kafka_cluster_arn" {
+  description = "ARN of the MSK cluster (modules/streaming): the roles name it, its topics and groups."
+  type        = string
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

@@ -15,7 +15,7 @@ resource "aws_security_group" "kafka" {
     from_port       = 9098
     to_port         = 9098
     protocol        = "tcp"
-    security_groups = var.client_security_group_ids
+    security_groups = var.kafka_client_security_group_ids
   }
 }
 
@@ -30,7 +30,7 @@ resource "aws_security_group" "redis" {
     from_port       = 6379
     to_port         = 6379
     protocol        = "tcp"
-    security_groups = var.client_security_group_ids
+    security_groups = var.redis_client_security_group_ids
   }
 }
 

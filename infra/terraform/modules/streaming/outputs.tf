@@ -1,6 +1,11 @@
 output "kafka_bootstrap" {
-  description = "ADLAKE_KAFKA_BOOTSTRAP: the brokers' TLS and IAM endpoints."
+  description = "ADLAKE_KAFKA_BOOTSTRAP: the brokers' TLS and IAM endpoints (port 9098; ADLAKE_KAFKA_AUTH=aws_iam)."
   value       = aws_msk_cluster.adlake.bootstrap_brokers_sasl_iam
+}
+
+output "kafka_cluster_arn" {
+  description = "ARN of the MSK cluster: IAM policies name it, its topics and its consumer groups."
+  value       = aws_msk_cluster.adlake.arn
 }
 
 output "redis_url_without_token" {

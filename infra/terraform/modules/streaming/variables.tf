@@ -13,8 +13,13 @@ variable "private_subnet_ids" {
   type        = list(string)
 }
 
-variable "client_security_group_ids" {
-  description = "Security groups of the clients: the collector, the streaming job, the prediction API, Dagster."
+variable "kafka_client_security_group_ids" {
+  description = "Security groups of the brokers' clients: the collector, the streaming job, Dagster."
+  type        = list(string)
+}
+
+variable "redis_client_security_group_ids" {
+  description = "Security groups of the cache's clients: the streaming job, the prediction API, Dagster."
   type        = list(string)
 }
 
