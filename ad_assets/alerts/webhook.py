@@ -2,7 +2,8 @@
 
 The URL comes from ADLAKE_ALERT_WEBHOOK_URL, read by the caller at the edge (webhook_url),
 never at import. `deliver` never raises on an HTTP or connection failure: its result says
-whether the payload was sent, and why not, for the history's `delivery` column."""
+whether the payload was sent, and why not, for the history's `delivery` column (the reason
+never quotes the URL, which is a secret: Slack's carries its token)."""
 
 from __future__ import annotations
 
@@ -80,11 +81,11 @@ def deliver(
         attempts += 1
         try:
             response = httpx.post(url, json=payload, timeout=timeout)
-        except httpx.HTTPError as e:  # connection refused, DNS, timeout, bad URL ...
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as e:  # no retry mends the URL
+            return DeliveryResult(False, f"bad webhook URL: {e}", attempts)
+        except httpx.HTTPError as e:  # connection refused, DNS, timeout ...
             detail, code = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__, None
             continue
-        except ValueError as e:  # httpx rejects some malformed URLs before any request
-            return DeliveryResult(False, f"bad webhook URL: {e}", attempts)
         code = response.status_code
         if response.is_success:
             return DeliveryResult(True, "", attempts, code)
