@@ -333,12 +333,12 @@ def _scope_text(scope: str, scope_id: str) -> str:
 
 
 def _volume_text(today: Sums, metric: str) -> str:
-    """The day's counts behind a ratio: " (3 conversions / 140 clicks)"."""
+    """The day's sums behind a ratio: " (conversions 3, clicks 140)"."""
     if metric not in RATIOS:
         return ""
     num, den, _ = RATIOS[metric]
     num_value, den_value = metric_value(today, num) or 0.0, metric_value(today, den) or 0.0
-    return f" ({_fmt(num, num_value)} {num} / {_fmt(den, den_value)} {den})"
+    return f" ({num} {_fmt(num, num_value)}, {den} {_fmt(den, den_value)})"
 
 
 def _finding(

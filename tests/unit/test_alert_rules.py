@@ -157,7 +157,7 @@ def test_trailing_mean_fires_on_a_drop_and_not_within_limits():
         "r", "campaign", "c1", "cvr", "warning"
     )  # fmt: skip
     assert "2.00%" in drop.message and "5.00%" in drop.message and "-60%" in drop.message
-    assert "20 conversions / 1,000 clicks" in drop.message
+    assert "(conversions 20, clicks 1,000)" in drop.message
     back = only(findings, event_date=day(8))
     assert not back.firing and back.clear and "within limits" in back.message
     # A rise only fires a rule with change_above.
