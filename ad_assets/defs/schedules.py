@@ -34,6 +34,7 @@ from ad_assets.resources import LakeResource
 from ad_assets.settings import Settings
 from spark_jobs.contracts import EVENT_TYPES
 from spark_jobs.erasure import PRIVACY
+from spark_jobs.layers import ALERTS
 from spark_jobs.stream_layout import REALTIME
 
 LAKEHOUSE_JOB = "lakehouse_daily"
@@ -67,11 +68,12 @@ def build_jobs(partitions: PartitionsDefinition, freshness_checks: Sequence[Asse
     the runs themselves."""
     # The erasure log is written by its own job, for one request (ad_assets/defs/erasure.py).
     # The real-time group needs Kafka and Redis: its own jobs (ad_assets/defs/realtime.py).
-    # The model trains in a job of its own, after this one (build_training_sensor).
+    # The model trains in a job of its own, after this one (build_training_sensor); the KPI
+    # alerts are evaluated by theirs (ad_assets/defs/alerts.py).
     everything = (
         AssetSelection.all()
         - AssetSelection.checks(*freshness_checks)
-        - AssetSelection.groups(PRIVACY, REALTIME, PREDICTION)
+        - AssetSelection.groups(PRIVACY, REALTIME, PREDICTION, ALERTS)
     )
     lakehouse = define_asset_job(
         LAKEHOUSE_JOB,
@@ -98,7 +100,7 @@ def build_jobs(partitions: PartitionsDefinition, freshness_checks: Sequence[Asse
             | AssetSelection.assets("quality_check_results").downstream(include_self=False)
         )
         - AssetSelection.checks(*freshness_checks)
-        - AssetSelection.groups(REALTIME, PREDICTION),
+        - AssetSelection.groups(REALTIME, PREDICTION, ALERTS),
         partitions_def=partitions,
         description="gold -> evaluation -> marts from silver as it is (after a change of attribution "
         "windows, docs/attribution.md).",

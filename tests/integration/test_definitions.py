@@ -71,6 +71,7 @@ def test_each_domain_module_contributes_its_own_definitions():
         "realtime",
         "prediction",
         "schedules",
+        "alerts",
     }
 
 
@@ -271,3 +272,24 @@ def test_the_model_trains_in_its_own_job_after_the_daily_one():
     assert ("ctr_entity_stats", "global_counts_point_in_time") in checks
     sensor = defs.resolve_sensor_def("train_after_daily_run")
     assert sensor.job_name == TRAIN_JOB
+
+
+def test_kpi_alerts_run_in_their_own_job_after_the_marts():
+    """The alert history reads the marts (their snapshot), apart from the partitioned jobs;
+    a sensor starts it after runs that built marts, another on a clock for staleness."""
+    from ad_assets.defs.alerts import ALERTS_JOB, DELIVERED_CHECK, HISTORY_KEY
+
+    graph = defs.resolve_asset_graph()
+    assert {p.to_user_string() for p in graph.get(HISTORY_KEY).parent_keys} == {
+        "mart_campaign_daily",
+        "mart_channel_daily",
+    }
+    assert graph.get(HISTORY_KEY).group_name == "alerts"
+    assert defs.resolve_job_def(ALERTS_JOB).asset_layer.selected_asset_keys == {HISTORY_KEY}
+    for job in ("lakehouse_daily", "reprocess_landed", "gold_onwards"):
+        assert HISTORY_KEY not in defs.resolve_job_def(job).asset_layer.selected_asset_keys, job
+    assert ("kpi_alert_history", DELIVERED_CHECK) in {
+        (c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys
+    }
+    assert defs.resolve_sensor_def("kpi_alerts_after_marts").job_name == ALERTS_JOB
+    assert defs.resolve_sensor_def("kpi_alerts_stale_marts").job_name == ALERTS_JOB
