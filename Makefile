@@ -11,11 +11,15 @@ DAYS ?= 7
 # START unset: the CLI's default first day (ad_assets.settings.DEFAULT_START_DATE).
 START ?=
 IMPRESSIONS_PER_DAY ?= 30000
+# The KPI alerts' demo (docs/alerts.md): conversions collapse on days 5-6 of the default week,
+# so `make run` shows an alert firing and recovering. INCIDENT= (empty) runs without it.
+DEFAULT_INCIDENT := from=2026-11-05,to=2026-11-06,factor=0.1
+INCIDENT ?= $(if $(START),,$(DEFAULT_INCIDENT))
 BENCH_SCALE ?= all
 # The prediction API's load generator (bench/prediction_speed.py): Debian's wrk.
 APT_WRK := DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >/dev/null
 
-.PHONY: setup setup-test run ui docs test test-stream lint lock clean bench bench-quick stack-up stack-down
+.PHONY: setup setup-test run ui dashboard docs test test-stream lint lock clean bench bench-quick stack-up stack-down
 
 setup:
 	@scripts/bootstrap.sh
@@ -24,10 +28,15 @@ setup-test:
 	@scripts/bootstrap.sh --minio
 
 run: setup
-	$(PY) -m ad_assets.cli run $(if $(START),--start $(START)) --days $(DAYS) --impressions-per-day $(IMPRESSIONS_PER_DAY)
+	$(PY) -m ad_assets.cli run $(if $(START),--start $(START)) --days $(DAYS) --impressions-per-day $(IMPRESSIONS_PER_DAY) \
+	  $(if $(INCIDENT),--incident $(INCIDENT))
 
 ui: setup
 	$(PY) -m ad_assets.cli ui
+
+# The dashboard (after make run): marts, live counters, models, quality, KPI alerts on 127.0.0.1:8501
+dashboard: setup
+	$(PY) -m ad_assets.cli dashboard
 
 # dbt docs for the marts (after make run): catalog from the engine, served on 127.0.0.1:8080
 docs: setup

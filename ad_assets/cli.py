@@ -79,6 +79,15 @@ def cmd_run(a: argparse.Namespace) -> int:
         return 2
     if a.impressions_per_day:
         s = replace(s, impressions_per_day=a.impressions_per_day)
+    if a.incident:
+        from ad_assets.generator import parse_incident
+
+        try:
+            parse_incident(a.incident)
+        except ValueError as ex:
+            print(f"adlake run: --{ex}", file=sys.stderr)
+            return 2
+        s = replace(s, incident=a.incident)
     prepare_dagster_home(s)
     from ad_assets.summary import render
 
@@ -96,8 +105,56 @@ def cmd_run(a: argparse.Namespace) -> int:
     print(render(s.lake(), _clickhouse(s)))
     # Training reads silver: a run from gold leaves it as it was.
     trained = _train_models(s, start, end) if a.train and a.run_from != "gold" else 0
+    alerted = _evaluate_alerts(s)
     print(f"Dagster instance: {s.dagster_home} (make ui to browse lineage and runs)")
-    return trained
+    return trained or alerted
+
+
+def _evaluate_alerts(s: Settings) -> int:
+    """The KPI alerts' job (as its sensor starts it after a daily run); prints the notices
+    it recorded and what fires now."""
+    from ad_assets.alerts.state import state_from_history
+    from ad_assets.defs.alerts import ALERTS_JOB, read_history
+
+    print("Evaluating the KPI alerts (docs/alerts.md)...", flush=True)
+    before = len(read_history(s.lake()))
+    if not _run_job(s, ALERTS_JOB):
+        return 1
+    history = read_history(s.lake())
+    for row in history[before:]:
+        status, day, severity = row["status"], row["event_date"], row["severity"]
+        print(f"  {status:<9} {day} [{severity}] {row['message']} ({row['delivery']})")
+    firing = [k for k, st in state_from_history(history).items() if st.firing]
+    new = len(history) - before
+    print(f"KPI alerts: {new} new notices, {len(firing)} firing now (adlake alerts --dry-run)\n")
+    return 0
+
+
+def cmd_alerts(a: argparse.Namespace) -> int:
+    """What the rules find on the marts now, without recording or sending anything
+    (--dry-run), or the alerts job itself."""
+    from ad_assets.alerts.rules import load_rules
+    from ad_assets.defs.alerts import ALERTS_JOB, read_history, read_marts, run_evaluation
+
+    s = load_settings()
+    if not a.dry_run:
+        prepare_dagster_home(s)
+        return 0 if _run_job(s, ALERTS_JOB) else 1
+    try:
+        ev = run_evaluation(load_rules(s.alert_rules), read_marts(_clickhouse(s)), read_history(s.lake()))
+    except (FileNotFoundError, ValueError) as ex:
+        print(f"adlake alerts: {ex}", file=sys.stderr)
+        return 1
+    print(f"Rules evaluated on event dates {ev.dates[0]}..{ev.dates[-1]} (dry run: nothing recorded or sent)")
+    for n in ev.notices:
+        print(
+            f"  would notify {n.status:<9} {n.finding.event_date} [{n.finding.severity}] {n.finding.message}"
+        )
+    if not ev.notices:
+        print("  no alert changes status")
+    firing = sorted(":".join(k) for k, st in ev.state.items() if st.firing)
+    print(f"Firing after this evaluation: {', '.join(firing) or 'none'}")
+    return 0
 
 
 def _train_models(s: Settings, start: date, end: date) -> int:
@@ -485,6 +542,21 @@ def cmd_collector(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboard(a: argparse.Namespace) -> int:
+    """The Streamlit dashboard (dashboard/app.py) on --host:--port; it reads the marts'
+    snapshot or the ClickHouse server, never the pipeline's embedded engine."""
+    app = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.address", a.host,
+        "--server.port", str(a.port),
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",  # no telemetry
+        "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    os.execv(sys.executable, cmd)  # streamlit becomes this process: a signal to it stops the server
+
+
 # Services listen on loopback; a container listens on its own interface (0.0.0.0) and
 # docker/compose.yaml publishes the port on the host's 127.0.0.1 only.
 _HOST_HELP = "address to listen on (default 127.0.0.1; 0.0.0.0 inside a container)"
@@ -602,6 +674,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument(
         "--no-train", dest="train", action="store_false", help="skip the models' job after the run"
     )
+    r.add_argument(
+        "--incident",
+        help="simulate conversions collapsing, e.g. from=2026-11-05,to=2026-11-06[,factor=0.1]"
+        "[,campaign=ID|advertiser=ID] (the KPI alerts' demo, docs/alerts.md)",
+    )
     r.set_defaults(fn=cmd_run)
     sub.add_parser("summary", help="rows per table and top campaigns").set_defaults(fn=cmd_summary)
     ql = sub.add_parser("quality", help="today's data-quality status: failed and warning checks")
@@ -665,6 +742,13 @@ def main(argv: list[str] | None = None) -> int:
     sks.add_parser("init", help="create the lake's bucket and Kafka's topics (safe to rerun)").set_defaults(
         fn=cmd_stack_init
     )
+    al = sub.add_parser("alerts", help="evaluate the KPI alert rules over the marts (docs/alerts.md)")
+    al.add_argument("--dry-run", action="store_true", help="list what would fire; record and send nothing")
+    al.set_defaults(fn=cmd_alerts)
+    db = sub.add_parser("dashboard", help="the Streamlit dashboard on 127.0.0.1 (marts, live, alerts)")
+    db.add_argument("--host", default="127.0.0.1", help=_HOST_HELP)
+    db.add_argument("--port", type=int, default=8501)
+    db.set_defaults(fn=cmd_dashboard)
     co = sub.add_parser("collector", help="the HTTP collector ad servers post events to (127.0.0.1)")
     co.add_argument("--host", default="127.0.0.1", help=_HOST_HELP)
     co.add_argument("--port", type=int, default=8088)
