@@ -65,6 +65,7 @@ def test_compose_services_are_healthchecked_on_loopback_with_named_volumes(rende
     assert {
         "minio", "postgres", "clickhouse", "kafka", "redis", "stack-init", "spark-master", "spark-worker",
         "dagster-code", "dagster-webserver", "dagster-daemon", "collector", "stream-job", "prediction-api",
+        "dashboard",
     } <= set(services)  # fmt: skip
     named = set(rendered["config"]["volumes"])
     for name, svc in services.items():
@@ -98,9 +99,16 @@ def test_every_adlake_service_reads_the_same_settings(rendered):
     assert {"dagster-code", "dagster-webserver", "dagster-daemon", "collector", "prediction-api"} <= set(
         adlake
     )
-    envs = [s["environment"] for n, s in adlake.items() if n not in ("spark-master", "spark-worker")]
+    # The dashboard differs in one thing: it reads ClickHouse as the read-only user.
+    readonly = {"ADLAKE_CLICKHOUSE_USER", "ADLAKE_CLICKHOUSE_PASSWORD"}
+    dashboard = adlake["dashboard"]["environment"]
+    assert dashboard["ADLAKE_CLICKHOUSE_USER"] == "adlake_dashboard"
+    envs = [s["environment"] for n, s in adlake.items() if n not in ("spark-master", "spark-worker", "dashboard")]
     assert all(e == envs[0] for e in envs)
     env = envs[0]
+    assert {k: v for k, v in dashboard.items() if k not in readonly} == {
+        k: v for k, v in env.items() if k not in readonly
+    }
     assert env["ADLAKE_ENV"] == "docker" and env["ADLAKE_SPARK_MASTER"] == "spark://spark-master:7077"
     # The settings module accepts them as a deployment would set them.
     from ad_assets.settings import load_settings

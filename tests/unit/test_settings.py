@@ -44,6 +44,10 @@ def test_what_a_service_needs_imports_without_spark_dagster_or_dbt():
         "import sys\n"
         "import ad_assets.settings, spark_jobs.contracts, spark_jobs.layers, spark_jobs.lake\n"
         "import spark_jobs.metric_definitions, spark_jobs.gold_tables\n"
+        "import ad_assets.marts_snapshot, ad_assets.alerts.rules, ad_assets.alerts.evaluate\n"
+        "import dashboard.ui, dashboard.live, dashboard.sources\n"
+        "from dashboard.views import overview, campaigns, auctions, attribution, audiences\n"
+        "from dashboard.views import live, models, quality, alerts\n"
         "engines = {'pyspark', 'dagster', 'dbt', 'great_expectations'}\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & engines))\n"
     )
