@@ -4,8 +4,6 @@ clock sensor judges the marts' staleness between runs. Notices (fired, recovered
 webhook in ADLAKE_ALERT_WEBHOOK_URL and into the history table in the lake, which also holds
 the de-duplication state: rerunning an evaluation sends nothing twice."""
 
-from __future__ import annotations
-
 import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
