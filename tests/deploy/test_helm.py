@@ -49,14 +49,17 @@ def test_every_manifest_validates_against_kubernetes_schemas(manifests):
         "ConfigMap/adlake-env",
         "Deployment/adlake-code",
         "Deployment/adlake-collector",
+        "Deployment/adlake-dashboard",
         "Deployment/adlake-prediction-api",
         "NetworkPolicy/adlake-code",
         "NetworkPolicy/adlake-collector",
+        "NetworkPolicy/adlake-dashboard",
         "NetworkPolicy/adlake-prediction-api",
         "PodDisruptionBudget/adlake-collector",
         "PodDisruptionBudget/adlake-prediction-api",
         "Service/adlake-code",
         "Service/adlake-collector",
+        "Service/adlake-dashboard",
         "Service/adlake-prediction-api",
         "ServiceAccount/adlake",
     ]
@@ -120,3 +123,12 @@ def test_components_can_be_turned_off_and_latest_is_refused():
         check=False,
     )
     assert out.returncode != 0 and "not latest" in out.stderr
+
+
+def test_the_dashboard_reads_clickhouse_as_the_read_only_user(manifests):
+    deployments = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "Deployment"}
+    dash = deployments["adlake-dashboard"]
+    env = {e["name"]: e for e in dash["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["ADLAKE_CLICKHOUSE_USER"]["value"] == "adlake_dashboard"
+    ref = env["ADLAKE_CLICKHOUSE_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "adlake-secrets", "key": "ADLAKE_DASHBOARD_CLICKHOUSE_PASSWORD"}

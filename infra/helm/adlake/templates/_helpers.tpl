@@ -59,6 +59,11 @@ containers:
           name: {{ include "adlake.fullname" $root }}-env
       - secretRef:
           name: {{ $root.Values.existingSecret }}
+    {{- with .env }}
+    {{- /* over envFrom: what one service reads differently (the dashboard's read-only user) */}}
+    env:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
     {{- /* set, not merge: merge would not let a false override the chart's true */}}
     {{- $sc := deepCopy $root.Values.containerSecurityContext }}
     {{- range $k, $v := (.securityContext | default dict) }}{{ $_ := set $sc $k $v }}{{ end }}
