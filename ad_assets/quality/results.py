@@ -9,63 +9,44 @@ asset's name."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import polars as pl
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
-from delta.tables import DeltaTable as SparkDeltaTable
 from pyspark.sql import SparkSession
 
 from spark_jobs.lake import Lake
 from spark_jobs.lake_read import table_exists
 from spark_jobs.layers import LAYERS, ArrivalWindow
-
-QUALITY_TABLE = ("quality", "check_results")
-QUALITY_MART = "quality_daily"  # the dbt model over it
-SCHEMA = (
-    "partition_start date, partition_end date, layer string, asset string, check_name string, "
-    "passed boolean, severity string, detail string, run_id string, checked_at timestamp"
+from spark_jobs.quality_table import (
+    COLUMNS,
+    QUALITY_TABLE,
+    SCHEMA,
+    append_outcomes,
+    ensure_table,
+    outcome_rows,
 )
-COLUMNS = tuple(c.split()[0] for c in SCHEMA.split(", "))
+from spark_jobs.step_report import CheckOutcome
+
+QUALITY_MART = "quality_daily"  # the dbt model over it
+__all__ = ["COLUMNS", "QUALITY_MART", "QUALITY_TABLE", "SCHEMA", "ensure_table", "latest_results", "record"]
 
 
 def _plain(value: Any) -> Any:
     return value.value if isinstance(value, MetadataValue) else value
 
 
+def outcome_of(r: AssetCheckResult) -> CheckOutcome:
+    """A Dagster check result as the plain outcome the table stores (spark_jobs/quality_table.py)."""
+    severity = r.severity or AssetCheckSeverity.ERROR
+    metadata = {k: _plain(v) for k, v in (r.metadata or {}).items()}
+    return CheckOutcome(r.asset_key.to_user_string(), r.check_name, r.passed, severity.value, metadata)
+
+
 def rows_for(results: Iterable[AssetCheckResult], layer: str, w: ArrivalWindow, run_id: str) -> list[tuple]:
-    if layer not in LAYERS:
-        raise ValueError(f"unknown layer {layer!r}; one of {LAYERS}")
-    now = datetime.now(UTC).replace(tzinfo=None)
-    rows = []
-    for r in results:
-        severity = r.severity or AssetCheckSeverity.ERROR
-        detail = json.dumps({k: _plain(v) for k, v in (r.metadata or {}).items()}, default=str)
-        rows.append(
-            (
-                w.start,
-                w.end,
-                layer,
-                r.asset_key.to_user_string(),
-                r.check_name,
-                r.passed,
-                severity.value,
-                detail,
-                run_id,
-                now,
-            )
-        )
-    return rows
-
-
-def ensure_table(spark: SparkSession, lake: Lake) -> None:
-    """Create the (empty) results table when missing, so that ClickHouse can open it."""
-    path = lake.table(*QUALITY_TABLE)
-    if not SparkDeltaTable.isDeltaTable(spark, path):
-        spark.createDataFrame([], SCHEMA).write.format("delta").mode("append").save(path)
+    return outcome_rows([outcome_of(r) for r in results], layer, w, run_id)
 
 
 def record(
@@ -77,11 +58,8 @@ def record(
     *,
     layer: str,
 ) -> None:
-    """Append the results of checks on `layer`'s assets (one Delta commit). Spark writes it
-    so that S3 and local lakes get the same commit protocol as every other table."""
-    if results:
-        df = spark.createDataFrame(rows_for(results, layer, w, run_id), SCHEMA)
-        df.coalesce(1).write.format("delta").mode("append").save(lake.table(*QUALITY_TABLE))
+    """Append the results of checks on `layer`'s assets (one Delta commit, by Spark)."""
+    append_outcomes(spark, lake, [outcome_of(r) for r in results], w, run_id, layer=layer)
 
 
 def _layer_rank(layer: str) -> int:
