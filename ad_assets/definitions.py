@@ -33,6 +33,7 @@ from ad_assets.resources import (
     LogSourceResource,
     PseudonymKeyResource,
     SparkResource,
+    SparkStepsResource,
 )
 from ad_assets.resources.dbt import MartsDbtResource
 from ad_assets.settings import Settings, load_settings
@@ -61,6 +62,7 @@ def build_resources(s: Settings) -> dict:
             local_dir=str(s.home / "spark-tmp"),
             spark_config=dict(s.spark_conf),
         ),
+        "spark_steps": SparkStepsResource.from_settings(s),  # where bronze, silver and gold run
         "pseudonym_key": PseudonymKeyResource(
             key=_secret("ADLAKE_HMAC_KEY"),
             key_file=str(s.home / "secrets" / "hmac.key"),
@@ -77,6 +79,7 @@ def build_resources(s: Settings) -> dict:
             world_start=s.start_date,
             impressions_per_day=s.impressions_per_day,
             seed=s.seed,
+            incident=s.incident or "",
         ),
     }
 

@@ -15,6 +15,12 @@ writes goes under ADLAKE_HOME (default ./.adlake): the lake, Dagster's instance,
 | ADLAKE_SPARK_MASTER, ADLAKE_SPARK_DRIVER_MEMORY | local[2], 4g | Spark |
 | ADLAKE_SPARK_JARS_DIR | $ADLAKE_CACHE/jars-current | Delta + hadoop-aws jars |
 | ADLAKE_SPARK_CONF | (none) | more Spark settings, a JSON object: {"spark.executor.memory": "8g"} |
+| ADLAKE_SPARK_RUNNER | local | where bronze, silver and gold run: local (in-process Spark) / emr_serverless |
+| ADLAKE_EMR_APPLICATION_ID | (none) | emr_serverless: the EMR Serverless application the steps run on |
+| ADLAKE_EMR_EXECUTION_ROLE_ARN | (none) | emr_serverless: the jobs' IAM role |
+| ADLAKE_EMR_ARTIFACTS_URI | (none) | emr_serverless: s3://bucket/prefix for the steps' code (by its hash) |
+| ADLAKE_EMR_LOG_GROUP | (none) | emr_serverless: the jobs' CloudWatch log group (Pipes reads results there) |
+| ADLAKE_EMR_HMAC_KEY_SECRET | (none) | emr_serverless: Secrets Manager ARN of the HMAC key (silver) |
 | ADLAKE_HMAC_KEY, ADLAKE_HMAC_KEY_VERSION | key file in ADLAKE_HOME, its version (v1) | user pseudonyms |
 | ADLAKE_CLICKHOUSE_TARGET | embedded (embedded env) / server | where the marts live: chDB or a server |
 | ADLAKE_CHDB_PATH | $ADLAKE_HOME/clickhouse | the embedded engine's data directory |
@@ -55,6 +61,16 @@ CLICKHOUSE_TARGETS = ("embedded", "server")
 DEFAULT_PRIVACY_MIN_USERS = 5
 DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# Where the bronze, silver and gold Spark steps run (ad_assets/resources/spark_steps.py),
+# and what the EMR Serverless runner needs (docs/deploy.md, "The Spark steps on EMR Serverless").
+SPARK_RUNNERS = ("local", "emr_serverless")
+EMR_SETTINGS = (
+    "ADLAKE_EMR_APPLICATION_ID",
+    "ADLAKE_EMR_EXECUTION_ROLE_ARN",
+    "ADLAKE_EMR_ARTIFACTS_URI",
+    "ADLAKE_EMR_LOG_GROUP",
+    "ADLAKE_EMR_HMAC_KEY_SECRET",
+)
 
 
 def _cache(e: Mapping[str, str]) -> Path:
@@ -94,6 +110,12 @@ class Settings:
     redis_url: str = DEFAULT_REDIS_URL
     kafka_jars_dir: str = field(default_factory=lambda: str(_cache(os.environ) / "kafka-current"))
     kafka_replication_factor: int = 1
+    spark_runner: str = "local"  # SPARK_RUNNERS; the emr_* settings serve emr_serverless
+    emr_application_id: str | None = None
+    emr_execution_role_arn: str | None = None
+    emr_artifacts_uri: str | None = None
+    emr_log_group: str | None = None
+    emr_hmac_key_secret: str | None = None
     kafka_auth: KafkaAuth = field(default_factory=KafkaAuth)  # every Kafka client's (kafka_auth.py)
 
     @property
@@ -128,6 +150,18 @@ def _spark_conf(text: str) -> tuple[tuple[str, str], ...]:
     if not isinstance(conf, dict):
         raise ValueError("ADLAKE_SPARK_CONF must be a JSON object of Spark settings")
     return tuple((str(k), str(v)) for k, v in conf.items())
+
+
+def _spark_runner(e: Mapping[str, str]) -> str:
+    runner = e.get("ADLAKE_SPARK_RUNNER") or "local"
+    if runner not in SPARK_RUNNERS:
+        raise ValueError(f"ADLAKE_SPARK_RUNNER must be one of {SPARK_RUNNERS}, got {runner!r}")
+    if runner == "emr_serverless":
+        if missing := [name for name in EMR_SETTINGS if not e.get(name)]:
+            raise ValueError(f"ADLAKE_SPARK_RUNNER=emr_serverless needs {', '.join(missing)}")
+        if not e["ADLAKE_EMR_ARTIFACTS_URI"].startswith("s3://"):
+            raise ValueError("ADLAKE_EMR_ARTIFACTS_URI must be s3://bucket/prefix")
+    return runner
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -174,6 +208,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         redis_url=e.get("ADLAKE_REDIS_URL") or DEFAULT_REDIS_URL,
         kafka_jars_dir=e.get("ADLAKE_KAFKA_JARS_DIR", str(cache / "kafka-current")),
         kafka_replication_factor=_positive_int(e, "ADLAKE_KAFKA_REPLICATION_FACTOR", 1),
+        spark_runner=_spark_runner(e),
+        emr_application_id=e.get("ADLAKE_EMR_APPLICATION_ID") or None,
+        emr_execution_role_arn=e.get("ADLAKE_EMR_EXECUTION_ROLE_ARN") or None,
+        emr_artifacts_uri=e.get("ADLAKE_EMR_ARTIFACTS_URI") or None,
+        emr_log_group=e.get("ADLAKE_EMR_LOG_GROUP") or None,
+        emr_hmac_key_secret=e.get("ADLAKE_EMR_HMAC_KEY_SECRET") or None,
         kafka_auth=KafkaAuth.from_env(e),
     )
 

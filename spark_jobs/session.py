@@ -15,7 +15,9 @@ from spark_jobs.lake import Lake
 
 @dataclass(frozen=True)
 class SparkSettings:
-    master: str = "local[2]"
+    # None: a driver that spark-submit started (EMR Serverless, spark_jobs/submit.py); the
+    # launcher has set the master, the driver's address, memory and JVM options already.
+    master: str | None = "local[2]"
     jars_dir: str | None = None  # folder of Delta + hadoop-aws jars (scripts/bootstrap.sh)
     driver_memory: str = "4g"
     shuffle_partitions: int = 4
@@ -51,6 +53,20 @@ def s3a_options(lake: Lake) -> dict[str, str]:
 
 
 LOG4J_CONFIG = os.path.join(os.path.dirname(__file__), "log4j2.properties")
+# -XX:-DontCompileHugeMethods: the contract parse generates methods over the JVM's
+# 8000-byte JIT limit (17 kB for the stream's three topics); left interpreted they
+# took a third of a micro-batch (docs/streaming.md, "Where the time goes").
+JIT_OPTION = "-XX:-DontCompileHugeMethods"
+# Settings of the driver's process: spark-submit's to make when it starts the driver.
+LAUNCHER_KEYS = (
+    "spark.master",
+    "spark.driver.host",
+    "spark.driver.bindAddress",
+    "spark.driver.memory",
+    "spark.driver.extraJavaOptions",
+    "spark.ui.enabled",
+    "spark.ui.showConsoleProgress",
+)
 
 
 def spark_conf(settings: SparkSettings) -> dict[str, str]:
@@ -62,14 +78,9 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.driver.host": "127.0.0.1",
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.driver.memory": settings.driver_memory,
-        # -XX:-DontCompileHugeMethods: the contract parse generates methods over the JVM's
-        # 8000-byte JIT limit (17 kB for the stream's three topics); left interpreted they
-        # took a third of a micro-batch (docs/streaming.md, "Where the time goes").
-        "spark.driver.extraJavaOptions": (
-            f"-Dlog4j.configurationFile=file:{LOG4J_CONFIG} -XX:-DontCompileHugeMethods"
-        ),
+        "spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile=file:{LOG4J_CONFIG} {JIT_OPTION}",
         # A cluster's executors run the same generated code (local mode's run in the driver).
-        "spark.executor.extraJavaOptions": "-XX:-DontCompileHugeMethods",
+        "spark.executor.extraJavaOptions": JIT_OPTION,
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.session.timeZone": "UTC",
@@ -106,6 +117,8 @@ def spark_conf(settings: SparkSettings) -> dict[str, str]:
     if settings.local_dir:
         os.makedirs(settings.local_dir, exist_ok=True)
         conf["spark.local.dir"] = settings.local_dir
+    if settings.master is None:
+        conf = {k: v for k, v in conf.items() if k not in LAUNCHER_KEYS}
     return {**conf, **dict(settings.extra_conf)}
 
 
@@ -123,8 +136,9 @@ def build_spark(
 ) -> SparkSession:
     """The process's session (started on first call), configured for `lake`'s object store.
     `create` makes the session from the conf (Dagster's resource passes dagster-pyspark's)."""
-    # Bind to loopback before the JVM starts (otherwise Spark picks the first interface).
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if settings.master is not None:  # a submitted driver's JVM runs already, on its host
+        # Bind to loopback before the JVM starts (otherwise Spark picks the first interface).
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     spark = create(spark_conf(settings))
     spark.sparkContext.setLogLevel("ERROR")
     # Set on the live Hadoop configuration, so that a session that already exists in this

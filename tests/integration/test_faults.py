@@ -22,7 +22,13 @@ from deltalake import DeltaTable
 from ad_assets.definitions import build_resources
 from ad_assets.lib import outages
 from ad_assets.lib.outages import STORAGE_RETRY
-from ad_assets.resources import LakeResource, LogSourceResource, PseudonymKeyResource, SparkResource
+from ad_assets.resources import (
+    LakeResource,
+    LogSourceResource,
+    PseudonymKeyResource,
+    SparkResource,
+    SparkStepsResource,
+)
 from ad_assets.settings import Settings, load_settings
 from spark_jobs.lake import Lake
 from spark_jobs.lake_read import LAKE_TABLES, open_table
@@ -90,6 +96,7 @@ def test_an_object_store_outage_fails_clearly_is_retried_and_leaves_no_partial_t
                 s3_secret_key=m["secret_key"],
             ),
             "spark": SparkResource(jars_dir=load_settings().spark_jars_dir),
+            "spark_steps": SparkStepsResource(),  # local: the steps run on the session above
             "pseudonym_key": PseudonymKeyResource(key=HMAC_KEY),
             "log_source": LogSourceResource(world_start=DAY.isoformat(), impressions_per_day=int(SMALL)),
         }

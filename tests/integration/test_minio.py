@@ -18,6 +18,7 @@ from ad_assets.resources import (
     LogSourceResource,
     PseudonymKeyResource,
     SparkResource,
+    SparkStepsResource,
 )
 from ad_assets.settings import load_settings
 from spark_jobs.lake import Lake, LakeNotWritable, S3Options
@@ -45,6 +46,7 @@ def s3_run(spark, minio, tmp_path_factory):
     resources = {
         "lake": lake_res,
         "spark": SparkResource(jars_dir=load_settings().spark_jars_dir),
+        "spark_steps": SparkStepsResource(),  # local: the steps run on the session above
         "pseudonym_key": PseudonymKeyResource(key="minio-test-key"),
         "log_source": LogSourceResource(
             world_start=START.isoformat(), impressions_per_day=IMPRESSIONS, seed=SEED
