@@ -35,6 +35,9 @@ writes goes under ADLAKE_HOME (default ./.adlake): the lake, Dagster's instance,
 | ADLAKE_KAFKA_JARS_DIR | $ADLAKE_CACHE/kafka-current | the Kafka broker's jars (scripts/bootstrap.sh) |
 | ADLAKE_KAFKA_REPLICATION_FACTOR | 1 | replicas of each topic `adlake stack init` creates (3 on MSK) |
 | ADLAKE_KAFKA_AUTH | none | none / aws_iam: MSK's IAM access control, TLS (spark_jobs/kafka_auth.py) |
+| ADLAKE_INCIDENT | (none) | simulated conversions collapse: from=2026-11-05,to=2026-11-06 (docs/alerts.md) |
+| ADLAKE_ALERT_RULES | (packaged ad_assets/alerts/rules.yaml) | the KPI alert rules (docs/alerts.md) |
+| ADLAKE_ALERT_WEBHOOK_URL | (none: recorded, not sent) | Slack-compatible webhook; environment only |
 
 `adlake stream up` runs Kafka and Redis when their address is on 127.0.0.1 or localhost,
 with config, data and log under $ADLAKE_HOME/stream/{kafka,redis}.
@@ -117,10 +120,17 @@ class Settings:
     emr_log_group: str | None = None
     emr_hmac_key_secret: str | None = None
     kafka_auth: KafkaAuth = field(default_factory=KafkaAuth)  # every Kafka client's (kafka_auth.py)
+    alert_rules: str | None = None  # a YAML file; None: the packaged rules (ad_assets/alerts)
+    incident: str | None = None  # the generator's injected incident (ad_assets/generator/incident.py)
 
     @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
+
+    @property
+    def marts_snapshot_path(self) -> Path:
+        """The marts as Parquet for readers that must not hold chDB (ad_assets/marts_snapshot.py)."""
+        return self.home / "marts_snapshot"
 
     @property
     def stream_home(self) -> Path:
@@ -215,6 +225,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         emr_log_group=e.get("ADLAKE_EMR_LOG_GROUP") or None,
         emr_hmac_key_secret=e.get("ADLAKE_EMR_HMAC_KEY_SECRET") or None,
         kafka_auth=KafkaAuth.from_env(e),
+        alert_rules=str(Path(e["ADLAKE_ALERT_RULES"]).resolve()) if e.get("ADLAKE_ALERT_RULES") else None,
+        incident=e.get("ADLAKE_INCIDENT") or None,
     )
 
 
