@@ -554,6 +554,11 @@ def cmd_dashboard(a: argparse.Namespace) -> int:
         "--browser.gatherUsageStats", "false",  # no telemetry
         "--server.fileWatcherType", "none",
     ]  # fmt: skip
+    # chDB reads local Delta tables only under its working directory (the quarantine and the
+    # alert history pages): the server runs in the lake.
+    lake = load_settings().lake()
+    if not lake.is_s3 and Path(lake.local_root).is_dir():
+        os.chdir(lake.local_root)
     os.execv(sys.executable, cmd)  # streamlit becomes this process: a signal to it stops the server
 
 
@@ -757,5 +762,16 @@ def main(argv: list[str] | None = None) -> int:
     return a.fn(a)
 
 
+def entry() -> None:
+    """The `adlake` command: main(), then an exit that skips the native libraries' teardown.
+    A process that has loaded both chDB and delta-rs can hang in their exit handlers (seen
+    with chDB 4.4 and deltalake 1.6 after `adlake run`); everything is written and flushed
+    by then, so nothing is lost by not running them."""
+    rc = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(rc or 0)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

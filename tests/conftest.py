@@ -50,6 +50,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.stream)
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config._adlake_exitstatus = int(exitstatus)  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Exit with the session's status once pytest has reported, without the native
+    libraries' teardown: a process that has loaded chDB and delta-rs can hang in their exit
+    handlers (ad_assets/cli.py `entry`). Fixtures have been torn down by then."""
+    status = getattr(config, "_adlake_exitstatus", None)
+    if status is not None:
+        import logging
+        import sys
+
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _scratch_home() -> Iterator[Path]:
     """The scratch ADLAKE_HOME lives for the session and is removed after it."""
