@@ -19,6 +19,7 @@ from typing import Protocol
 import pandas as pd
 
 from ad_assets import marts_snapshot
+from spark_jobs.lake import Lake
 
 
 class NoMartsYet(RuntimeError):
@@ -31,6 +32,10 @@ class MartsSource(Protocol):
     def version(self) -> str | None: ...
 
     def query(self, sql: str) -> pd.DataFrame: ...
+
+    def lake_table(self, lake: Lake, layer: str, name: str) -> pd.DataFrame | None:
+        """A Delta table of the lake (None when it does not exist yet)."""
+        ...
 
 
 class SnapshotSource:
@@ -69,6 +74,20 @@ class SnapshotSource:
             self._bind()
             return self._session.query(sql, "DataFrame")  # type: ignore[union-attr]
 
+    def lake_table(self, lake: Lake, layer: str, name: str) -> pd.DataFrame | None:
+        # Through chDB's own Delta reader, not delta-rs: a process that loads both engines
+        # can hang when it exits (seen with chDB 4.4 and deltalake 1.6). chDB reads local
+        # files under its working directory only: `adlake dashboard` starts in the lake.
+        if lake.is_s3:
+            raise NotImplementedError("the embedded dashboard reads a local lake (S3: a ClickHouse server)")
+        path = Path(lake.table(layer, name))
+        if not (path / "_delta_log").is_dir():
+            return None
+        quoted = str(path.resolve()).replace("'", "\\'")
+        with self._lock:
+            self._bind()
+            return self._session.query(f"SELECT * FROM deltaLakeLocal('{quoted}')", "DataFrame")  # type: ignore[union-attr]
+
 
 class ServerSource:
     target = "ClickHouse server"
@@ -94,3 +113,11 @@ class ServerSource:
     def query(self, sql: str) -> pd.DataFrame:
         with self._lock:
             return self._client.query_df(sql)
+
+    def lake_table(self, lake: Lake, layer: str, name: str) -> pd.DataFrame | None:
+        # No chDB in this process: delta-rs reads the lake (local or S3) directly.
+        from spark_jobs.lake_read import open_table, table_exists
+
+        if not table_exists(lake, layer, name):
+            return None
+        return open_table(lake, layer, name).to_pyarrow_table().to_pandas()

@@ -55,6 +55,12 @@ def marts_version() -> str | None:
     return source().version()
 
 
+def lake_table(layer: str, name: str) -> pd.DataFrame | None:
+    """A Delta table of the lake, read by the marts source's engine (never cached: small,
+    and the alert history changes between marts builds)."""
+    return source().lake_table(settings().lake(), layer, name)
+
+
 # ------------------------------------------------------------------ filters
 def _param_list(name: str) -> list[str]:
     return [v for v in st.query_params.get_all(name) if v]

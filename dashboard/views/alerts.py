@@ -5,16 +5,16 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ad_assets.alerts.state import FIRED, state_from_history
 from dashboard import ui
-from spark_jobs.lake_read import open_table, table_exists
 from spark_jobs.layers import ALERT_HISTORY_TABLE
 
 
 def history() -> pd.DataFrame:
-    lake = ui.settings().lake()
-    if not table_exists(lake, *ALERT_HISTORY_TABLE):
+    df = ui.lake_table(*ALERT_HISTORY_TABLE)
+    if df is None:
         return pd.DataFrame()
-    df = open_table(lake, *ALERT_HISTORY_TABLE).to_pyarrow_table().to_pandas()
+    df["event_date"] = pd.to_datetime(df["event_date"]).dt.date
     return df.sort_values(["evaluated_at", "event_date"], ascending=False)
 
 
@@ -24,12 +24,16 @@ def render() -> None:
     if df.empty:
         ui.no_data("No alert has fired yet. Rules are evaluated after each daily run (docs/alerts.md).")
     else:
-        latest = df.sort_values("evaluated_at").groupby(["rule", "scope", "scope_id"]).tail(1)
-        firing = latest[latest["status"] == "fired"]
+        # The alerts' state as the evaluation keeps it (the last transition of each alert).
+        state = state_from_history(df.to_dict("records"))
+        keys = {k for k, st in state.items() if st.firing}
+        fired = df[df["status"] == FIRED]
+        firing = fired[[(r.rule, r.scope, r.scope_id) in keys for r in fired.itertuples()]]
+        firing = firing.sort_values("event_date").groupby(["rule", "scope", "scope_id"]).tail(1)
         c = st.columns(3)
         c[0].metric("Firing now", len(firing))
-        c[1].metric("Fired, all time", int((df["status"] == "fired").sum()))
-        c[2].metric("Recovered, all time", int((df["status"] == "recovered").sum()))
+        c[1].metric("Fired, all time", int((df["status"] == FIRED).sum()))
+        c[2].metric("Recovered, all time", int((df["status"] != FIRED).sum()))
         if not firing.empty:
             st.subheader("Firing")
             st.dataframe(firing, hide_index=True, use_container_width=True)

@@ -6,8 +6,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ad_assets.quarantine import quarantined
 from dashboard import queries, ui
+from spark_jobs.layers import QUARANTINE_TABLE
 
 
 def render() -> None:
@@ -24,7 +24,11 @@ def render() -> None:
             use_container_width=True,
         )
     st.subheader("Quarantine")
-    rows = pd.DataFrame(quarantined(ui.settings().lake()))
+    table = ui.lake_table(*QUARANTINE_TABLE)
+    rows = pd.DataFrame()
+    if table is not None and not table.empty:
+        keys = ["arrival_date", "event_type", "reason"]
+        rows = table.groupby(keys).size().reset_index(name="lines").sort_values(keys)
     if rows.empty:
         st.success("Nothing in quarantine.")
     else:
