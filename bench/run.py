@@ -270,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--skip-prediction", action="store_true", help="no prediction API figures (bench/prediction_speed.py)"
     )
+    p.add_argument(
+        "--skip-dashboard", action="store_true", help="no dashboard page times (bench/dashboard_speed.py)"
+    )
     p.add_argument("--readme", action="store_true", help="rewrite README.md's performance section")
     p.add_argument(
         "--history-impressions", type=int, default=SCALES["quick"], help="daily volume of the history"
@@ -332,6 +335,13 @@ def main(argv: list[str] | None = None) -> int:
             home = Path(os.environ.get("ADLAKE_HOME", REPO / ".adlake"))
             phase("prediction", f"the prediction API over {home}'s model, wrk at 10 and 50 connections")
             r["prediction"] = prediction_speed.measure(home)
+        if not a.skip_dashboard and a.scale == "all":
+            from bench import dashboard_speed
+
+            home = Path(os.environ.get("ADLAKE_HOME", REPO / ".adlake"))
+            phase("dashboard", f"every dashboard page over {home}'s marts, cold then warm, in Chromium")
+            r["dashboard"] = dashboard_speed.measure(home)
+            ok &= r["dashboard"]["meets_target"]
     finally:  # an interrupted bench still leaves what it measured
         jpath, mpath = save()
     print_targets(r)
