@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from dagster import materialize
@@ -31,7 +32,8 @@ rules:
 
 
 @pytest.fixture
-def webhook() -> Iterator[list[dict]]:
+def webhook() -> Iterator[SimpleNamespace]:
+    """A local HTTP server that keeps every JSON body posted to it."""
     received: list[dict] = []
 
     class Hook(BaseHTTPRequestHandler):
@@ -46,15 +48,14 @@ def webhook() -> Iterator[list[dict]]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    received.url = f"http://127.0.0.1:{server.server_port}/hook"  # type: ignore[attr-defined]
-    yield received
+    yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}/hook", received=received)
     server.shutdown()
 
 
 def test_alerts_fire_once_into_the_history_and_the_webhook(lakehouse, webhook, tmp_path: Path, monkeypatch):
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
-    monkeypatch.setenv(WEBHOOK_ENV, webhook.url)  # type: ignore[attr-defined]
+    monkeypatch.setenv(WEBHOOK_ENV, webhook.url)
     lake = lakehouse["lake"]
     history_asset = build_alert_history(str(rules))
     resources = lakehouse["resources"]
@@ -68,11 +69,11 @@ def test_alerts_fire_once_into_the_history_and_the_webhook(lakehouse, webhook, t
         ("any_clicks", "all", "fired", first_day)
     ]
     assert rows[0]["delivery"] == "sent"
-    assert len(webhook) == 1 and "any_clicks" in json.dumps(webhook[0])
+    assert len(webhook.received) == 1 and "any_clicks" in json.dumps(webhook.received[0])
     check = result.get_asset_check_evaluations()[0]
     assert check.check_name == DELIVERED_CHECK and check.passed
     version = open_table(lake, *ALERT_HISTORY_TABLE).version()
 
     # Rerun: the state in the history says it already fired: nothing sent, nothing written.
     assert materialize([history_asset], resources=resources, instance=lakehouse["instance"]).success
-    assert len(webhook) == 1 and open_table(lake, *ALERT_HISTORY_TABLE).version() == version
+    assert len(webhook.received) == 1 and open_table(lake, *ALERT_HISTORY_TABLE).version() == version
