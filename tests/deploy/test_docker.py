@@ -103,7 +103,8 @@ def test_every_adlake_service_reads_the_same_settings(rendered):
     readonly = {"ADLAKE_CLICKHOUSE_USER", "ADLAKE_CLICKHOUSE_PASSWORD"}
     dashboard = adlake["dashboard"]["environment"]
     assert dashboard["ADLAKE_CLICKHOUSE_USER"] == "adlake_dashboard"
-    envs = [s["environment"] for n, s in adlake.items() if n not in ("spark-master", "spark-worker", "dashboard")]
+    apart = ("spark-master", "spark-worker", "dashboard")
+    envs = [s["environment"] for n, s in adlake.items() if n not in apart]
     assert all(e == envs[0] for e in envs)
     env = envs[0]
     assert {k: v for k, v in dashboard.items() if k not in readonly} == {
