@@ -38,7 +38,9 @@ from ad_assets.alerts.history import DRY_RUN, NO_WEBHOOK, history_rows, history_
 from ad_assets.alerts.rules import Rule, load_rules
 from ad_assets.alerts.state import FIRED, Notice, State, state_from_history, transitions
 from ad_assets.alerts.webhook import deliver, slack_payload
+from ad_assets.defs.erasure import ERASE_JOB
 from ad_assets.defs.marts import mart_key
+from ad_assets.defs.schedules import GOLD_ONWARDS_JOB, LAKEHOUSE_JOB, REPROCESS_JOB
 from ad_assets.resources import ClickHouseResource, LakeResource, SparkResource
 from ad_assets.settings import Settings
 from spark_jobs.lake import Lake
@@ -49,6 +51,8 @@ ALERTS_JOB = "kpi_alerts"
 HISTORY_KEY = AssetKey("kpi_alert_history")
 DELIVERED_CHECK = "notices_delivered"
 WEBHOOK_ENV = "ADLAKE_ALERT_WEBHOOK_URL"
+# The jobs that rebuild the marts (ad_assets/defs/schedules.py, ad_assets/defs/erasure.py).
+MART_JOBS = (LAKEHOUSE_JOB, REPROCESS_JOB, GOLD_ONWARDS_JOB, ERASE_JOB)
 # A run the clock sensor starts judges staleness as of this day (the tag's value).
 STALE_AS_OF_TAG = "adlake/stale_as_of"
 
@@ -189,15 +193,12 @@ def build_after_marts_sensor(job):
         monitored_jobs=None,
         request_job=job,
         default_status=DefaultSensorStatus.RUNNING,
-        description="Evaluates the KPI alerts after every successful run that built marts.",
+        description="Evaluates the KPI alerts after every successful run that rebuilt the marts.",
     )
     def kpi_alerts_after_marts(context: RunStatusSensorContext):
         run = context.dagster_run
-        built_marts = run.asset_selection is None or any(
-            k.path[-1].startswith("mart_") for k in (run.asset_selection or ())
-        )
-        if run.job_name == ALERTS_JOB or not built_marts:
-            return SkipReason("that run built no marts")
+        if run.job_name not in MART_JOBS:
+            return SkipReason(f"{run.job_name} builds no marts")
         return RunRequest(run_key=f"after-{run.run_id}")
 
     return kpi_alerts_after_marts

@@ -28,7 +28,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from ad_assets.defs.evaluation import score_window
-from ad_assets.defs.marts import build_vars, dbt_project
+from ad_assets.defs.marts import build_vars, dbt_project, mart_keys, publish
 from ad_assets.defs.privacy import mart_values
 from ad_assets.lib.check_results import error_check
 from ad_assets.privacy.erasure import erase, request_path
@@ -108,6 +108,8 @@ def build_erasure_log(
                 raise RuntimeError(busy)
             dbt_vars = build_vars(the_lake, clickhouse, w, privacy_min_users)
             dbt.cli(["build", "--vars", json.dumps(dbt_vars)], manifest=dbt_project.manifest_path).wait()
+            if clickhouse.embedded and clickhouse.snapshot_path:  # the dashboard's copy follows
+                publish(clickhouse, mart_keys(), context.run_id)
 
         report = erase(
             session,
