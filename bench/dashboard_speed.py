@@ -3,7 +3,9 @@ home `make run` built: `adlake dashboard` on a free port, each page loaded in De
 Chromium by Playwright until Streamlit reports its script done; the first load (cold
 caches) and the median and worst of the warm ones.
 
-    python -m bench.dashboard_speed [--home .adlake] [--loads 3]
+    python -m bench.dashboard_speed [--home .adlake] [--loads 3] [--screenshots docs/images]
+
+--screenshots saves each page as it renders warm (the README's come from `make run`'s lake).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def _load(page, url: str) -> float:
     return time.perf_counter() - t
 
 
-def measure(home: Path, loads: int = 3) -> dict[str, Any]:
+def measure(home: Path, loads: int = 3, screenshots: Path | None = None) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     if not (home / "marts_snapshot" / "CURRENT").exists():
@@ -65,6 +67,10 @@ def measure(home: Path, loads: int = 3) -> dict[str, Any]:
             for name in PAGES:
                 cold = _load(page, f"{base}/{name}")
                 warm = [_load(page, f"{base}/{name}") for _ in range(loads)]
+                if screenshots:
+                    page.wait_for_timeout(1500)  # tables and charts draw after the script ends
+                    screenshots.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(screenshots / f"dashboard-{name or 'overview'}.png"), full_page=True)
                 pages[name or "overview"] = {
                     "cold_s": round(cold, 2),
                     "warm_p50_s": round(statistics.median(warm), 2),
@@ -87,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--home", default=os.environ.get("ADLAKE_HOME", ".adlake"))
     p.add_argument("--loads", type=int, default=3)
+    p.add_argument("--screenshots", type=Path, help="save a PNG of every page here")
     a = p.parse_args(argv)
-    r = measure(Path(a.home).resolve(), a.loads)
+    r = measure(Path(a.home).resolve(), a.loads, a.screenshots)
     print(json.dumps(r))
     return 0 if r["meets_target"] else 1
 
