@@ -70,7 +70,8 @@ def measure(home: Path, loads: int = 3, screenshots: Path | None = None) -> dict
                 if screenshots:
                     page.wait_for_timeout(1500)  # tables and charts draw after the script ends
                     screenshots.mkdir(parents=True, exist_ok=True)
-                    page.screenshot(path=str(screenshots / f"dashboard-{name or 'overview'}.png"), full_page=True)
+                    shot = screenshots / f"dashboard-{name or 'overview'}.png"
+                    page.screenshot(path=str(shot), full_page=True)
                 pages[name or "overview"] = {
                     "cold_s": round(cold, 2),
                     "warm_p50_s": round(statistics.median(warm), 2),
