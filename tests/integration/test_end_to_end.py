@@ -21,7 +21,7 @@ from spark_jobs.attribution_windows import AttributionWindows, TouchWindow
 from spark_jobs.contracts import EVENT_TYPES, TABLE_NAMES
 from spark_jobs.gold_tables import DAILY, GOLD_TABLES
 from spark_jobs.lake_read import open_table
-from spark_jobs.layers import ArrivalWindow
+from spark_jobs.layers import ALERTS, ArrivalWindow
 from spark_jobs.metric_definitions import ADDITIVE_METRICS, RATIOS, money_and_ratios
 from spark_jobs.stream_layout import REALTIME
 from tests import reference
@@ -49,14 +49,14 @@ def test_every_check_ran_and_passed(embedded):
     evaluations = embedded["result"].get_asset_check_evaluations()
     assert all(e.passed for e in evaluations), [e.asset_check_key for e in evaluations if not e.passed]
     # Every check of every layer ran (freshness is judged by its sensor, on the clock;
-    # erasure_complete by the erasure job; the real-time and prediction checks by their own
-    # jobs, tests/integration/test_prediction.py).
+    # erasure_complete by the erasure job; the real-time, prediction and alert checks by
+    # their own jobs, tests/integration/test_prediction.py and test_alerts.py).
     graph = build_definitions(load_settings()).resolve_asset_graph()
     skipped = ("freshness_check", ERASURE_COMPLETE)
     expected = {
         k
         for k in graph.asset_check_keys
-        if k.name not in skipped and graph.get(k.asset_key).group_name not in (REALTIME, PREDICTION)
+        if k.name not in skipped and graph.get(k.asset_key).group_name not in (REALTIME, PREDICTION, ALERTS)
     }
     assert {e.asset_check_key for e in evaluations} == expected
 
