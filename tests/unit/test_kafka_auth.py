@@ -10,7 +10,6 @@ on its own."""
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -64,28 +63,6 @@ def test_the_callback_returns_the_token_and_its_expiry_in_seconds(signer: list[s
     token, expiry = MskIamToken("eu-west-1")("")
     assert (token, expiry) == ("signed-token", EXPIRY_MS / 1000)  # the signer says milliseconds
     assert signer == ["eu-west-1"]
-
-
-def test_librdkafka_takes_the_configuration_and_asks_for_a_token_by_itself(signer: list[str]) -> None:
-    """An admin client (what `adlake stack init` uses) built from the aws_iam configuration:
-    librdkafka accepts every setting, and fetches the first token on its background thread,
-    without a poll(). Its broker is a closed port on this machine: nothing connects."""
-    from confluent_kafka.admin import AdminClient
-
-    asked = threading.Event()
-    callback = MskIamToken("eu-west-1")
-
-    def oauth_cb(config: str) -> tuple[str, float]:
-        asked.set()
-        return callback(config)
-
-    config = {**client_config("127.0.0.1:1", KafkaAuth("aws_iam", "eu-west-1")), "log_level": 0}
-    admin = AdminClient({**config, "oauth_cb": oauth_cb})
-    try:
-        assert asked.wait(10), "librdkafka never asked for a token"
-    finally:
-        del admin
-    assert set(signer) == {"eu-west-1"}
 
 
 def test_the_setting_is_read_from_the_environment_once(tmp_path: Path) -> None:
