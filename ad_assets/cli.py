@@ -105,7 +105,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     print(render(s.lake(), _clickhouse(s)))
     # Training reads silver: a run from gold leaves it as it was.
     trained = _train_models(s, start, end) if a.train and a.run_from != "gold" else 0
-    alerted = _evaluate_alerts(s)
+    alerted = _evaluate_alerts(s) if a.alerts else 0
     print(f"Dagster instance: {s.dagster_home} (make ui to browse lineage and runs)")
     return trained or alerted
 
@@ -678,6 +678,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     r.add_argument(
         "--no-train", dest="train", action="store_false", help="skip the models' job after the run"
+    )
+    r.add_argument(
+        "--no-alerts", dest="alerts", action="store_false", help="skip the KPI alerts' job after the run"
     )
     r.add_argument(
         "--incident",

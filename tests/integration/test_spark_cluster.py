@@ -32,7 +32,7 @@ def test_a_day_runs_on_a_standalone_cluster_with_local_modes_results(lakehouse, 
     run = adlake_run(
         settings,
         END,
-        "--from", "bronze", "--no-train",
+        "--from", "bronze", "--no-train", "--no-alerts",
         env={"ADLAKE_SPARK_MASTER": cluster.url, "ADLAKE_SPARK_DRIVER_MEMORY": "1g"},
     )  # fmt: skip
     code = run.wait(timeout=1200)
