@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from ad_assets.settings import DEFAULT_START_DATE, Settings, load_settings
@@ -117,16 +117,17 @@ def _evaluate_alerts(s: Settings) -> int:
     from ad_assets.defs.alerts import ALERTS_JOB, read_history
 
     print("Evaluating the KPI alerts (docs/alerts.md)...", flush=True)
-    before = len(read_history(s.lake()))
+    started = datetime.now(UTC)
     if not _run_job(s, ALERTS_JOB):
         return 1
     history = read_history(s.lake())
-    for row in history[before:]:
+    # This run's notices by their time: a Delta table's rows come back in no set order.
+    new = sorted((r for r in history if r["evaluated_at"] >= started), key=lambda r: r["event_date"])
+    for row in new:
         status, day, severity = row["status"], row["event_date"], row["severity"]
         print(f"  {status:<9} {day} [{severity}] {row['message']} ({row['delivery']})")
-    firing = [k for k, st in state_from_history(history).items() if st.firing]
-    new = len(history) - before
-    print(f"KPI alerts: {new} new notices, {len(firing)} firing now (adlake alerts --dry-run)\n")
+    firing = [k for k, alert in state_from_history(history).items() if alert.firing]
+    print(f"KPI alerts: {len(new)} new notices, {len(firing)} firing now (adlake alerts --dry-run)\n")
     return 0
 
 
@@ -152,7 +153,7 @@ def cmd_alerts(a: argparse.Namespace) -> int:
         )
     if not ev.notices:
         print("  no alert changes status")
-    firing = sorted(":".join(k) for k, st in ev.state.items() if st.firing)
+    firing = sorted(":".join(k) for k, alert in ev.state.items() if alert.firing)
     print(f"Firing after this evaluation: {', '.join(firing) or 'none'}")
     return 0
 

@@ -3,6 +3,7 @@ number formats and the KPI tiles. Settings are read once per server process."""
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 
 import pandas as pd
@@ -27,8 +28,6 @@ def source() -> MartsSource:
     s = settings()
     if s.clickhouse_target == "embedded":
         return SnapshotSource(s.marts_snapshot_path)
-    import os
-
     return ServerSource(
         s.clickhouse_host,
         s.clickhouse_port,

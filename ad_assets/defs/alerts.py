@@ -34,7 +34,7 @@ from dagster import (
 
 from ad_assets import marts_snapshot
 from ad_assets.alerts.evaluate import CAMPAIGN_MART, CHANNEL_MART, Finding, evaluate
-from ad_assets.alerts.history import DRY_RUN, NO_WEBHOOK, history_rows, history_table
+from ad_assets.alerts.history import NO_WEBHOOK, history_rows, history_table
 from ad_assets.alerts.rules import Rule, load_rules
 from ad_assets.alerts.state import FIRED, Notice, State, state_from_history, transitions
 from ad_assets.alerts.webhook import deliver, slack_payload
@@ -101,10 +101,8 @@ def run_evaluation(
     return Evaluation(findings, notices, state, dates)
 
 
-def notify(notices: list[Notice], url: str | None, dry_run: bool = False) -> str:
+def notify(notices: list[Notice], url: str | None) -> str:
     """Posts the notices (one message) and says how: the history's `delivery` column."""
-    if dry_run:
-        return DRY_RUN
     if not url:
         return NO_WEBHOOK
     return deliver(url, slack_payload(notices)).status
@@ -141,7 +139,7 @@ def build_alert_history(rules_path: str | None):
             append_history(spark, the_lake, rows)
         for n in ev.notices:
             context.log.warning(f"{n.status}: {n.finding.message}")
-        firing = sorted(":".join(k) for k, st in ev.state.items() if st.firing)
+        firing = sorted(":".join(k) for k, alert in ev.state.items() if alert.firing)
         yield MaterializeResult(
             metadata={
                 "event_dates": f"{ev.dates[0]}..{ev.dates[-1]}" if ev.dates else "none",

@@ -26,7 +26,7 @@ def render() -> None:
     else:
         # The alerts' state as the evaluation keeps it (the last transition of each alert).
         state = state_from_history(df.to_dict("records"))
-        keys = {k for k, st in state.items() if st.firing}
+        keys = {k for k, alert in state.items() if alert.firing}
         fired = df[df["status"] == FIRED]
         firing = fired[[(r.rule, r.scope, r.scope_id) in keys for r in fired.itertuples()]]
         firing = firing.sort_values("event_date").groupby(["rule", "scope", "scope_id"]).tail(1)
