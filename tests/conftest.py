@@ -93,13 +93,19 @@ def tmp_lake(tmp_path: Path) -> Lake:
 
 
 @pytest.fixture(scope="session")
-def minio() -> Iterator[dict[str, str]]:
-    """A MinIO server with a fresh bucket for the session."""
+def minio_server() -> Iterator[MinioServer]:
+    """A MinIO server with a fresh bucket for the session (a test may stop and restart it)."""
     server = MinioServer(Path(tempfile.mkdtemp(prefix="adlake-minio-")))
     server.start()
-    yield server.info
+    yield server
     server.stop()
     shutil.rmtree(server.data, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def minio(minio_server: MinioServer) -> dict[str, str]:
+    """The session MinIO's endpoint, credentials and bucket."""
+    return minio_server.info
 
 
 @pytest.fixture(scope="session")

@@ -127,3 +127,8 @@ def gold_and_counts(lake: Lake) -> dict:
     for layer, name in LAKE_TABLES:
         out[f"{layer}_{name}_rows"] = open_table(lake, layer, name).to_pyarrow_dataset().count_rows()
     return out
+
+
+def table_versions(lake: Lake) -> dict[str, int]:
+    """The Delta version of every lake table, by `<layer>_<name>`."""
+    return {f"{layer}_{name}": open_table(lake, layer, name).version() for layer, name in LAKE_TABLES}
