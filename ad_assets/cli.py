@@ -216,7 +216,7 @@ def _print_model(s: Settings, target, version: str, card: dict, promoted: bool) 
 
 
 @contextmanager
-def _one_run_at_a_time(dagster_home: Path) -> Iterator[None]:
+def one_run_at_a_time(dagster_home: Path) -> Iterator[None]:
     """`adlake` runs of one home take turns, whole runs at a time. The instance's pools
     would also keep their Spark steps apart, but a run waiting for a pool slot polls for
     it and keeps a core busy; a run waiting here sleeps in the kernel until the lock is
@@ -241,7 +241,7 @@ def _run_job(
     from ad_assets.lib.partitions import partition_range_tags
     from ad_assets.runs import release_abandoned_runs, run_tags
 
-    with _one_run_at_a_time(Path(os.environ["DAGSTER_HOME"])), DagsterInstance.get() as instance:
+    with one_run_at_a_time(Path(os.environ["DAGSTER_HOME"])), DagsterInstance.get() as instance:
         for run_id in release_abandoned_runs(instance):
             print(f"run {run_id} was killed before it ended: marked failed, its pool slots freed")
         result = (
