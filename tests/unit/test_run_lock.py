@@ -20,7 +20,6 @@ home = Path(sys.argv[1])
 with one_run_at_a_time(home):
     print("running", flush=True)
     time.sleep(float(sys.argv[2]))
-print("done", flush=True)
 """
 
 
@@ -34,13 +33,15 @@ def _run(home: Path, seconds: float) -> subprocess.Popen:
 
 
 def test_a_second_run_waits_until_the_first_ends(tmp_path):
+    # Taken before the first starts: it holds the lock for 3 s from a moment after this,
+    # so a second run that got in only once the first let go says so 3 s after it at least.
+    started = time.monotonic()
     first = _run(tmp_path, 3)
     assert first.stdout.readline().strip() == "running"
-    held_from = time.monotonic()
     second = _run(tmp_path, 0)
     assert second.stdout.readline().startswith(f"another adlake run is using {tmp_path.parent}: waiting")
     assert second.stdout.readline().strip() == "running"
-    assert time.monotonic() - held_from >= 3  # it ran only once the first let go
+    assert time.monotonic() - started >= 3
     assert first.wait(5) == 0 and second.wait(10) == 0
 
 
